@@ -1,0 +1,22 @@
+// Three projects so each layer runs on the server it needs:
+//   unit        pure logic, no servers
+//   workflow    workflows on the time-skipping test server
+//   integration the dev server, a real PostgreSQL (or PGlite), the sandbox over HTTP
+const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
+const common = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.(t|j)sx?$': swc },
+  // jose ships ESM only; let swc turn it into CommonJS for jest's module system.
+  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+};
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'], testTimeout: 120000 },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], testTimeout: 180000 },
+  ],
+  collectCoverageFrom: ['src/domain/**/*.ts'],
+  coverageThreshold: { 'src/domain/': { lines: 95 } },
+  coverageReporters: ['text-summary', 'text'],
+};
