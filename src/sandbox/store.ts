@@ -1,0 +1,221 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The sandbox's memory: call tasks, envelopes, transfers with their ledger, SMS messages and the
+ * idempotency records that make retries safe. With a state file every change is appended as one JSON
+ * line (last write of an entity wins on replay), so a restarted sandbox still knows which payments it
+ * made and which keys it has seen — the property the exactly-once tests rely on.
+ *
+ * The file is the sandbox's database and so holds what the providers hold (names, phones, account
+ * numbers); it is never a log.
+ */
+
+export interface CallTask {
+  taskId: string;
+  applicationId: string;
+  idempotencyKey: string;
+  phone: string;
+  script: string;
+  priority: 'normal' | 'high';
+  status: 'queued' | 'completed' | 'cancelled';
+  outcome: 'passed' | 'failed' | 'unreachable' | null;
+  recordingRef: string | null;
+  cancelReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WebhookAttempt {
+  at: string;
+  status: number | null;
+  error: string | null;
+}
+
+export interface WebhookDelivery {
+  eventId: string;
+  type: 'envelope.signed' | 'envelope.declined';
+  url: string | null;
+  state: 'pending' | 'delivered' | 'failed' | 'not_configured';
+  payload: string;
+  attempts: WebhookAttempt[];
+}
+
+export interface Envelope {
+  envelopeId: string;
+  applicationId: string;
+  idempotencyKey: string;
+  documentHash: string;
+  signerRef: string;
+  callbackUrl: string | null;
+  status: 'sent' | 'signed' | 'declined' | 'voided' | 'expired';
+  signingUrl: string;
+  createdAt: string;
+  expiresAt: string;
+  signedAt: string | null;
+  declinedAt: string | null;
+  voidedAt: string | null;
+  voidReason: string | null;
+  webhooks: WebhookDelivery[];
+}
+
+export interface Transfer {
+  transferId: string;
+  idempotencyKey: string;
+  amountFen: number;
+  currency: 'CNY';
+  reference: string;
+  toAccount: { accountNumber: string; accountName: string; bankCode: string };
+  status: 'pending' | 'succeeded' | 'reversed';
+  createdAt: string;
+  /** When a pending transfer settles (lazily applied on read). */
+  settlesAt: string | null;
+  completedAt: string | null;
+  reversal: { reversalId: string; reason: string | null; createdAt: string } | null;
+}
+
+export interface LedgerEntry {
+  entryId: string;
+  transferId: string;
+  kind: 'payout' | 'reversal';
+  /** Positive for a payout, negative for its reversal: the ledger's sum is the money out. */
+  amountFen: number;
+  currency: 'CNY';
+  reference: string;
+  bankCode: string;
+  accountLast4: string;
+  idempotencyKey: string;
+  createdAt: string;
+}
+
+export interface SmsMessage {
+  messageId: string;
+  providerMessageId: string;
+  to: string;
+  text: string;
+  template: string | null;
+  tag: string | null;
+  bodyHash: string;
+  acceptedAt: string;
+}
+
+export interface IdempotencyRecord {
+  scope: string;
+  key: string;
+  bodyHash: string;
+  /** HTTP status of the first answer, replayed with it. */
+  status: number;
+  /** The entity the first request created (its current state is replayed) … */
+  entityId: string | null;
+  /** … or the first answer itself when nothing was created (a refusal). */
+  body: unknown;
+  createdAt: string;
+}
+
+type StateRecord =
+  | { k: 'task'; v: CallTask }
+  | { k: 'envelope'; v: Envelope }
+  | { k: 'transfer'; v: Transfer }
+  | { k: 'ledger'; v: LedgerEntry }
+  | { k: 'sms'; v: SmsMessage }
+  | { k: 'idem'; v: IdempotencyRecord };
+
+export class SandboxStore {
+  readonly tasks = new Map<string, CallTask>();
+  readonly envelopes = new Map<string, Envelope>();
+  readonly transfers = new Map<string, Transfer>();
+  readonly ledger: LedgerEntry[] = [];
+  readonly sms = new Map<string, SmsMessage>();
+  private readonly idempotency = new Map<string, IdempotencyRecord>();
+
+  constructor(private readonly stateFile?: string) {
+    if (stateFile) {
+      fs.mkdirSync(path.dirname(stateFile), { recursive: true });
+      this.replay(stateFile);
+    }
+  }
+
+  putTask(t: CallTask): void {
+    this.tasks.set(t.taskId, t);
+    this.append({ k: 'task', v: t });
+  }
+
+  putEnvelope(e: Envelope): void {
+    this.envelopes.set(e.envelopeId, e);
+    this.append({ k: 'envelope', v: e });
+  }
+
+  putTransfer(t: Transfer): void {
+    this.transfers.set(t.transferId, t);
+    this.append({ k: 'transfer', v: t });
+  }
+
+  addLedgerEntry(e: LedgerEntry): void {
+    this.ledger.push(e);
+    this.append({ k: 'ledger', v: e });
+  }
+
+  putSms(m: SmsMessage): void {
+    this.sms.set(m.messageId, m);
+    this.append({ k: 'sms', v: m });
+  }
+
+  getIdempotency(scope: string, key: string): IdempotencyRecord | undefined {
+    return this.idempotency.get(`${scope}\u0000${key}`);
+  }
+
+  putIdempotency(r: IdempotencyRecord): void {
+    this.idempotency.set(`${r.scope}\u0000${r.key}`, r);
+    this.append({ k: 'idem', v: r });
+  }
+
+  /** Forgets everything, on disk too (tests start from a clean sandbox). */
+  reset(): void {
+    this.tasks.clear();
+    this.envelopes.clear();
+    this.transfers.clear();
+    this.ledger.length = 0;
+    this.sms.clear();
+    this.idempotency.clear();
+    if (this.stateFile) fs.writeFileSync(this.stateFile, '');
+  }
+
+  private append(rec: StateRecord): void {
+    // Synchronous so that an answer is only sent once its effect is on disk.
+    if (this.stateFile) fs.appendFileSync(this.stateFile, `${JSON.stringify(rec)}\n`);
+  }
+
+  private replay(file: string): void {
+    if (!fs.existsSync(file)) return;
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      let rec: StateRecord;
+      try {
+        rec = JSON.parse(line) as StateRecord;
+      } catch {
+        continue; // a line torn by a crash mid-write: its request was never answered
+      }
+      switch (rec.k) {
+        case 'task':
+          this.tasks.set(rec.v.taskId, rec.v);
+          break;
+        case 'envelope':
+          this.envelopes.set(rec.v.envelopeId, rec.v);
+          break;
+        case 'transfer':
+          this.transfers.set(rec.v.transferId, rec.v);
+          break;
+        case 'ledger':
+          this.ledger.push(rec.v);
+          break;
+        case 'sms':
+          this.sms.set(rec.v.messageId, rec.v);
+          break;
+        case 'idem':
+          this.idempotency.set(`${rec.v.scope}\u0000${rec.v.key}`, rec.v);
+          break;
+      }
+    }
+  }
+}
