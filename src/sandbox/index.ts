@@ -12,6 +12,7 @@ export { SANDBOX_PROVIDERS, PROVIDER_PREFIX, FAULT_MODES } from './faults';
 export type { SandboxProvider, FaultMode, FaultSpec, ActiveFault } from './faults';
 export type { SandboxLogger } from './context';
 export * as testValues from './test-values';
+export { SandboxAdminClient } from './admin-client';
 
 export interface SandboxOptions {
   /** Default 127.0.0.1: the admin endpoints have no authentication. */
