@@ -133,14 +133,12 @@ function errorCode(text: string): string {
 }
 
 function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
-    if (err.name === 'AbortError') return 'was aborted';
-    const cause = (err as { cause?: { code?: unknown } }).cause;
-    const code = cause && typeof cause.code === 'string' && SAFE_CODE.test(cause.code) ? cause.code : err.name;
-    return `failed to reach the provider (${code})`;
-  }
-  return 'failed to reach the provider';
+  // Duck-typed: the DOMException of AbortSignal.timeout may come from another realm (jest, vm).
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; cause?: { code?: unknown } };
+  if (e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  if (e.name === 'AbortError') return 'was aborted';
+  const code = typeof e.cause?.code === 'string' ? e.cause.code : typeof e.name === 'string' ? e.name : '';
+  return SAFE_CODE.test(code) ? `failed to reach the provider (${code})` : 'failed to reach the provider';
 }
 
 /** Path segment for an id we were given by the provider. */

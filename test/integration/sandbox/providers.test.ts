@@ -1,0 +1,288 @@
+import { CallCentreClient, createProviderClients, type ProviderClients } from '../../../src/activities/providers';
+import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../../src/sandbox';
+import * as tv from '../../../src/sandbox/test-values';
+import { expectRefusal, expectTransient, retryLikeTemporal, sha } from './helpers';
+
+// Each provider against the running sandbox: the favourable answer, a business refusal (a
+// non-retryable typed failure) and a transient fault that a retry loop outlasts.
+let sandbox: RunningSandbox;
+let admin: SandboxAdminClient;
+let clients: ProviderClients;
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  admin = new SandboxAdminClient(sandbox.url);
+  clients = createProviderClients(sandbox.providers);
+});
+afterAll(() => sandbox.close());
+afterEach(() => admin.clearFaults());
+
+const name = '张三';
+const idNumber = tv.ORDINARY_ID_NUMBER;
+const phone = '13800138000';
+
+describe('OCR', () => {
+  const doc = (uri: string, type: 'id_card' | 'driver_license' = 'id_card') => ({
+    documentId: 'doc-1',
+    type,
+    uri,
+    sha256: sha('a'),
+    expected: { name, idNumber },
+  });
+
+  it('reads an ordinary ID card back as expected, confidently and unexpired', async () => {
+    const r = await clients.ocr.recognize(doc('s3://docs/id.jpg'));
+    expect(r.fields.name?.value).toBe(name);
+    expect(r.fields.idNumber?.value).toBe(idNumber);
+    expect(r.fields.birthDate?.value).toBe('1949-12-31');
+    expect(r.minConfidence).toBeGreaterThanOrEqual(0.95);
+    expect(String(r.fields.expiryDate?.value) > new Date().toISOString().slice(0, 10)).toBe(true);
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('reads a driving licence whose number is the ID number', async () => {
+    const r = await clients.ocr.recognize(doc('s3://docs/dl.jpg', 'driver_license'));
+    expect(r.fields.licenceNumber?.value).toBe(idNumber);
+    expect(r.fields.vehicleClass?.value).toBe('C1');
+  });
+
+  it('answers the URI markers: blurry, expired, mismatch', async () => {
+    const blurry = await clients.ocr.recognize(doc(`s3://docs/id.jpg${tv.OCR_MARKER_BLURRY}`));
+    expect(blurry.minConfidence).toBeLessThan(0.6);
+    expect(blurry.warnings).toContain('low_confidence');
+    const expired = await clients.ocr.recognize(doc(`s3://docs/id.jpg${tv.OCR_MARKER_EXPIRED}`));
+    expect(expired.fields.expiryDate?.value).toBe('2021-06-30');
+    expect(expired.warnings).toContain('document_expired');
+    const mismatch = await clients.ocr.recognize(doc(`s3://docs/id.jpg${tv.OCR_MARKER_MISMATCH}`));
+    expect(mismatch.fields.name?.value).toBe(tv.OCR_MISMATCH_NAME);
+    expect(mismatch.fields.idNumber?.value).toBe(tv.OCR_MISMATCH_ID_NUMBER);
+  });
+
+  it('refuses an unreadable document as OcrRefused', async () => {
+    await expectRefusal(clients.ocr.recognize(doc(`s3://docs/id.jpg${tv.OCR_MARKER_UNREADABLE}`)), 'OcrRefused', 'document_unreadable', [
+      name,
+      idNumber,
+    ]);
+  });
+
+  it('retries through a 5xx outage that ends by itself', async () => {
+    await admin.setFault({ provider: 'ocr', mode: 'error_5xx', durationMs: 300 });
+    await expectTransient(clients.ocr.recognize(doc('s3://docs/id.jpg')));
+    const { value, attempts } = await retryLikeTemporal(() => clients.ocr.recognize(doc('s3://docs/id.jpg')));
+    expect(value.fields.name?.value).toBe(name);
+    expect(attempts).toBeGreaterThan(1);
+  });
+});
+
+describe('credit bureau', () => {
+  const pull = (id: string) => clients.creditBureau.pullReport({ idNumber: id, name, consentRef: 'consent-1' });
+
+  it('gives an ordinary applicant a good, deterministic report', async () => {
+    const a = await pull(idNumber);
+    const b = await pull(idNumber);
+    expect(a.score).toBeGreaterThanOrEqual(720);
+    expect(a.score).toBeLessThanOrEqual(900);
+    expect(a.flags).toEqual([]);
+    expect(a.monthlyDebtFen).toBe(a.openDebts.reduce((s, d) => s + d.monthlyPaymentFen, 0));
+    expect(b.reportId).toBe(a.reportId);
+    expect(b.score).toBe(a.score);
+  });
+
+  it('answers each adverse test ID number', async () => {
+    expect((await pull(tv.CREDIT_LOW_SCORE_ID)).score).toBe(455);
+    expect((await pull(tv.CREDIT_MARGINAL_SCORE_ID)).score).toBe(610);
+    expect((await pull(tv.CREDIT_HIGH_DEBT_ID)).monthlyDebtFen).toBe(1_800_000);
+    expect((await pull(tv.CREDIT_MANY_INQUIRIES_ID)).inquiriesLast6Months).toBe(14);
+    expect((await pull(tv.CREDIT_BLACKLISTED_ID)).flags).toContain('court_enforcement_blacklist');
+    expect((await pull(tv.CREDIT_FRAUD_ALERT_ID)).flags).toContain('fraud_alert');
+  });
+
+  it('refuses a person without a credit file as CreditReportRefused', async () => {
+    await expectRefusal(pull(tv.CREDIT_NO_FILE_ID), 'CreditReportRefused', 'no_credit_file', [tv.CREDIT_NO_FILE_ID, name]);
+    await expectRefusal(pull('110105198506151010'), 'CreditReportRefused', 'invalid_id_number', ['110105198506151010']);
+  });
+
+  it('retries through a fraction of failures', async () => {
+    await admin.setFault({ provider: 'creditBureau', mode: 'fraction', rate: 0.5 });
+    const { value, attempts, errors } = await retryLikeTemporal(() => pull(idNumber));
+    expect(value.score).toBeGreaterThanOrEqual(720);
+    expect(attempts).toBe(2); // the first request of a fraction fault is hit, the second is not
+    expect(errors[0]?.message).toBe('creditBureau pullReport answered HTTP 503 (sandbox_fault)');
+  });
+});
+
+describe('call centre', () => {
+  const task = (key: string, p = phone) =>
+    clients.callCentre.createTask({ applicationId: 'app-1', idempotencyKey: key, phone: p, script: 'loan_verification_v1' });
+
+  it('creates a task once per idempotency key, reads and cancels it idempotently', async () => {
+    const a = await task('cc-1');
+    const b = await task('cc-1');
+    expect(b.taskId).toBe(a.taskId);
+    expect(a.status).toBe('queued');
+    expect(a.phoneMasked).toBe('138****8000');
+    expect((await clients.callCentre.getTask(a.taskId)).taskId).toBe(a.taskId);
+    expect((await clients.callCentre.cancelTask(a.taskId, 'withdrawn')).status).toBe('cancelled');
+    expect((await clients.callCentre.cancelTask(a.taskId)).status).toBe('cancelled');
+    await expectRefusal(
+      clients.callCentre.createTask({ applicationId: 'app-2', idempotencyKey: 'cc-1', phone, script: 'x' }),
+      'IdempotencyKeyReused',
+      'idempotency_key_reused',
+    );
+  });
+
+  it('refuses to cancel a completed call, and to call a do-not-call number', async () => {
+    const t = await task('cc-2');
+    await admin.completeCallTask(t.taskId, 'passed');
+    await expectRefusal(clients.callCentre.cancelTask(t.taskId), 'CallTaskRefused', 'task_already_completed');
+    await expectRefusal(task('cc-3', tv.CALL_CENTRE_NOT_CALLABLE_PHONE), 'CallTaskRefused', 'number_not_callable', [
+      tv.CALL_CENTRE_NOT_CALLABLE_PHONE,
+    ]);
+  });
+
+  it('retries through a timeout: the hung request did nothing, the retry creates the task once', async () => {
+    await admin.setFault({ provider: 'callCentre', mode: 'timeout', count: 1, latencyMs: 5_000 });
+    const short = new CallCentreClient({ baseUrl: sandbox.providers.callCentre, timeoutMs: 200 });
+    const { value, errors } = await retryLikeTemporal(() =>
+      short.createTask({ applicationId: 'app-3', idempotencyKey: 'cc-4', phone, script: 'loan_verification_v1' }),
+    );
+    expect(errors[0]?.message).toBe('callCentre createTask timed out after 200 ms');
+    expect((await admin.callTasks('app-3')).map((t) => t.taskId)).toEqual([value.taskId]);
+  });
+});
+
+describe('valuation', () => {
+  const vehicle = {
+    vin: 'LFV2A21K2A3010006',
+    make: 'BYD',
+    model: 'Han',
+    year: new Date().getUTCFullYear(),
+    mileageKm: 0,
+    condition: 'new' as const,
+    priceFen: 25_000_000,
+  };
+
+  it('values a new car at its price and a used car down the depreciation curve', async () => {
+    const fresh = await clients.valuation.valueVehicle(vehicle);
+    expect(fresh.valuationFen).toBe(25_000_000);
+    expect(fresh.method).toBe('new_vehicle_invoice');
+    const year = new Date().getUTCFullYear();
+    const used = (age: number, km: number) =>
+      clients.valuation.valueVehicle({ ...vehicle, condition: 'used', year: year - age, mileageKm: km, priceFen: 15_000_000 });
+    const threeYears = await used(3, 60_000);
+    const sixYears = await used(6, 120_000);
+    const sixYearsWorn = await used(6, 250_000);
+    expect(threeYears.method).toBe('depreciation_curve');
+    expect(threeYears.valuationFen).toBeLessThan(25_000_000);
+    expect(sixYears.valuationFen).toBeLessThan(threeYears.valuationFen);
+    expect(sixYearsWorn.valuationFen).toBeLessThan(sixYears.valuationFen);
+    expect(threeYears.valuationFen % 10_000).toBe(0);
+    const unknown = await clients.valuation.valueVehicle({ ...vehicle, make: 'Hongqi', model: 'H5', condition: 'used', mileageKm: 10_000 });
+    expect(unknown.method).toBe('market_comparables');
+    expect(unknown.valuationFen).toBeGreaterThan(24_000_000);
+  });
+
+  it('answers the test VINs: low valuation, not found, stolen', async () => {
+    const low = await clients.valuation.valueVehicle({ ...vehicle, vin: tv.VALUATION_LOW_VIN });
+    expect(low.valuationFen).toBe(8_750_000);
+    expect(low.flags).toContain('flood_damage');
+    await expectRefusal(clients.valuation.valueVehicle({ ...vehicle, vin: tv.VALUATION_NOT_FOUND_VIN }), 'ValuationRefused', 'vehicle_not_found', [
+      tv.VALUATION_NOT_FOUND_VIN,
+    ]);
+    await expectRefusal(
+      clients.valuation.valueVehicle({ ...vehicle, vin: tv.VALUATION_STOLEN_VIN }),
+      'ValuationRefused',
+      'vehicle_reported_stolen',
+    );
+  });
+
+  it('retries through slow answers and a 502', async () => {
+    await admin.setFault({ provider: 'valuation', mode: 'slow', latencyMs: 300, count: 1 });
+    const started = Date.now();
+    await clients.valuation.valueVehicle(vehicle);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    await admin.setFault({ provider: 'valuation', mode: 'error_5xx', status: 502, count: 2 });
+    const { attempts } = await retryLikeTemporal(() => clients.valuation.valueVehicle(vehicle));
+    expect(attempts).toBe(3);
+  });
+});
+
+describe('e-signature', () => {
+  const envelope = (key: string, signerId = idNumber) =>
+    clients.esign.createEnvelope({
+      applicationId: 'app-1',
+      idempotencyKey: key,
+      documentHash: sha('b'),
+      signerRef: 'applicant-1',
+      signer: { name, idNumber: signerId, phone },
+    });
+
+  it('creates an envelope once per key with a working signing link, and voids it idempotently', async () => {
+    const a = await envelope('es-1');
+    const b = await envelope('es-1');
+    expect(b.envelopeId).toBe(a.envelopeId);
+    expect(a.status).toBe('sent');
+    const page = await fetch(a.signingUrl);
+    expect(page.status).toBe(200);
+    expect((await clients.esign.voidEnvelope(a.envelopeId, 'offer expired')).status).toBe('voided');
+    expect((await clients.esign.voidEnvelope(a.envelopeId)).status).toBe('voided');
+    expect((await clients.esign.getEnvelope(a.envelopeId)).voidReason).toBe('offer expired');
+  });
+
+  it('refuses a signer who fails identity verification, and voiding a signed envelope', async () => {
+    await expectRefusal(envelope('es-2', tv.ESIGN_IDENTITY_UNVERIFIED_ID), 'EsignRefused', 'signer_identity_unverified', [
+      tv.ESIGN_IDENTITY_UNVERIFIED_ID,
+      name,
+    ]);
+    const e = await envelope('es-3');
+    await admin.signEnvelope(e.envelopeId);
+    await expectRefusal(clients.esign.voidEnvelope(e.envelopeId), 'EsignRefused', 'envelope_already_signed');
+  });
+
+  it('retries through a lost response: the envelope is created once', async () => {
+    await admin.setFault({ provider: 'esign', mode: 'lost_response', count: 1 });
+    const { value, errors } = await retryLikeTemporal(() => envelope('es-4'));
+    expect(errors).toHaveLength(1);
+    expect((await clients.esign.getEnvelope(value.envelopeId)).status).toBe('sent');
+  });
+});
+
+describe('SMS', () => {
+  it('sends once per messageId, singly and in batches', async () => {
+    const first = await clients.sms.send({ messageId: 'sms-1', to: phone, text: '您的合同已生成' });
+    const again = await clients.sms.send({ messageId: 'sms-1', to: phone, text: '您的合同已生成' });
+    expect(first.status).toBe('accepted');
+    expect(again).toEqual({ ...first, status: 'duplicate' });
+    const results = await clients.sms.sendBatch([
+      { messageId: 'sms-1', to: phone, text: '您的合同已生成' },
+      { messageId: 'sms-2', to: '13900139000', text: '还款提醒' },
+      { messageId: 'sms-3', to: tv.SMS_NOT_IN_SERVICE_PHONE, text: '还款提醒' },
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['duplicate', 'accepted', 'rejected']);
+    const recorded = await admin.smsMessages({ to: phone });
+    expect(recorded.map((m) => m.messageId)).toEqual(['sms-1']);
+  });
+
+  it('refuses a number not in service as SmsRefused', async () => {
+    await expectRefusal(clients.sms.send({ messageId: 'sms-4', to: tv.SMS_NOT_IN_SERVICE_PHONE, text: 'x' }), 'SmsRefused', 'number_not_in_service', [
+      tv.SMS_NOT_IN_SERVICE_PHONE,
+    ]);
+  });
+
+  it('retries through an outage on every provider and sends once', async () => {
+    await admin.setFault({ provider: 'all', mode: 'error_5xx', durationMs: 250 });
+    const { attempts } = await retryLikeTemporal(() => clients.sms.send({ messageId: 'sms-5', to: phone, text: 'x' }));
+    expect(attempts).toBeGreaterThan(1);
+    expect((await admin.smsMessages()).filter((m) => m.messageId === 'sms-5')).toHaveLength(1);
+  });
+});
+
+describe('network faults', () => {
+  it('turns an unreachable provider into a retryable error', async () => {
+    const dead = createProviderClients({ ...sandbox.providers, ocr: 'http://127.0.0.1:1/ocr' });
+    const err = await expectTransient(
+      dead.ocr.recognize({ documentId: 'd', type: 'id_card', uri: 's3://x', sha256: sha('c'), expected: { name, idNumber } }),
+    );
+    expect(err.message).toMatch(/^ocr recognize failed to reach the provider/);
+  });
+});
