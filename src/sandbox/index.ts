@@ -40,6 +40,8 @@ export interface RunningSandbox {
   port: number;
   /** Base URL of each provider, e.g. providers.payments = http://127.0.0.1:4010/payments */
   providers: Record<SandboxProvider, string>;
+  /** Points e-signature callbacks elsewhere (e.g. at an API that started after the sandbox). */
+  setEsignWebhook(url: string | null, secret?: string): void;
   close(): Promise<void>;
 }
 
@@ -85,5 +87,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
       server.close((err) => (err ? reject(err) : resolve()));
       server.closeAllConnections();
     }));
-  return { url, port, providers, close };
+  const setEsignWebhook = (webhookUrl: string | null, secret?: string) => {
+    ctx.esign.webhookUrl = webhookUrl;
+    if (secret) ctx.esign.webhookSecret = secret;
+  };
+  return { url, port, providers, setEsignWebhook, close };
 }

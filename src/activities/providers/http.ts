@@ -50,6 +50,8 @@ export interface ProviderResponse<T> {
 }
 
 const IDEMPOTENCY_CODES = new Set(['idempotency_key_reused', 'message_id_reused']);
+/** The request itself is wrong (our bug): the same request can never succeed. */
+const MALFORMED_STATUSES = new Set([400, 405, 406, 411, 413, 414, 415, 431]);
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export class ProviderHttpClient {
@@ -108,7 +110,10 @@ export class ProviderHttpClient {
     }
     if (IDEMPOTENCY_CODES.has(code)) throw this.nonRetryable(spec, status, code, ProviderFailureType.IdempotencyKeyReused);
     if (status === 404) throw this.nonRetryable(spec, status, code || 'not_found', ProviderFailureType.ProviderResourceNotFound);
-    if (status === 400) throw this.nonRetryable(spec, status, code || 'bad_request', ProviderFailureType.ProviderRequestInvalid);
+    if (MALFORMED_STATUSES.has(status)) {
+      throw this.nonRetryable(spec, status, code || 'bad_request', ProviderFailureType.ProviderRequestInvalid);
+    }
+    // 409, 422 and any other 4xx: the provider understood and said no.
     throw this.nonRetryable(spec, status, code || 'refused', this.refusalType);
   }
 

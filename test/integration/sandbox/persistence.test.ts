@@ -88,3 +88,48 @@ it('keeps no state without a state file', async () => {
     await b.close();
   }
 });
+
+it('finishes a webhook delivery that was still being retried when the sandbox stopped', async () => {
+  const http = await import('node:http');
+  const bodies: string[] = [];
+  let accept = false;
+  const receiver = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
+    req.on('end', () => {
+      if (accept) bodies.push(raw);
+      res.statusCode = accept ? 200 : 503;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const port = (receiver.address() as { port: number }).port;
+  const stateFile = path.join(dir, 'state.jsonl');
+  const opts = { stateFile, esignWebhookUrl: `http://127.0.0.1:${port}/hook`, esignWebhookRetryDelaysMs: [60_000, 50] };
+  try {
+    const first = await startSandbox(opts);
+    const c = createProviderClients(first.providers);
+    const env = await c.esign.createEnvelope({ applicationId: 'app-w', idempotencyKey: 'env-w', documentHash: sha('9'), signerRef: 'r' });
+    await new SandboxAdminClient(first.url).signEnvelope(env.envelopeId);
+    for (let i = 0; i < 100 && (await c.esign.getEnvelope(env.envelopeId)).webhooks[0]?.attempts.length !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await first.close(); // the 60 s retry is pending
+
+    accept = true;
+    const second = await startSandbox({ ...opts, esignWebhookRetryDelaysMs: [50, 50] });
+    try {
+      const c2 = createProviderClients(second.providers);
+      for (let i = 0; i < 100 && (await c2.esign.getEnvelope(env.envelopeId)).webhooks[0]?.state !== 'delivered'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const after = await c2.esign.getEnvelope(env.envelopeId);
+      expect(after.webhooks[0]?.attempts.map((a) => a.status)).toEqual([503, 200]);
+      expect(bodies).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  }
+});
