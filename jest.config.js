@@ -13,10 +13,11 @@ const common = {
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'], testTimeout: 120000 },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], testTimeout: 180000 },
+    { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
   ],
   collectCoverageFrom: ['src/domain/**/*.ts'],
   coverageThreshold: { 'src/domain/': { lines: 95 } },
   coverageReporters: ['text-summary', 'text'],
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

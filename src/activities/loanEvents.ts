@@ -1,0 +1,55 @@
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { applications, loanEvents } from '../db/schema';
+
+/** What the workflow records; never personal data (ids, stages, figures and reason codes only). */
+export interface LoanEventInput {
+  /** Idempotency: the same key twice is one row (activities are retried). */
+  eventKey: string;
+  applicationId: string;
+  kind: string;
+  actor: string;
+  stage?: string | undefined;
+  data?: Record<string, unknown> | undefined;
+}
+
+export interface StageMirror {
+  applicationId: string;
+  stage: string;
+  pendingTask: string | null;
+  riskGrade?: string | null | undefined;
+  loanId?: string | null | undefined;
+}
+
+export function createLoanEventActivities(db: Db) {
+  return {
+    /** Appends one audit event; a retry with the same key is a no-op. */
+    async recordLoanEvent(e: LoanEventInput): Promise<void> {
+      await db
+        .insert(loanEvents)
+        .values({
+          eventKey: e.eventKey,
+          applicationId: e.applicationId,
+          kind: e.kind,
+          actor: e.actor,
+          stage: e.stage ?? null,
+          data: e.data ?? {},
+        })
+        .onConflictDoNothing({ target: loanEvents.eventKey });
+    },
+
+    /** Mirrors the workflow's stage into the applications row for the API's work queues. */
+    async mirrorStage(m: StageMirror): Promise<void> {
+      await db
+        .update(applications)
+        .set({
+          stage: m.stage,
+          pendingTask: m.pendingTask,
+          ...(m.riskGrade !== undefined ? { riskGrade: m.riskGrade } : {}),
+          ...(m.loanId !== undefined ? { loanId: m.loanId } : {}),
+          updatedAt: new Date(),
+        })
+        .where(eq(applications.id, m.applicationId));
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one configuration loader. Every variable has a default that works on a developer's machine;
+ * production overrides the secrets (a missing secret in production is an error, not a default).
+ */
+const DEV_PII_KEY = Buffer.alloc(32, 7).toString('base64');
+const DEV_HASH_KEY = Buffer.alloc(32, 11).toString('base64');
+const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
+const DEV_ESIGN_SECRET = 'dev-only-esign-webhook-secret';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+const base64Key = z.string().refine((v) => Buffer.from(v, 'base64').length === 32, {
+  message: 'must be 32 bytes, base64-encoded (openssl rand -base64 32)',
+});
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default(path.resolve(process.cwd(), 'data')),
+  DATABASE_URL: optionalString,
+
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('car-loans'),
+  TEMPORAL_DEV_HOST: z.string().default('127.0.0.1'),
+  TEMPORAL_DEV_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_TEST_SERVER_PATH: optionalString,
+  TEMPORAL_TLS: bool.default(false),
+  TEMPORAL_API_KEY: optionalString,
+
+  HOST: z.string().default('127.0.0.1'),
+  PORT: port.default(3000),
+
+  START_SANDBOX: bool.default(true),
+  SANDBOX_PORT: port.default(4010),
+  OCR_BASE_URL: optionalString,
+  CREDIT_BUREAU_BASE_URL: optionalString,
+  CALL_CENTRE_BASE_URL: optionalString,
+  VALUATION_BASE_URL: optionalString,
+  ESIGN_BASE_URL: optionalString,
+  PAYMENTS_BASE_URL: optionalString,
+  SMS_BASE_URL: optionalString,
+  ESIGN_WEBHOOK_SECRET: z.string().min(16).default(DEV_ESIGN_SECRET),
+
+  PII_ENCRYPTION_KEY: base64Key.default(DEV_PII_KEY),
+  PII_ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('dev1'),
+  PII_HASH_KEY: base64Key.default(DEV_HASH_KEY),
+
+  JWT_SECRET: z.string().min(32).default(DEV_JWT_SECRET),
+  JWT_JWKS_URL: optionalString,
+  JWT_ISSUER: z.string().default('car-loans-dev'),
+  JWT_AUDIENCE: z.string().default('car-loans-api'),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config extends Env {
+  /** Base URLs of the external systems, the sandbox's when not configured. */
+  providers: Record<ProviderName, string>;
+}
+
+export const PROVIDERS = ['ocr', 'creditBureau', 'callCentre', 'valuation', 'esign', 'payments', 'sms'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production') {
+    const dev: [keyof Env, string][] = [
+      ['PII_ENCRYPTION_KEY', DEV_PII_KEY],
+      ['PII_HASH_KEY', DEV_HASH_KEY],
+      ['JWT_SECRET', DEV_JWT_SECRET],
+      ['ESIGN_WEBHOOK_SECRET', DEV_ESIGN_SECRET],
+    ];
+    const missing = dev.filter(([k, v]) => e[k] === v).map(([k]) => k);
+    if (missing.length > 0) {
+      throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: must be set in production`).join('\n')}`);
+    }
+  }
+  const sandbox = `http://127.0.0.1:${e.SANDBOX_PORT}`;
+  return {
+    ...e,
+    providers: {
+      ocr: e.OCR_BASE_URL ?? `${sandbox}/ocr`,
+      creditBureau: e.CREDIT_BUREAU_BASE_URL ?? `${sandbox}/credit-bureau`,
+      callCentre: e.CALL_CENTRE_BASE_URL ?? `${sandbox}/call-centre`,
+      valuation: e.VALUATION_BASE_URL ?? `${sandbox}/valuation`,
+      esign: e.ESIGN_BASE_URL ?? `${sandbox}/esign`,
+      payments: e.PAYMENTS_BASE_URL ?? `${sandbox}/payments`,
+      sms: e.SMS_BASE_URL ?? `${sandbox}/sms`,
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import * as schema from './schema';
+
+export type Schema = typeof schema;
+/** The drizzle database the rest of the code sees, whichever driver is underneath. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface DbHandle {
+  db: Db;
+  driver: 'postgres' | 'pglite';
+  /** Round-trip to the database; throws when it does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const MIGRATIONS_FOLDER = path.join(__dirname, 'migrations');
+
+export interface OpenDbOptions {
+  /** postgres:// URL of a server; when absent an embedded PGlite is used. */
+  databaseUrl?: string | undefined;
+  /** Folder for PGlite's files; when absent PGlite is in memory. */
+  dataDir?: string | undefined;
+  /** Apply the generated migrations (default true). */
+  migrate?: boolean;
+  /** postgres.js pool size. */
+  maxConnections?: number;
+}
+
+/** The one database factory: postgres.js when a URL is given, PGlite otherwise. Migrates at open. */
+export async function openDb(opts: OpenDbOptions): Promise<DbHandle> {
+  const migrate = opts.migrate ?? true;
+  if (opts.databaseUrl) {
+    const { default: postgres } = await import('postgres');
+    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const sql = postgres(opts.databaseUrl, {
+      max: opts.maxConnections ?? 10,
+      onnotice: () => undefined,
+      connection: { application_name: 'car-loans' },
+    });
+    const db = drizzle(sql, { schema });
+    if (migrate) {
+      const { migrate: run } = await import('drizzle-orm/postgres-js/migrator');
+      await run(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    }
+    return {
+      db: db as unknown as Db,
+      driver: 'postgres',
+      ping: async () => {
+        await sql`select 1`;
+      },
+      close: () => sql.end({ timeout: 5 }),
+    };
+  }
+
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  if (opts.dataDir) fs.mkdirSync(opts.dataDir, { recursive: true });
+  const client = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite();
+  await client.waitReady;
+  const db = drizzle(client, { schema });
+  if (migrate) {
+    const { migrate: run } = await import('drizzle-orm/pglite/migrator');
+    await run(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  }
+  return {
+    db: db as unknown as Db,
+    driver: 'pglite',
+    ping: async () => {
+      await client.query('select 1');
+    },
+    close: () => client.close(),
+  };
+}

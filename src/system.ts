@@ -1,0 +1,123 @@
+import type http from 'node:http';
+import path from 'node:path';
+import { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { createApp } from './api/app';
+import type { Config } from './config';
+import { openDb, type DbHandle } from './db/client';
+import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
+import { startDevServer, type DevServer } from './temporal/devServer';
+import { createWorker } from './worker';
+import type { Logger } from './logger';
+
+export interface RunningSystem {
+  config: Config;
+  db: DbHandle;
+  client: Client;
+  worker: Worker;
+  devServer: DevServer | undefined;
+  apiUrl: string;
+  temporalAddress: string;
+  temporalUiUrl: string | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts every part `npm start` runs, in dependency order: Temporal (a dev server unless
+ * TEMPORAL_ADDRESS is set), the database, the worker, the API. `stop()` undoes it in reverse, letting
+ * in-flight requests and activity attempts finish.
+ */
+export async function startSystem(config: Config, log: Logger): Promise<RunningSystem> {
+  const undo: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of undo.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.error({ err }, 'error while stopping');
+      }
+    }
+    undo.length = 0;
+  };
+
+  try {
+    let devServer: DevServer | undefined;
+    let address = config.TEMPORAL_ADDRESS;
+    if (!address) {
+      log.info('starting the Temporal dev server');
+      devServer = await startDevServer({
+        host: config.TEMPORAL_DEV_HOST,
+        port: config.TEMPORAL_DEV_PORT,
+        uiPort: config.TEMPORAL_UI_PORT,
+        dbFilename: path.join(config.DATA_DIR, 'temporal', 'temporal.db'),
+        namespace: config.TEMPORAL_NAMESPACE,
+        log: (m) => log.info(m),
+      });
+      undo.push(() => devServer!.stop());
+      address = devServer.address;
+    }
+    const target = { address, namespace: config.TEMPORAL_NAMESPACE, tls: config.TEMPORAL_TLS, apiKey: config.TEMPORAL_API_KEY };
+
+    const clientConnection = await connectClient(target);
+    undo.push(() => clientConnection.close());
+    if (!devServer) {
+      try {
+        const added = await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
+        if (added.length) log.info({ added }, 'registered search attributes');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not register search attributes; register them on the cluster');
+      }
+    }
+    const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+
+    const db = await openDb({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.DATABASE_URL ? undefined : path.join(config.DATA_DIR, 'pglite'),
+    });
+    undo.push(() => db.close());
+
+    const workerConnection = await connectWorker(target);
+    undo.push(() => workerConnection.close());
+    const worker = await createWorker({
+      connection: workerConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      deps: { db: db.db },
+    });
+    const workerRun = worker.run();
+    undo.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await workerRun;
+    });
+
+    const app = createApp({ db, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE });
+    const server = await new Promise<http.Server>((resolve, reject) => {
+      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+      s.once('error', reject);
+    });
+    undo.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    );
+    const addr = server.address();
+    const apiPort = typeof addr === 'object' && addr ? addr.port : config.PORT;
+
+    return {
+      config,
+      db,
+      client,
+      worker,
+      devServer,
+      apiUrl: `http://${config.HOST}:${apiPort}`,
+      temporalAddress: address,
+      temporalUiUrl: devServer?.uiUrl,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

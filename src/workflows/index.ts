@@ -1,0 +1,2 @@
+// Bundle entry for the worker: every workflow the car-loans task queue runs.
+export { loanApplication } from './loanApplication';

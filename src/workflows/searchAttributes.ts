@@ -1,0 +1,14 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * Custom search attributes of a loan run: what an engineer filters by in the Temporal UI.
+ * Never personal data: stage, channel, branch, amount, the waiting task and the risk grade only.
+ */
+export const LoanStage = defineSearchAttributeKey('LoanStage', SearchAttributeType.KEYWORD);
+export const LoanChannel = defineSearchAttributeKey('LoanChannel', SearchAttributeType.KEYWORD);
+export const BranchId = defineSearchAttributeKey('BranchId', SearchAttributeType.KEYWORD);
+export const LoanAmountFen = defineSearchAttributeKey('LoanAmountFen', SearchAttributeType.INT);
+export const PendingTask = defineSearchAttributeKey('PendingTask', SearchAttributeType.KEYWORD);
+export const RiskGrade = defineSearchAttributeKey('RiskGrade', SearchAttributeType.KEYWORD);
+
+export const LOAN_SEARCH_ATTRIBUTES = [LoanStage, LoanChannel, BranchId, LoanAmountFen, PendingTask, RiskGrade] as const;

@@ -1,0 +1,59 @@
+import { eq, sql } from 'drizzle-orm';
+import type { DbHandle } from '../../src/db/client';
+import { PiiCipher } from '../../src/db/pii';
+import { applicants, loanEvents } from '../../src/db/schema';
+import { createLoanEventActivities } from '../../src/activities/loanEvents';
+import { createTestDb } from '../helpers/db';
+
+describe(`database (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
+  let h: DbHandle;
+  beforeAll(async () => {
+    h = await createTestDb();
+  });
+  afterAll(() => h?.close());
+
+  it('applies the generated migrations', async () => {
+    await h.ping();
+    const rows = await h.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`);
+    const names = (Array.isArray(rows) ? rows : (rows as unknown as { rows: { table_name: string }[] }).rows).map((r: { table_name: string }) => r.table_name);
+    expect(names).toEqual(expect.arrayContaining(['applicants', 'applications', 'documents', 'idempotency_keys', 'loan_events', 'vehicles']));
+  });
+
+  it('records a loan event once however often the activity retries', async () => {
+    const acts = createLoanEventActivities(h.db);
+    const e = { eventKey: 'wf-1:stage:intake', applicationId: 'app-1', kind: 'stage_entered', actor: 'system', stage: 'intake' };
+    await acts.recordLoanEvent(e);
+    await acts.recordLoanEvent(e);
+    const rows = await h.db.select().from(loanEvents).where(eq(loanEvents.eventKey, e.eventKey));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.stage).toBe('intake');
+  });
+
+  it('keeps loan_events append-only', async () => {
+    // drizzle wraps the database error; the trigger's message is its cause.
+    const refused = { cause: expect.objectContaining({ message: expect.stringMatching(/append-only/) }) };
+    await expect(h.db.update(loanEvents).set({ kind: 'edited' })).rejects.toMatchObject(refused);
+    await expect(h.db.delete(loanEvents)).rejects.toMatchObject(refused);
+    expect(await h.db.select().from(loanEvents)).toHaveLength(1);
+  });
+
+  it('stores personal data only encrypted, with a keyed hash to find it', async () => {
+    const cipher = new PiiCipher({ currentKeyId: 'k1', keys: { k1: Buffer.alloc(32, 3) }, hashKey: Buffer.alloc(32, 4) });
+    await h.db.insert(applicants).values({
+      id: 'applicant-1',
+      nameEnc: cipher.encrypt('张三'),
+      idNumberEnc: cipher.encrypt('11010519491231002X'),
+      phoneEnc: cipher.encrypt('13800138000'),
+      idNumberHash: cipher.lookupHash('id', '11010519491231002X'),
+      phoneHash: cipher.lookupHash('phone', '13800138000'),
+      monthlyIncomeFen: 2_000_000,
+    });
+    const raw = await h.db.execute(sql`select * from applicants`);
+    const text = JSON.stringify(raw);
+    expect(text).not.toContain('11010519491231002X');
+    expect(text).not.toContain('13800138000');
+    expect(text).not.toContain('张三');
+    const [found] = await h.db.select().from(applicants).where(eq(applicants.idNumberHash, cipher.lookupHash('id', '11010519491231002X')));
+    expect(cipher.decrypt(found!.nameEnc)).toBe('张三');
+  });
+});
