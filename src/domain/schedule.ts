@@ -21,6 +21,9 @@ import {
 } from './money';
 import { type IsoDate, addMonths, compareDates, daysBetween, parseDate } from './dates';
 
+// Callers turn the instant they were given (workflow time, request time) into a Shanghai date here.
+export { shanghaiDate } from './dates';
+
 export const REPAYMENT_METHODS = ['equal_installment', 'equal_principal'] as const;
 export type RepaymentMethod = (typeof REPAYMENT_METHODS)[number];
 
