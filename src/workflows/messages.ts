@@ -1,0 +1,196 @@
+/**
+ * Every message of the loan workflows in one place: signals (what the Temporal UI, the CLI and the
+ * API send), updates (what the API sends when it needs a synchronous yes or no), queries, and the
+ * shapes they carry. Payloads hold ids, codes and figures only: never a name, ID number, phone or
+ * account (those stay in PostgreSQL, encrypted).
+ *
+ * Each human act is both a signal (fire-and-forget, usable from `temporal workflow signal`) and an
+ * update with a validator (the API's race-free answer: the validator runs against the workflow's
+ * own state, so "is it waiting for this act?" and "does this approver count?" are answered by the
+ * one place that knows). Both paths call the same handler; a signal that the validator would
+ * refuse is recorded as refused (state.refusedActs and loan_events), never silently dropped.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Offer, RiskGrade, Stage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
+
+// ---------------------------------------------------------------------------------------------
+// Workflow ids (one helper each, used by the API, the tests and the workflows)
+
+export const TASK_QUEUE = 'car-loans';
+export const loanApplicationWorkflowId = (applicationId: string): string => `loan-application-${applicationId}`;
+export const loanServicingWorkflowId = (loanId: string): string => `loan-servicing-${loanId}`;
+export const REMINDERS_SCHEDULE_ID = 'repayment-reminders-daily';
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+export interface LoanApplicationInput {
+  applicationId: string;
+  channel: Channel;
+  branchId: string;
+  dealerId?: string | undefined;
+  /** Staff id of the officer who submitted it: never one of its approvers. */
+  submittedBy: string;
+  amountFen: number;
+  termMonths: number;
+  repaymentMethod: RepaymentMethod;
+  vehicle: {
+    condition: VehicleCondition;
+    energy: VehicleEnergy;
+    usage: VehicleUsage;
+    priceFen: number;
+    year: number;
+    mileageKm: number;
+  };
+  /** Epoch ms the API accepted it (workflow time for everything after). */
+  submittedAtMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human acts (signal payloads = update arguments)
+
+export interface ActBase {
+  /** Staff id (JWT `sub`), `customer` or `esign-provider`. */
+  actor: string;
+  /** Client-chosen id of this act; a repeat with the same id is the same act (idempotent). */
+  actId?: string | undefined;
+}
+
+export interface DocumentsSubmitted extends ActBase {
+  /** Rows already stored in `documents` by the API. */
+  documentIds: string[];
+}
+
+export type PhoneOutcome = 'passed' | 'failed' | 'unreachable';
+export interface PhoneVerificationCompleted extends ActBase {
+  outcome: PhoneOutcome;
+  recordingRef?: string | undefined;
+  checklist: {
+    identityConfirmed: boolean;
+    incomeConfirmed: boolean;
+    purposeConfirmed: boolean;
+    /** Anomaly codes, e.g. `PHONE_RECENTLY_CHANGED`. */
+    anomalies?: string[] | undefined;
+  };
+}
+
+export type ApprovalDecisionKind = 'approve' | 'reject' | 'request_info';
+export interface ApprovalDecision extends ActBase {
+  decision: ApprovalDecisionKind;
+  /** A domain reason code (required for reject and request_info). */
+  reasonCode?: string | undefined;
+  /** Free text stays in loan_events (written by the API); the workflow only keeps whether there was one. */
+  amountFen?: number | undefined;
+  termMonths?: number | undefined;
+  annualRateBps?: number | undefined;
+}
+
+export interface ContractSigned extends ActBase {
+  source: 'esign_callback' | 'on_site';
+  envelopeId?: string | undefined;
+  /** ISO timestamp the customer signed. */
+  signedAt: string;
+}
+
+export interface CollateralRegistered extends ActBase {
+  registrationRef: string;
+  registeredAt: string;
+}
+
+export interface Withdraw extends ActBase {
+  /** A short code, e.g. `CUSTOMER_CHANGED_MIND`; free text stays in loan_events. */
+  reasonCode?: string | undefined;
+}
+
+export const documentsSubmittedSignal = defineSignal<[DocumentsSubmitted]>('documentsSubmitted');
+export const phoneVerificationCompletedSignal = defineSignal<[PhoneVerificationCompleted]>('phoneVerificationCompleted');
+export const approvalDecisionSignal = defineSignal<[ApprovalDecision]>('approvalDecision');
+export const contractSignedSignal = defineSignal<[ContractSigned]>('contractSigned');
+export const collateralRegisteredSignal = defineSignal<[CollateralRegistered]>('collateralRegistered');
+export const withdrawSignal = defineSignal<[Withdraw]>('withdraw');
+
+/** The API's synchronous path: rejected by the validator (ApplicationFailure, see ActRefusal) or applied. */
+export const documentsSubmittedUpdate = defineUpdate<LoanState, [DocumentsSubmitted]>('documentsSubmittedUpdate');
+export const phoneVerificationCompletedUpdate = defineUpdate<LoanState, [PhoneVerificationCompleted]>('phoneVerificationCompletedUpdate');
+export const approvalDecisionUpdate = defineUpdate<LoanState, [ApprovalDecision]>('approvalDecisionUpdate');
+export const contractSignedUpdate = defineUpdate<LoanState, [ContractSigned]>('contractSignedUpdate');
+export const collateralRegisteredUpdate = defineUpdate<LoanState, [CollateralRegistered]>('collateralRegisteredUpdate');
+export const withdrawUpdate = defineUpdate<LoanState, [Withdraw]>('withdrawUpdate');
+
+/**
+ * Why an act was refused. The validator throws `ApplicationFailure.create({ type: 'ActRefused',
+ * message, details: [refusal] })`; the API maps NOT_WAITING to 409 with the current stage and the
+ * four-eyes codes to 403/409 as SPEC says.
+ */
+export type ActRefusalCode =
+  | 'NOT_WAITING' // the workflow is not waiting for this act at this stage
+  | 'SUBMITTER_CANNOT_APPROVE'
+  | 'ALREADY_APPROVED_BY_THIS_APPROVER'
+  | 'INVALID_ACT' // e.g. reject without a reason code, an offer change outside the limits
+  | 'ALREADY_APPLIED'; // same actId seen before (the API treats this as success)
+export interface ActRefusal {
+  code: ActRefusalCode;
+  stage: Stage;
+  message: string;
+}
+export const ACT_REFUSED = 'ActRefused';
+
+// ---------------------------------------------------------------------------------------------
+// State (the `state` query and every update's answer)
+
+export type PendingTaskKind = 'submit_documents' | 'phone_verification' | 'approval' | 'sign_contract' | 'register_collateral';
+export type StaffRole = 'officer' | 'verifier' | 'approver' | 'finance' | 'admin';
+
+export interface PendingTask {
+  kind: PendingTaskKind;
+  role: StaffRole;
+  /** ISO timestamps (workflow time). */
+  since: string;
+  /** When it escalates (SLA) and when the application expires. */
+  slaAt?: string | undefined;
+  deadline: string;
+  escalated: boolean;
+  /** Phone verification attempt, 1-based. */
+  attempt?: number | undefined;
+  /** Approvals already counted (four eyes). */
+  approvalsNeeded?: number | undefined;
+  approvedBy?: string[] | undefined;
+}
+
+export interface StageVisit {
+  stage: Stage;
+  at: string;
+}
+
+export interface DecisionRecord {
+  actor: string;
+  decision: ApprovalDecisionKind | 'auto_decline';
+  reasonCode?: string | undefined;
+  at: string;
+  counted: boolean;
+}
+
+export interface LoanState {
+  applicationId: string;
+  stage: Stage;
+  stageHistory: StageVisit[];
+  pendingTask: PendingTask | null;
+  offer: Offer | null;
+  decisions: DecisionRecord[];
+  /** Risk flags and reason codes found on the way (VIN check digit, DTI, documents, phone anomalies). */
+  flags: string[];
+  riskGrade: RiskGrade | null;
+  recommendation?: 'auto_decline' | 'manual_review' | undefined;
+  requiresFourEyes: boolean;
+  documents: { required: DocumentType[]; missing: DocumentType[]; problems: string[] };
+  phoneAttempts: number;
+  envelopeId: string | null;
+  collateralRegistered: boolean;
+  transferId: string | null;
+  loanId: string | null;
+  /** Why it ended where it did (a reason code), for terminal stages. */
+  outcomeReason: string | null;
+  refusedActs: { act: string; actor: string; code: ActRefusalCode; at: string }[];
+}
+
+export const stateQuery = defineQuery<LoanState>('state');
