@@ -9,6 +9,7 @@ import { connectClient, connectWorker, ensureSearchAttributes } from './temporal
 import { startDevServer, type DevServer } from './temporal/devServer';
 import { createWorker } from './worker';
 import type { Logger } from './logger';
+import { startSandbox, type RunningSandbox } from './sandbox';
 
 export interface RunningSystem {
   config: Config;
@@ -16,6 +17,8 @@ export interface RunningSystem {
   client: Client;
   worker: Worker;
   devServer: DevServer | undefined;
+  /** The provider sandbox, when START_SANDBOX is on (the default). */
+  sandbox: RunningSandbox | undefined;
   apiUrl: string;
   temporalAddress: string;
   temporalUiUrl: string | undefined;
@@ -76,6 +79,18 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     });
     undo.push(() => db.close());
 
+    let sandbox: RunningSandbox | undefined;
+    if (config.START_SANDBOX) {
+      sandbox = await startSandbox({
+        host: '127.0.0.1',
+        port: config.SANDBOX_PORT,
+        stateFile: path.join(config.DATA_DIR, 'sandbox', 'state.jsonl'),
+        esignWebhookSecret: config.ESIGN_WEBHOOK_SECRET,
+        logger: log.child({ component: 'sandbox' }),
+      });
+      undo.push(() => sandbox!.close());
+    }
+
     const workerConnection = await connectWorker(target);
     undo.push(() => workerConnection.close());
     const worker = await createWorker({
@@ -104,6 +119,8 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     );
     const addr = server.address();
     const apiPort = typeof addr === 'object' && addr ? addr.port : config.PORT;
+    // The sandbox's e-signature provider calls the API back when a customer signs.
+    sandbox?.setEsignWebhook(`http://${config.HOST}:${apiPort}/webhooks/esign`, config.ESIGN_WEBHOOK_SECRET);
 
     return {
       config,
@@ -111,6 +128,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       client,
       worker,
       devServer,
+      sandbox,
       apiUrl: `http://${config.HOST}:${apiPort}`,
       temporalAddress: address,
       temporalUiUrl: devServer?.uiUrl,

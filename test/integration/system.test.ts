@@ -23,6 +23,7 @@ describe('the whole system as npm start runs it', () => {
       PORT: String(await freePort()),
       TEMPORAL_DEV_PORT: String(await freePort()),
       TEMPORAL_UI_PORT: String(await freePort()),
+      SANDBOX_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
       ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     };
@@ -56,6 +57,8 @@ describe('the whole system as npm start runs it', () => {
     expect((await fetch(`${system.apiUrl}/healthz`)).status).toBe(200);
     expect(system.temporalUiUrl).toBeDefined();
     expect((await fetch(system.temporalUiUrl!)).status).toBe(200);
+    // The provider sandbox answers on its port.
+    expect((await fetch(`http://127.0.0.1:${env.SANDBOX_PORT}/admin/faults`)).status).toBe(200);
 
     const workflowId = loanApplicationWorkflowId('app-restart-1');
     await system.client.workflow.start(loanApplication, {
