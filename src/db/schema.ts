@@ -141,3 +141,28 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] })],
 );
+
+/**
+ * Applicants the lender will not lend to (fraud, court enforcement, internal decisions), keyed by the
+ * same keyed hash of the ID number as `applicants.id_number_hash`: no ID number in clear here either.
+ */
+export const blacklist = pgTable('blacklist', {
+  idNumberHash: text('id_number_hash').primaryKey(),
+  /** A domain reason code, e.g. FRAUD_SUSPECTED. */
+  reasonCode: text('reason_code').notNull(),
+  listedBy: text('listed_by').notNull(),
+  listedAt: createdAt(),
+});
+
+/**
+ * Dealers the lender pays for new cars bought through them. A dealer's settlement account is the
+ * dealer's business data, not personal data, so it is stored in clear.
+ */
+export const dealers = pgTable('dealers', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  accountNumber: text('account_number').notNull(),
+  accountName: text('account_name').notNull(),
+  bankCode: text('bank_code').notNull(),
+  createdAt: createdAt(),
+});
