@@ -2,6 +2,8 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
+  date,
   index,
   integer,
   jsonb,
@@ -166,3 +168,143 @@ export const dealers = pgTable('dealers', {
   bankCode: text('bank_code').notNull(),
   createdAt: createdAt(),
 });
+
+// ---------------------------------------------------------------------------------------------
+// Servicing (issue 7): loans, their instalments, repayments and the reminders sent about them.
+// The database is the source of truth for what was paid; the loan-servicing workflow decides
+// statuses and buckets from it and mirrors them here for the API and the reminder sweep.
+
+const tz = { withTimezone: true, mode: 'date' } as const;
+
+/** One disbursed loan (`L-<applicationId>`). No personal data: the phone is read via the applicant. */
+export const loans = pgTable(
+  'loans',
+  {
+    id: text('id').primaryKey(),
+    applicationId: text('application_id')
+      .notNull()
+      .unique()
+      .references(() => applications.id),
+    applicantId: text('applicant_id')
+      .notNull()
+      .references(() => applicants.id),
+    principalFen: fen('principal_fen').notNull(),
+    annualRateBps: integer('annual_rate_bps').notNull(),
+    aprBps: integer('apr_bps').notNull(),
+    termMonths: integer('term_months').notNull(),
+    repaymentMethod: text('repayment_method').notNull(),
+    upfrontFeeFen: fen('upfront_fee_fen').notNull().default(0),
+    disbursedAt: timestamp('disbursed_at', tz).notNull(),
+    /** Asia/Shanghai calendar date of the disbursement: interest runs from here. */
+    disbursementDate: date('disbursement_date', { mode: 'string' }).notNull(),
+    transferId: text('transfer_id').notNull(),
+    /** `active` | `closed` (mirror of the servicing workflow). */
+    status: text('status').notNull().default('active'),
+    /** Overdue bucket of the oldest unpaid instalment: M1 | M2 | M3 | M3+ | null. */
+    bucket: text('bucket'),
+    /** Money received beyond everything owed (refunded at closure). */
+    unappliedFen: fen('unapplied_fen').notNull().default(0),
+    collateralRegistrationOutstanding: boolean('collateral_registration_outstanding').notNull().default(false),
+    collateralRegistrationRef: text('collateral_registration_ref'),
+    collateralRegisteredAt: timestamp('collateral_registered_at', tz),
+    closedAt: timestamp('closed_at', tz),
+    /** `repaid` | `early_payoff`. */
+    closedHow: text('closed_how'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
+  },
+  (t) => [index('loans_status_bucket_idx').on(t.status, t.bucket), index('loans_applicant_idx').on(t.applicantId)],
+);
+
+/** The repayment schedule with what has been paid towards each instalment. */
+export const installments = pgTable(
+  'installments',
+  {
+    loanId: text('loan_id')
+      .notNull()
+      .references(() => loans.id),
+    seq: integer('seq').notNull(),
+    periodStartDate: date('period_start_date', { mode: 'string' }).notNull(),
+    dueDate: date('due_date', { mode: 'string' }).notNull(),
+    principalFen: fen('principal_fen').notNull(),
+    interestFen: fen('interest_fen').notNull(),
+    totalFen: fen('total_fen').notNull(),
+    openingBalanceFen: fen('opening_balance_fen').notNull(),
+    closingBalanceFen: fen('closing_balance_fen').notNull(),
+    paidFen: fen('paid_fen').notNull().default(0),
+    /** scheduled | due | paid | overdue. `paid` is written with paid_fen in one transaction. */
+    status: text('status').notNull().default('scheduled'),
+    paidAt: timestamp('paid_at', tz),
+    updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.loanId, t.seq] }),
+    // The reminder sweep pages by (due_date, loan_id, seq) over unpaid instalments only: paid ones,
+    // the vast majority over a loan's life, are not even in the index.
+    index('installments_unpaid_due_idx').on(t.dueDate, t.loanId, t.seq).where(sql`status <> 'paid'`),
+    index('installments_status_due_idx').on(t.status, t.dueDate),
+  ],
+);
+
+/** Every repayment received; the bank's reference makes recording it idempotent. */
+export const repayments = pgTable(
+  'repayments',
+  {
+    loanId: text('loan_id')
+      .notNull()
+      .references(() => loans.id),
+    reference: text('reference').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    paidAt: timestamp('paid_at', tz).notNull(),
+    actor: text('actor').notNull(),
+    /** `regular` | `early_payoff`. */
+    kind: text('kind').notNull().default('regular'),
+    /** [{ seq, amountFen }] applied to instalments, oldest first. */
+    allocations: jsonb('allocations').notNull().default(sql`'[]'::jsonb`),
+    /** Prepayment fee taken (early payoff only). */
+    feeFen: fen('fee_fen').notNull().default(0),
+    /** Beyond everything owed: to be refunded. */
+    unappliedFen: fen('unapplied_fen').notNull().default(0),
+    recordedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.loanId, t.reference] })],
+);
+
+/**
+ * Each reminder text, recorded BEFORE it is sent (status pending) and marked sent after. The
+ * business key (instalment, kind, day) is unique, so a reminder is claimed once however often the
+ * sweep runs; `message_id` is the SMS gateway's dedupe key, so a resend after a crash between the
+ * send and the mark is answered `duplicate` instead of texting twice. seq 0 = a loan-level reminder
+ * (collateral registration).
+ */
+export const reminders = pgTable(
+  'reminders',
+  {
+    messageId: text('message_id').primaryKey(),
+    loanId: text('loan_id')
+      .notNull()
+      .references(() => loans.id),
+    seq: integer('seq').notNull(),
+    /** upcoming_3d | due_today | overdue_M1 | overdue_M2 | collateral_registration … */
+    kind: text('kind').notNull(),
+    /** The day the reminder is owed from (for an overdue bucket: the bucket's first day). */
+    remindOn: date('remind_on', { mode: 'string' }).notNull(),
+    template: text('template').notNull(),
+    /** The exact text, fixed at claim time so a resend is byte-identical (the gateway compares). */
+    text: text('text').notNull(),
+    amountFen: fen('amount_fen'),
+    /** pending | sent | rejected */
+    status: text('status').notNull().default('pending'),
+    providerMessageId: text('provider_message_id'),
+    /** Gateway code of a rejection, or `duplicate` when the gateway had it already. */
+    code: text('code'),
+    /** Who claimed it: `sweep` or `servicing`. */
+    source: text('source').notNull(),
+    createdAt: createdAt(),
+    sentAt: timestamp('sent_at', tz),
+  },
+  (t) => [
+    uniqueIndex('reminders_once_idx').on(t.loanId, t.seq, t.kind, t.remindOn),
+    index('reminders_pending_idx').on(t.remindOn).where(sql`status = 'pending'`),
+  ],
+);
