@@ -7,6 +7,7 @@ import { z } from 'zod';
  */
 const DEV_PII_KEY = Buffer.alloc(32, 7).toString('base64');
 const DEV_HASH_KEY = Buffer.alloc(32, 11).toString('base64');
+const DEV_CODEC_KEY = Buffer.alloc(32, 13).toString('base64');
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ESIGN_SECRET = 'dev-only-esign-webhook-secret';
 
@@ -57,6 +58,11 @@ const schema = z.object({
   PII_ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('dev1'),
   PII_HASH_KEY: base64Key.default(DEV_HASH_KEY),
 
+  TEMPORAL_CODEC_KEY: base64Key.default(DEV_CODEC_KEY),
+  TEMPORAL_CODEC_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('dev1'),
+  /** Earlier codec keys, `id:base64,id:base64`, kept so histories written before a rotation decode. */
+  TEMPORAL_CODEC_OLD_KEYS: optionalString,
+
   JWT_SECRET: z.string().min(32).default(DEV_JWT_SECRET),
   JWT_JWKS_URL: optionalString,
   JWT_ISSUER: z.string().default('car-loans-dev'),
@@ -88,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const dev: [keyof Env, string][] = [
       ['PII_ENCRYPTION_KEY', DEV_PII_KEY],
       ['PII_HASH_KEY', DEV_HASH_KEY],
+      ['TEMPORAL_CODEC_KEY', DEV_CODEC_KEY],
       ['JWT_SECRET', DEV_JWT_SECRET],
       ['ESIGN_WEBHOOK_SECRET', DEV_ESIGN_SECRET],
     ];

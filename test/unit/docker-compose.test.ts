@@ -29,7 +29,7 @@ describe('docker-compose.yml', () => {
     // The Compose formats: durations are checked; ports and addresses are left to their patterns.
     ajv.addFormat('duration', /^(\d+(\.\d+)?(us|ms|s|m|h))+$/);
     for (const f of ['expose', 'ports', 'subnet_ip_address']) ajv.addFormat(f, true);
-    const validate = ajv.compile(forAjv(composeSchema));
+    const validate = ajv.compile(forAjv(composeSchema) as object);
     const ok = validate(file);
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
