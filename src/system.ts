@@ -1,8 +1,9 @@
-import type http from 'node:http';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createApp } from './api/app';
+import { listen } from './api/lifecycle';
+import { keyRingFromConfig, PiiCipher } from './db/pii';
 import type { Config } from './config';
 import { openDb, type DbHandle } from './db/client';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
@@ -10,6 +11,9 @@ import { startDevServer, type DevServer } from './temporal/devServer';
 import { createWorker } from './worker';
 import type { Logger } from './logger';
 import { startSandbox, type RunningSandbox } from './sandbox';
+
+/** How long in-flight API requests get to finish at stop before their connections are cut. */
+const API_GRACE_MS = 15_000;
 
 export interface RunningSystem {
   config: Config;
@@ -105,20 +109,18 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       await workerRun;
     });
 
-    const app = createApp({ db, temporal: client, taskQueue: config.TEMPORAL_TASK_QUEUE });
-    const server = await new Promise<http.Server>((resolve, reject) => {
-      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
-      s.once('error', reject);
+    const app = createApp({
+      db,
+      temporal: client,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      config,
+      cipher: new PiiCipher(keyRingFromConfig(config)),
+      log: log.child({ component: 'api' }),
     });
-    undo.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        }),
-    );
-    const addr = server.address();
-    const apiPort = typeof addr === 'object' && addr ? addr.port : config.PORT;
+    const api = await listen(app, config.PORT, config.HOST);
+    // Stopped first: requests in flight finish (against a live worker and database) before the rest goes.
+    undo.push(() => api.close(API_GRACE_MS));
+    const apiPort = api.port;
     // The sandbox's e-signature provider calls the API back when a customer signs.
     sandbox?.setEsignWebhook(`http://${config.HOST}:${apiPort}/webhooks/esign`, config.ESIGN_WEBHOOK_SECRET);
 

@@ -1,14 +1,41 @@
-import express, { type Express } from 'express';
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type Request } from 'express';
+import helmet from 'helmet';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type { Config } from '../config';
 import type { DbHandle } from '../db/client';
+import type { PiiCipher } from '../db/pii';
+import type { Logger } from '../logger';
+import { createAuthenticator } from './auth';
+import type { ApiContext } from './context';
+import { renderDocsPage } from './docs';
+import { IdempotencyStore } from './idempotency';
+import { DRAINING } from './lifecycle';
+import { LoanWorkflows, type LoanWorkflowsOptions } from './loanWorkflows';
+import { createApiMetrics } from './metrics';
+import { buildOpenApiDocument, type OpenApiDocument } from './openapi';
+import { handlerFor, type Operation } from './operation';
+import { errorHandler, notFoundHandler } from './problem';
+import { actionOperations } from './routes/actions';
+import { applicationOperations } from './routes/applications';
+import { loanOperations } from './routes/loans';
+import { webhookOperations } from './routes/webhooks';
 
 export interface AppDeps {
   db: DbHandle;
   temporal: Client;
   taskQueue: string;
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'>;
+  cipher: PiiCipher;
+  log: Logger;
+  /** Largest accepted body (default 64kb). */
+  bodyLimit?: string;
+  /** Waits on the workflow (tests shorten them). */
+  workflowTimeouts?: Omit<LoanWorkflowsOptions, 'taskQueue'>;
 }
 
+export const BODY_LIMIT = '64kb';
 const POLLER_FRESH_MS = 90_000;
 
 /** Is some worker polling the task queue? Temporal reports pollers seen in the last minutes. */
@@ -37,15 +64,61 @@ async function check(name: string, fn: () => Promise<boolean | void>): Promise<[
   }
 }
 
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
+
+/** Every operation of SPEC section 4, in one table (also the source of /openapi.json). */
+export function apiOperations(ctx: ApiContext): Operation[] {
+  return [...applicationOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
+}
+
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const log = deps.log;
+  const metrics = createApiMetrics();
+
+  const ctx: ApiContext = {
+    db: deps.db.db,
+    cipher: deps.cipher,
+    temporal: deps.temporal,
+    workflows: new LoanWorkflows(deps.temporal, { taskQueue: deps.taskQueue, ...deps.workflowTimeouts }),
+    config: deps.config,
+    log,
+  };
+  const operations = apiOperations(ctx);
+  const openApi: OpenApiDocument = buildOpenApiDocument(operations);
+  const openApiJson = JSON.stringify(openApi);
+  const docsHtml = renderDocsPage(openApi);
+  app.locals.openApi = openApi;
+
+  // Request id, access log (ids, route and status only: never bodies or headers) and metrics.
+  app.use((req, res, next) => {
+    const given = req.get('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    if ((app.locals as Record<symbol, unknown>)[DRAINING]) res.setHeader('Connection', 'close');
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req as Request & { route?: { path?: string } }).route?.path ?? 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observe(req.method, String(route), res.statusCode, seconds);
+      log.debug({ requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+    });
+    next();
+  });
+  app.use(helmet());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
 
   app.get('/readyz', async (_req, res) => {
+    if ((app.locals as Record<symbol, unknown>)[DRAINING]) {
+      res.status(503).json({ status: 'draining', checks: {} });
+      return;
+    }
     const checks = Object.fromEntries(
       await Promise.all([
         check('database', () => deps.db.ping()),
@@ -59,5 +132,34 @@ export function createApp(deps: AppDeps): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
 
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openApiJson);
+  });
+  app.get('/docs', (_req, res) => {
+    res.type('html').send(docsHtml);
+  });
+
+  // JSON bodies up to the limit; the raw bytes are kept for the webhook's HMAC.
+  app.use(
+    express.json({
+      limit: deps.bodyLimit ?? BODY_LIMIT,
+      type: ['application/json', 'application/*+json'],
+      strict: true,
+      verify: (req, _res, buf) => {
+        (req as unknown as { rawBody: Buffer }).rawBody = buf;
+      },
+    }),
+  );
+
+  const authenticate = createAuthenticator(deps.config);
+  const idempotency = new IdempotencyStore(ctx.db);
+  const services = { authenticate, idempotency, esignWebhookSecret: deps.config.ESIGN_WEBHOOK_SECRET, log };
+  for (const op of operations) app[op.method](op.path, handlerFor(op, services));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(log));
   return app;
 }

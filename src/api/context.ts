@@ -1,0 +1,16 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Db } from '../db/client';
+import type { PiiCipher } from '../db/pii';
+import type { Logger } from '../logger';
+import type { LoanWorkflows } from './loanWorkflows';
+
+/** What every router gets: the database, the PII cipher, the workflows' door and the settings. */
+export interface ApiContext {
+  db: Db;
+  cipher: PiiCipher;
+  workflows: LoanWorkflows;
+  temporal: Client;
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'>;
+  log: Logger;
+}

@@ -1,0 +1,174 @@
+import {
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
+import { isStage, type Stage } from '../domain';
+import {
+  ACT_REFUSED,
+  loanApplicationWorkflowId,
+  stateQuery,
+  type ActRefusal,
+  type LoanApplicationInput,
+  type LoanState,
+} from '../workflows/messages';
+import { BranchId, LoanAmountFen, LoanChannel, LoanStage, PendingTask } from '../workflows/searchAttributes';
+import { ProblemError } from './problem';
+
+/**
+ * The API's only door to Temporal: start an application's workflow (idempotent by its id), read
+ * its live state, and apply a human act through the act's update so the answer (applied, refused
+ * and why) comes from the workflow's own validator, with no race against its state.
+ */
+export interface LoanWorkflowsOptions {
+  taskQueue: string;
+  /** How long a state query may take before the API answers from the stored mirror. */
+  queryTimeoutMs?: number;
+  /** How long to wait for an accepted act's handler to finish before answering 202. */
+  actResultWaitMs?: number;
+  /** How long to wait for the workflow to accept or refuse an act before answering 503. */
+  actAcceptTimeoutMs?: number;
+}
+
+export type ActOutcome =
+  /** The handler ran: the state after the act. */
+  | { kind: 'applied'; state: LoanState }
+  /** The same act (same actId) had already been applied. */
+  | { kind: 'already_applied'; state: LoanState | null }
+  /** Accepted by the validator, the handler is still running. */
+  | { kind: 'accepted'; state: LoanState | null };
+
+export class LoanWorkflows {
+  private readonly queryTimeoutMs: number;
+  private readonly actResultWaitMs: number;
+  private readonly actAcceptTimeoutMs: number;
+
+  constructor(
+    private readonly client: Client,
+    private readonly opts: LoanWorkflowsOptions,
+  ) {
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? 5_000;
+    this.actResultWaitMs = opts.actResultWaitMs ?? 10_000;
+    this.actAcceptTimeoutMs = opts.actAcceptTimeoutMs ?? 20_000;
+  }
+
+  handle(workflowId: string): WorkflowHandle {
+    return this.client.workflow.getHandle(workflowId);
+  }
+
+  /**
+   * Starts the workflow once: a running one with this id is reused and a closed one is never
+   * started again, so a retried create cannot start a second run.
+   */
+  async start(input: LoanApplicationInput): Promise<string> {
+    const workflowId = loanApplicationWorkflowId(input.applicationId);
+    try {
+      await this.client.workflow.start('loanApplication', {
+        taskQueue: this.opts.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: LoanStage, value: 'intake' },
+          { key: LoanChannel, value: input.channel },
+          { key: BranchId, value: input.branchId },
+          { key: LoanAmountFen, value: input.amountFen },
+          { key: PendingTask, value: 'none' },
+        ],
+        staticSummary: `Car loan ${input.applicationId}: ${input.channel}, branch ${input.branchId}, ${input.amountFen} fen over ${input.termMonths} months`,
+      });
+    } catch (err) {
+      // Already started and since closed: the application exists, which is what the caller wants.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    return workflowId;
+  }
+
+  /** The workflow's `state`, or null when it cannot answer in time (no worker, no such run). */
+  async state(workflowId: string): Promise<LoanState | null> {
+    try {
+      return await this.client.connection.withDeadline(Date.now() + this.queryTimeoutMs, () => this.handle(workflowId).query(stateQuery));
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Sends one act through its update. The update id is the act id, so a retried request reaches
+   * the same update instead of applying the act twice. Refusals become problems: NOT_WAITING 409
+   * (with the stage), SUBMITTER_CANNOT_APPROVE 403, ALREADY_APPROVED_BY_THIS_APPROVER 409,
+   * INVALID_ACT 422.
+   */
+  async act<A>(workflowId: string, update: UpdateDefinition<LoanState, [A]>, arg: A, actId: string): Promise<ActOutcome> {
+    const handle = this.handle(workflowId);
+    let updateHandle;
+    try {
+      updateHandle = await this.client.connection.withDeadline(Date.now() + this.actAcceptTimeoutMs, () =>
+        handle.startUpdate(update, { args: [arg], updateId: actId, waitForStage: WorkflowUpdateStage.ACCEPTED }),
+      );
+    } catch (err) {
+      return this.failed(workflowId, err);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.actResultWaitMs);
+    });
+    try {
+      const result = await Promise.race([updateHandle.result(), timeout]);
+      if (result === 'timeout') return { kind: 'accepted', state: await this.state(workflowId) };
+      return { kind: 'applied', state: result };
+    } catch (err) {
+      return this.failed(workflowId, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async failed(workflowId: string, err: unknown): Promise<ActOutcome> {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure && cause.type === ACT_REFUSED) {
+        const refusal = cause.details?.[0] as ActRefusal | undefined;
+        if (refusal?.code === 'ALREADY_APPLIED') return { kind: 'already_applied', state: await this.state(workflowId) };
+        throw refusalProblem(refusal);
+      }
+      throw new ProblemError('internal', 'The workflow could not apply this action');
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      // Not running: either it has finished (its stage says where) or it never existed.
+      const state = await this.state(workflowId);
+      if (state) throw notWaiting(state.stage, `The application is ${state.stage}; nothing more can be done to it`);
+      throw new ProblemError('not_found', 'No workflow runs for this application');
+    }
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      throw new ProblemError('unavailable', 'The workflow did not answer in time; retry with the same Idempotency-Key', {}, { 'Retry-After': '5' });
+    }
+    throw err;
+  }
+}
+
+export function notWaiting(stage: Stage, detail: string): ProblemError {
+  return new ProblemError('not_waiting', detail, { code: 'NOT_WAITING', stage });
+}
+
+export function refusalProblem(refusal: ActRefusal | undefined): ProblemError {
+  const stage = refusal && isStage(refusal.stage) ? refusal.stage : undefined;
+  const ext = { code: refusal?.code ?? 'UNKNOWN', ...(stage ? { stage } : {}) };
+  const message = refusal?.message;
+  switch (refusal?.code) {
+    case 'NOT_WAITING':
+      return new ProblemError('not_waiting', message ?? `The application is in ${stage ?? 'another stage'} and is not waiting for this`, ext);
+    case 'SUBMITTER_CANNOT_APPROVE':
+      return new ProblemError('four_eyes', message ?? 'Nobody approves an application they submitted', ext);
+    case 'ALREADY_APPROVED_BY_THIS_APPROVER':
+      return new ProblemError('already_approved', message ?? 'A second approval must come from another approver', ext);
+    case 'INVALID_ACT':
+      return new ProblemError('invalid_act', message ?? 'The workflow refused this action', ext);
+    default:
+      return new ProblemError('internal', 'The workflow refused this action for an unknown reason', ext);
+  }
+}

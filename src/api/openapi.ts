@@ -1,0 +1,94 @@
+import { OpenApiGeneratorV31, OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { routeConfig, type Operation } from './operation';
+import { z } from './zod';
+
+/** Operations served outside the operation table (probes, metrics, the document itself). */
+function registerInfrastructure(registry: OpenAPIRegistry): void {
+  const json = (description: string, schema: z.ZodType) => ({ description, content: { 'application/json': { schema } } });
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    operationId: 'healthz',
+    summary: 'Liveness probe',
+    tags: ['operations'],
+    security: [],
+    responses: { 200: json('The process is up', z.object({ status: z.literal('ok') })) },
+  });
+  const Ready = z.object({ status: z.enum(['ready', 'not_ready', 'draining']), checks: z.record(z.string(), z.enum(['ok', 'failing'])) }).openapi('Readiness');
+  registry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    operationId: 'readyz',
+    summary: 'Readiness probe: database, Temporal and a polling worker',
+    tags: ['operations'],
+    security: [],
+    responses: { 200: json('Ready', Ready), 503: json('Not ready (or shutting down)', Ready) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    summary: 'Prometheus metrics',
+    tags: ['operations'],
+    security: [],
+    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'openapi',
+    summary: 'This document',
+    tags: ['operations'],
+    security: [],
+    responses: { 200: json('OpenAPI 3.1', z.object({}).catchall(z.unknown())) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/docs',
+    operationId: 'docs',
+    summary: 'A browsable page of this document',
+    tags: ['operations'],
+    security: [],
+    responses: { 200: { description: 'HTML', content: { 'text/html': { schema: z.string() } } } },
+  });
+}
+
+/** The OpenAPI 3.1 document, generated from the same zod schemas that validate the requests. */
+export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+export function buildOpenApiDocument(operations: readonly Operation[]): OpenApiDocument {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'Claims: `sub` (staff id) and `roles` (officer, verifier, approver, finance, admin). `npm run -s token -- --sub <id> --roles <r1,r2>` mints a development token.',
+  });
+  registry.registerComponent('securitySchemes', 'esignSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Esign-Signature',
+    description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with the shared webhook secret',
+  });
+  registerInfrastructure(registry);
+  for (const op of operations) registry.registerPath(routeConfig(op));
+  const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Car-loan operations API',
+      version: '1.0.0',
+      description:
+        'The thin API operations staff use: each application is a Temporal workflow, and every action here is an update of it. Errors are application/problem+json (RFC 9457). Money is integer fen.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearerAuth: [] }],
+    tags: [
+      { name: 'applications', description: 'Create and read applications, work queues' },
+      { name: 'actions', description: 'Human acts sent to the workflow' },
+      { name: 'loans', description: 'Servicing: schedules and repayments' },
+      { name: 'webhooks', description: 'Callbacks from external systems' },
+      { name: 'operations', description: 'Probes, metrics and this document' },
+    ],
+  });
+  return doc;
+}

@@ -1,0 +1,304 @@
+import { randomUUID } from 'node:crypto';
+import type { RouteConfig, ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import type { Request, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
+import type { Logger } from '../logger';
+import { ESIGN_SIGNATURE_HEADER, verifyEsignSignature } from '../sandbox/esign-signature';
+import type { StaffRole } from '../workflows/messages';
+import { assertRole, type Authenticator, type Staff } from './auth';
+import { canonicalJson, sha256Hex, type IdempotencyStore, type StoredAnswer } from './idempotency';
+import { fieldErrors, PROBLEM_CONTENT_TYPE, problemBody, ProblemError, toPointer, validationProblem, type FieldError } from './problem';
+import { IdempotencyKeyHeader, ProblemSchema } from './schemas/common';
+
+/**
+ * One table drives both the server and /openapi.json: each operation names its path, who may call
+ * it, the zod schemas of its parameters and body, its documented answers and its handler. The
+ * pipeline is the same for all: authenticate → authorise → validate → Idempotency-Key → handle.
+ */
+export type AuthRule =
+  | { kind: 'staff'; roles?: readonly StaffRole[] }
+  | { kind: 'public' }
+  /** The e-signature provider: HMAC over the raw body, no bearer token. */
+  | { kind: 'esign' };
+
+export interface OperationResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface OperationContext<P, Q, B, S> {
+  req: Request;
+  res: Response;
+  staff: S;
+  params: P;
+  query: Q;
+  body: B;
+  /** The act's id: derived from the Idempotency-Key (stable across retries) or random. */
+  actId: string;
+  /** True when the client sent an Idempotency-Key (the act id is then deterministic). */
+  keyed: boolean;
+  requestId: string;
+  log: Logger;
+}
+
+export interface Example {
+  summary: string;
+  value: unknown;
+}
+
+export interface ResponseDoc {
+  description: string;
+  schema?: z.ZodType;
+  headers?: Record<string, { description: string; schema: { type: 'string' } }>;
+  contentType?: string;
+}
+
+export interface OperationSpec<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, B extends z.ZodType | undefined, A extends AuthRule> {
+  operationId: string;
+  method: 'get' | 'post';
+  /** Express syntax (`/applications/:id`). */
+  path: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  auth: A;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Default true when there is a body schema; false lets an empty body count as `{}`. */
+  bodyRequired?: boolean;
+  examples?: Record<string, Example>;
+  /**
+   * The body's cross-field rules (the same function its zod schema refines with), run again on the
+   * raw body when zod stopped early, so one answer names every bad field.
+   */
+  bodyRules?: (raw: unknown) => { path: (string | number)[]; message: string }[];
+  /** Accepts an Idempotency-Key header. */
+  idempotent?: boolean;
+  responses: Record<number, ResponseDoc>;
+  handle(ctx: OperationContext<Out<P>, Out<Q>, Out<B>, A extends { kind: 'staff' } ? Staff : undefined>): Promise<OperationResult>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Operation = OperationSpec<any, any, any, AuthRule>;
+
+export function defineOperation<
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+  A extends AuthRule = AuthRule,
+>(spec: OperationSpec<P, Q, B, A>): Operation {
+  return spec as unknown as Operation;
+}
+
+export interface PipelineServices {
+  authenticate: Authenticator;
+  idempotency: IdempotencyStore;
+  esignWebhookSecret: string;
+  log: Logger;
+}
+
+const RETRY_AFTER_SECONDS = '2';
+
+function parsePart(schema: z.ZodType | undefined, value: unknown, where: FieldError['in'], errors: FieldError[]): unknown {
+  if (!schema) return undefined;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  errors.push(...fieldErrors(parsed.error, where));
+  return undefined;
+}
+
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+function isJson(req: Request): boolean {
+  return Boolean(req.is(['application/json', 'application/*+json']));
+}
+
+function problemAnswer(err: ProblemError, req: Request, requestId: string): StoredAnswer {
+  return {
+    status: err.status,
+    body: { ...problemBody(err.kind, err.detail, err.extensions), instance: req.originalUrl.split('?')[0], requestId },
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...err.headers },
+  };
+}
+
+function send(res: Response, answer: StoredAnswer): void {
+  for (const [k, v] of Object.entries(answer.headers)) {
+    if (k.toLowerCase() !== 'content-type') res.setHeader(k, v);
+  }
+  const contentType = answer.headers['content-type'] ?? 'application/json';
+  res.status(answer.status);
+  if (answer.body === undefined) {
+    res.end();
+    return;
+  }
+  res.type(contentType).send(JSON.stringify(answer.body));
+}
+
+/** The Express handler of one operation. */
+export function handlerFor(op: Operation, services: PipelineServices): RequestHandler {
+  return async (req, res, next) => {
+    const requestId = (res.locals.requestId as string | undefined) ?? randomUUID();
+    const log = services.log.child({ requestId, operation: op.operationId });
+    try {
+      // 1. Who is calling (401) and may they (403)?
+      let staff: Staff | undefined;
+      if (op.auth.kind === 'staff') {
+        staff = await services.authenticate(req.get('authorization'));
+        if (op.auth.roles) assertRole(staff, op.auth.roles);
+      } else if (op.auth.kind === 'esign') {
+        const raw = (req as Request & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0);
+        if (!verifyEsignSignature(services.esignWebhookSecret, req.get(ESIGN_SIGNATURE_HEADER), raw)) {
+          throw new ProblemError('invalid_signature', 'The X-Esign-Signature header does not sign this body with our secret (or is too old)');
+        }
+      }
+
+      // 2. Is the request well formed (400, 415)?
+      if (op.body && hasBody(req) && !isJson(req)) throw new ProblemError('unsupported_media_type', 'Send the body as application/json');
+      const errors: FieldError[] = [];
+      const params = parsePart(op.params, req.params, 'params', errors);
+      const query = parsePart(op.query, req.query, 'query', errors);
+      let rawBody: unknown = req.body;
+      if (op.body && rawBody === undefined) {
+        if (op.bodyRequired === false) rawBody = {};
+        else errors.push({ pointer: '#', in: 'body', code: 'required', message: 'a JSON body is required' });
+      }
+      const body = rawBody === undefined ? undefined : parsePart(op.body, rawBody, 'body', errors);
+      if (op.bodyRules && rawBody !== undefined && errors.length > 0) {
+        for (const rule of op.bodyRules(rawBody)) {
+          const pointer = toPointer(rule.path);
+          if (!errors.some((e) => e.in === 'body' && e.pointer === pointer && e.message === rule.message)) {
+            errors.push({ pointer, in: 'body', code: 'custom', message: rule.message });
+          }
+        }
+      }
+      let key: string | undefined;
+      if (op.idempotent) {
+        const header = IdempotencyKeyHeader.safeParse({ 'idempotency-key': req.get('idempotency-key') });
+        if (header.success) key = header.data['idempotency-key'];
+        else errors.push(...fieldErrors(header.error, 'header'));
+      }
+      if (errors.length > 0) throw validationProblem(errors);
+
+      const run = (actId: string, keyed: boolean) =>
+        op.handle({ req, res, staff: staff as never, params, query, body, actId, keyed, requestId, log });
+
+      // 3. Idempotency-Key: replay, refuse or own the key.
+      if (op.idempotent && key !== undefined && staff) {
+        const scope = `${op.method.toUpperCase()} ${req.path} ${staff.id}`;
+        const requestHash = sha256Hex(canonicalJson({ body: body ?? null }));
+        const claim = await services.idempotency.claim(scope, key, requestHash);
+        if (claim.kind === 'replay') {
+          send(res, { ...claim.answer, headers: { ...claim.answer.headers, 'idempotent-replayed': 'true' } });
+          return;
+        }
+        if (claim.kind === 'mismatch') {
+          throw new ProblemError('idempotency_key_reused', 'This Idempotency-Key was first used with another body; use a new key for a new request');
+        }
+        if (claim.kind === 'in_progress') {
+          throw new ProblemError('idempotency_in_progress', 'The first request with this Idempotency-Key has not finished; retry shortly', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
+        }
+        let answer: StoredAnswer;
+        try {
+          const result = await run(sha256Hex(`${scope}\n${key}`).slice(0, 32), true);
+          answer = { status: result.status, body: result.body, headers: { 'content-type': 'application/json', ...result.headers } };
+        } catch (err) {
+          if (err instanceof ProblemError && err.status < 500) {
+            answer = problemAnswer(err, req, requestId);
+          } else {
+            // Worth retrying with the same key: forget it (the act id stays the same on retry).
+            await services.idempotency.release(scope, key).catch((e) => log.error({ err: (e as Error).message }, 'could not release an idempotency key'));
+            throw err;
+          }
+        }
+        await services.idempotency.complete(scope, key, answer);
+        send(res, answer);
+        return;
+      }
+
+      const result = await run(randomUUID(), false);
+      send(res, { status: result.status, body: result.body, headers: { 'content-type': 'application/json', ...result.headers } });
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// OpenAPI
+
+const problem = (description: string): ResponseConfig => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } });
+
+/** The express path in OpenAPI syntax: `/applications/:id` → `/applications/{id}`. */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+/** The OpenAPI route of an operation, with the answers every operation of its kind can give. */
+export function routeConfig(op: Operation): RouteConfig {
+  const responses: RouteConfig['responses'] = {};
+  for (const [status, doc] of Object.entries(op.responses)) {
+    responses[status] = {
+      description: doc.description,
+      ...(doc.headers ? { headers: doc.headers } : {}),
+      ...(doc.schema
+        ? { content: { [doc.contentType ?? (Number(status) >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json')]: { schema: doc.schema } } }
+        : {}),
+    };
+  }
+  const add = (status: number, description: string) => {
+    responses[String(status)] ??= problem(description);
+  };
+  if (op.params || op.query || op.body || op.idempotent) add(400, 'Malformed request: `errors` names every bad field');
+  if (op.auth.kind === 'staff') add(401, 'No valid bearer token');
+  if (op.auth.kind === 'staff' && op.auth.roles) add(403, `Only ${op.auth.roles.join(' or ')} may do this`);
+  if (op.auth.kind === 'esign') add(401, 'The HMAC signature is missing, wrong or too old');
+  if (op.body) {
+    add(413, 'The body is larger than the limit');
+    add(415, 'The body is not application/json');
+  }
+  if (op.idempotent) {
+    add(409, 'A request with this Idempotency-Key is still running');
+    add(422, 'The Idempotency-Key was used with another body');
+  }
+  add(500, 'Internal error (the request id is in the logs)');
+
+  const security =
+    op.auth.kind === 'staff' ? [{ bearerAuth: [] }] : op.auth.kind === 'esign' ? [{ esignSignature: [] }] : [];
+  const roles = op.auth.kind === 'staff' ? (op.auth.roles ? op.auth.roles.join(', ') : 'any staff role') : op.auth.kind === 'esign' ? 'the e-signature provider' : 'none';
+  return {
+    method: op.method,
+    path: openApiPath(op.path),
+    operationId: op.operationId,
+    summary: op.summary,
+    description: `${op.description ? `${op.description}\n\n` : ''}Roles: ${roles}.`,
+    tags: op.tags,
+    security,
+    ...(op.auth.kind === 'staff' && op.auth.roles ? { 'x-roles': [...op.auth.roles] } : {}),
+    request: {
+      ...(op.params ? { params: op.params as never } : {}),
+      ...(op.query ? { query: op.query as never } : {}),
+      ...(op.idempotent ? { headers: IdempotencyKeyHeader } : {}),
+      ...(op.body
+        ? {
+            body: {
+              required: op.bodyRequired !== false,
+              content: {
+                'application/json': {
+                  schema: op.body,
+                  ...(op.examples ? { examples: op.examples } : {}),
+                },
+              },
+            },
+          }
+        : {}),
+    },
+    responses,
+  };
+}

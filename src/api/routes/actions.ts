@@ -1,0 +1,308 @@
+import { randomUUID } from 'node:crypto';
+import type { UpdateDefinition } from '@temporalio/common';
+import { and, eq, inArray } from 'drizzle-orm';
+import { documents } from '../../db/schema';
+import {
+  approvalDecisionUpdate,
+  collateralRegisteredUpdate,
+  contractSignedUpdate,
+  documentsSubmittedUpdate,
+  phoneVerificationCompletedUpdate,
+  withdrawUpdate,
+  type LoanState,
+  type StaffRole,
+} from '../../workflows/messages';
+import { audit } from '../audit';
+import type { ApiContext } from '../context';
+import { deterministicUuid } from '../idempotency';
+import { defineOperation, type Operation, type OperationResult } from '../operation';
+import { ProblemError } from '../problem';
+import {
+  ACTION_EXAMPLES,
+  CollateralRegistrationBody,
+  DecisionBody,
+  decisionRules,
+  PhoneVerificationBody,
+  SignatureBody,
+  SubmitDocumentsBody,
+  WithdrawBody,
+} from '../schemas/actions';
+import { ApplicationState } from '../schemas/applications';
+import { ApplicationIdParams } from '../schemas/common';
+import { auditSnapshot, stateView, type ApplicationRow } from '../views';
+import { loadApplication } from './applications';
+
+const TAGS = ['actions'];
+
+export interface ActRequest<A> {
+  row: ApplicationRow;
+  /** Name of the act in the audit trail (`documents_submitted`, `approval_decision`, ...). */
+  act: string;
+  actor: string;
+  actId: string;
+  update: UpdateDefinition<LoanState, [A]>;
+  arg: A;
+  /** What the audit trail keeps beside the act: codes, refs and the free text staff typed. */
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Sends one act to the workflow and writes the audit entry: accepted (200 with the state, 202
+ * while the handler still runs) or refused (the problem of the refusal, audited too).
+ */
+export async function runAct<A>(ctx: ApiContext, r: ActRequest<A>): Promise<OperationResult> {
+  const before = auditSnapshot(r.row);
+  let outcome;
+  try {
+    outcome = await ctx.workflows.act(r.row.workflowId, r.update, r.arg, r.actId);
+  } catch (err) {
+    if (err instanceof ProblemError && typeof err.extensions.code === 'string') {
+      await audit(ctx.db, {
+        eventKey: `api:${r.act}:refused:${r.actId}`,
+        applicationId: r.row.id,
+        kind: 'act_refused',
+        actor: r.actor,
+        stage: (err.extensions.stage as string | undefined) ?? r.row.stage,
+        data: { act: r.act, code: err.extensions.code, ...r.data },
+        before,
+      });
+    }
+    throw err;
+  }
+  const view = stateView(r.row, outcome.state);
+  await audit(ctx.db, {
+    eventKey: `api:${r.act}:${r.actId}`,
+    applicationId: r.row.id,
+    kind: r.act,
+    actor: r.actor,
+    stage: view.stage,
+    data: { act: r.act, outcome: outcome.kind, ...r.data },
+    before,
+    after: outcome.state ? auditSnapshot(outcome.state) : null,
+  });
+  return { status: outcome.kind === 'accepted' ? 202 : 200, body: view };
+}
+
+function actOperation(spec: {
+  operationId: string;
+  suffix: string;
+  summary: string;
+  description: string;
+  role: StaffRole;
+}) {
+  return {
+    operationId: spec.operationId,
+    method: 'post' as const,
+    path: `/applications/:id/${spec.suffix}`,
+    summary: spec.summary,
+    description: `${spec.description} Answers 200 with the state once applied, 202 while the workflow is still applying it, 409 with the current stage when the workflow is not waiting for it.`,
+    tags: TAGS,
+    auth: { kind: 'staff' as const, roles: [spec.role] },
+    params: ApplicationIdParams,
+    idempotent: true,
+    responses: {
+      200: { description: 'Applied: the application state', schema: ApplicationState },
+      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState },
+      404: { description: 'No application has this id' },
+      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), or the Idempotency-Key is in use' },
+    },
+  };
+}
+
+export function actionOperations(ctx: ApiContext): Operation[] {
+  const submitDocuments = defineOperation({
+    ...actOperation({
+      operationId: 'submitDocuments',
+      suffix: 'documents',
+      summary: 'Add documents (documentsSubmitted)',
+      description: 'Stores the documents, then tells the workflow their ids.',
+      role: 'officer',
+    }),
+    body: SubmitDocumentsBody,
+    examples: ACTION_EXAMPLES.documents,
+    async handle({ staff, params, body, actId, keyed }) {
+      const row = await loadApplication(ctx, params.id);
+      // Rows first (the workflow's activities read them), ids stable for a retried request.
+      const wanted = body.documents.map((d, i) => ({
+        id: keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(),
+        applicationId: row.id,
+        type: d.type,
+        uri: d.uri,
+        sha256: d.sha256.toLowerCase(),
+        submittedBy: staff.id,
+      }));
+      const inserted = await ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id });
+      const stored = await ctx.db
+        .select({ id: documents.id, type: documents.type, sha256: documents.sha256 })
+        .from(documents)
+        .where(eq(documents.applicationId, row.id));
+      const documentIds = [
+        ...new Set(wanted.map((w) => stored.find((s) => s.type === w.type && s.sha256 === w.sha256)?.id).filter((x): x is string => Boolean(x))),
+      ];
+      try {
+        return await runAct(ctx, {
+          row,
+          act: 'documents_submitted',
+          actor: staff.id,
+          actId,
+          update: documentsSubmittedUpdate,
+          arg: { actor: staff.id, actId, documentIds },
+          data: { documentIds, documentTypes: body.documents.map((d) => d.type) },
+        });
+      } catch (err) {
+        // Refused: the documents this request added were never part of the file.
+        if (err instanceof ProblemError && err.status < 500 && inserted.length > 0) {
+          await ctx.db.delete(documents).where(and(eq(documents.applicationId, row.id), inArray(documents.id, inserted.map((d) => d.id))));
+        }
+        throw err;
+      }
+    },
+  });
+
+  const phoneVerification = defineOperation({
+    ...actOperation({
+      operationId: 'recordPhoneVerification',
+      suffix: 'phone-verification',
+      summary: 'Record the outcome of the verification call (phoneVerificationCompleted)',
+      description: '`notes` go to the audit trail only.',
+      role: 'verifier',
+    }),
+    body: PhoneVerificationBody,
+    examples: ACTION_EXAMPLES.phoneVerification,
+    async handle({ staff, params, body, actId }) {
+      const row = await loadApplication(ctx, params.id);
+      const checklist = {
+        identityConfirmed: body.checklist.identityConfirmed,
+        incomeConfirmed: body.checklist.incomeConfirmed,
+        purposeConfirmed: body.checklist.purposeConfirmed,
+        ...(body.checklist.anomalies ? { anomalies: body.checklist.anomalies } : {}),
+      };
+      return runAct(ctx, {
+        row,
+        act: 'phone_verification_completed',
+        actor: staff.id,
+        actId,
+        update: phoneVerificationCompletedUpdate,
+        arg: { actor: staff.id, actId, outcome: body.outcome, recordingRef: body.recordingRef, checklist },
+        data: { outcome: body.outcome, recordingRef: body.recordingRef ?? null, checklist, notes: body.notes ?? null },
+      });
+    },
+  });
+
+  const decision = defineOperation({
+    ...actOperation({
+      operationId: 'recordDecision',
+      suffix: 'decision',
+      summary: 'Approve, reject or ask for information (approvalDecision)',
+      description:
+        'Four eyes are enforced by the workflow: at or above the threshold two different approvers must approve, and nobody approves an application they submitted (403); a second approval by the same approver is 409. `comment` goes to the audit trail only.',
+      role: 'approver',
+    }),
+    body: DecisionBody,
+    bodyRules: decisionRules,
+    examples: ACTION_EXAMPLES.decision,
+    async handle({ staff, params, body, actId }) {
+      const row = await loadApplication(ctx, params.id);
+      return runAct(ctx, {
+        row,
+        act: 'approval_decision',
+        actor: staff.id,
+        actId,
+        update: approvalDecisionUpdate,
+        arg: {
+          actor: staff.id,
+          actId,
+          decision: body.decision,
+          reasonCode: body.reasonCode,
+          amountFen: body.amountFen,
+          termMonths: body.termMonths,
+          annualRateBps: body.annualRateBps,
+        },
+        data: {
+          decision: body.decision,
+          reasonCode: body.reasonCode ?? null,
+          offerChange: body.amountFen ?? body.termMonths ?? body.annualRateBps ? { amountFen: body.amountFen, termMonths: body.termMonths, annualRateBps: body.annualRateBps } : null,
+          comment: body.comment ?? null,
+        },
+      });
+    },
+  });
+
+  const signature = defineOperation({
+    ...actOperation({
+      operationId: 'recordOnSiteSignature',
+      suffix: 'signature',
+      summary: 'The customer signed the contract on site (contractSigned)',
+      description: 'The body is optional; signedAt defaults to now.',
+      role: 'officer',
+    }),
+    body: SignatureBody,
+    bodyRequired: false,
+    examples: ACTION_EXAMPLES.signature,
+    async handle({ staff, params, body, actId }) {
+      const row = await loadApplication(ctx, params.id);
+      const signedAt = body.signedAt ? new Date(body.signedAt).toISOString() : new Date().toISOString();
+      return runAct(ctx, {
+        row,
+        act: 'contract_signed',
+        actor: staff.id,
+        actId,
+        update: contractSignedUpdate,
+        arg: { actor: staff.id, actId, source: 'on_site', signedAt },
+        data: { source: 'on_site', signedAt },
+      });
+    },
+  });
+
+  const collateral = defineOperation({
+    ...actOperation({
+      operationId: 'recordCollateralRegistration',
+      suffix: 'collateral-registration',
+      summary: 'The vehicle mortgage registration (抵押登记) is done (collateralRegistered)',
+      description: 'Where the product requires it before disbursement.',
+      role: 'officer',
+    }),
+    body: CollateralRegistrationBody,
+    examples: ACTION_EXAMPLES.collateralRegistration,
+    async handle({ staff, params, body, actId }) {
+      const row = await loadApplication(ctx, params.id);
+      const registeredAt = new Date(body.registeredAt).toISOString();
+      return runAct(ctx, {
+        row,
+        act: 'collateral_registered',
+        actor: staff.id,
+        actId,
+        update: collateralRegisteredUpdate,
+        arg: { actor: staff.id, actId, registrationRef: body.registrationRef, registeredAt },
+        data: { registrationRef: body.registrationRef, registeredAt },
+      });
+    },
+  });
+
+  const withdraw = defineOperation({
+    ...actOperation({
+      operationId: 'withdrawApplication',
+      suffix: 'withdraw',
+      summary: 'The applicant withdraws (withdraw)',
+      description: 'Possible at any stage before disbursement. `reason` goes to the audit trail only.',
+      role: 'officer',
+    }),
+    body: WithdrawBody,
+    bodyRequired: false,
+    examples: ACTION_EXAMPLES.withdraw,
+    async handle({ staff, params, body, actId }) {
+      const row = await loadApplication(ctx, params.id);
+      return runAct(ctx, {
+        row,
+        act: 'withdrawal',
+        actor: staff.id,
+        actId,
+        update: withdrawUpdate,
+        arg: { actor: staff.id, actId, reasonCode: body.reasonCode },
+        data: { reasonCode: body.reasonCode ?? null, reason: body.reason ?? null },
+      });
+    },
+  });
+
+  return [submitDocuments, phoneVerification, decision, signature, collateral, withdraw];
+}

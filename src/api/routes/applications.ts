@@ -1,0 +1,312 @@
+import { randomUUID } from 'node:crypto';
+import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { validateVin } from '../../domain';
+import { applicants, applications, documents, vehicles } from '../../db/schema';
+import { loanApplicationWorkflowId, type LoanApplicationInput } from '../../workflows/messages';
+import { audit } from '../audit';
+import type { ApiContext } from '../context';
+import { deterministicUuid } from '../idempotency';
+import { defineOperation, type Operation } from '../operation';
+import { ProblemError, validationProblem } from '../problem';
+import {
+  ApplicationDetail,
+  ApplicationPage,
+  CREATE_APPLICATION_EXAMPLES,
+  CreateApplicationBody,
+  createApplicationRules,
+  CreatedApplication,
+  ListApplicationsQuery,
+} from '../schemas/applications';
+import { ApplicationIdParams } from '../schemas/common';
+import { applicantView, fullFieldsFor, stateView, type ApplicationRow } from '../views';
+
+const TAGS = ['applications'];
+const DEFAULT_PAGE = 20;
+
+export async function loadApplication(ctx: ApiContext, id: string): Promise<ApplicationRow> {
+  const [row] = await ctx.db.select().from(applications).where(eq(applications.id, id));
+  if (!row) throw new ProblemError('not_found', 'No application has this id');
+  return row;
+}
+
+interface Cursor {
+  /** created_at as PostgreSQL prints it (microseconds kept, so no row is skipped or repeated). */
+  c: string;
+  i: string;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
+    if (typeof value.c === 'string' && typeof value.i === 'string' && !Number.isNaN(Date.parse(value.c.replace(' ', 'T')))) {
+      return { c: value.c, i: value.i };
+    }
+  } catch {
+    // fall through
+  }
+  throw validationProblem([{ pointer: '#/cursor', in: 'query', code: 'invalid_cursor', message: 'is not a cursor this API gave out' }]);
+}
+
+export function applicationOperations(ctx: ApiContext): Operation[] {
+  const create = defineOperation({
+    operationId: 'createApplication',
+    method: 'post',
+    path: '/applications',
+    summary: 'Submit an application and start its workflow',
+    description:
+      'Validates the applicant (GB 11643 ID number, mobile number), the vehicle (VIN format; a wrong check digit is accepted and flagged for manual review) and the loan (term 12/24/36/48/60), stores the personal data encrypted, and starts `loan-application-<id>`. With an Idempotency-Key the same key and body return the same application.',
+    tags: TAGS,
+    auth: { kind: 'staff', roles: ['officer'] },
+    body: CreateApplicationBody,
+    bodyRules: createApplicationRules,
+    examples: CREATE_APPLICATION_EXAMPLES,
+    idempotent: true,
+    responses: {
+      201: {
+        description: 'Created; Location points at the application',
+        schema: CreatedApplication,
+        headers: { Location: { description: '/applications/{id}', schema: { type: 'string' } } },
+      },
+    },
+    async handle({ staff, body, actId, keyed, log }) {
+      const id = keyed ? deterministicUuid(`application\n${actId}`) : randomUUID();
+      const workflowId = loanApplicationWorkflowId(id);
+      const vin = validateVin(body.vehicle.vin);
+      const flags = vin.checkDigitOk ? [] : ['VIN_CHECK_DIGIT_MISMATCH'];
+      const idNumber = body.applicant.idNumber.trim().toUpperCase();
+      const submittedAtMs = Date.now();
+
+      // One transaction for every row of the application; a retry with the same key finds it done.
+      await ctx.db.transaction(async (tx) => {
+        const [existing] = await tx.select({ id: applications.id }).from(applications).where(eq(applications.id, id));
+        if (existing) return;
+        const applicantId = deterministicUuid(`applicant\n${id}`);
+        await tx.insert(applicants).values({
+          id: applicantId,
+          nameEnc: ctx.cipher.encrypt(body.applicant.name),
+          idNumberEnc: ctx.cipher.encrypt(idNumber),
+          phoneEnc: ctx.cipher.encrypt(body.applicant.phone),
+          idNumberHash: ctx.cipher.lookupHash('id_number', idNumber),
+          phoneHash: ctx.cipher.lookupHash('phone', body.applicant.phone),
+          monthlyIncomeFen: body.applicant.monthlyIncomeFen,
+        });
+        await tx.insert(applications).values({
+          id,
+          workflowId,
+          applicantId,
+          channel: body.channel,
+          branchId: body.branchId,
+          dealerId: body.dealerId ?? null,
+          submittedBy: staff.id,
+          amountFen: body.loan.amountFen,
+          termMonths: body.loan.termMonths,
+          repaymentMethod: body.loan.repaymentMethod,
+          stage: 'intake',
+        });
+        const v = body.vehicle;
+        await tx.insert(vehicles).values({
+          id: deterministicUuid(`vehicle\n${id}`),
+          applicationId: id,
+          vin: vin.normalized,
+          make: v.make,
+          model: v.model,
+          year: v.year,
+          condition: v.condition,
+          energy: v.energy,
+          usage: v.usage,
+          priceFen: v.priceFen,
+          mileageKm: v.mileageKm,
+          firstRegistrationDate: v.firstRegistrationDate ?? null,
+        });
+        const docs = body.documents ?? [];
+        if (docs.length > 0) {
+          await tx
+            .insert(documents)
+            .values(
+              docs.map((d, i) => ({
+                id: deterministicUuid(`document\n${id}\n${i}`),
+                applicationId: id,
+                type: d.type,
+                uri: d.uri,
+                sha256: d.sha256.toLowerCase(),
+                submittedBy: staff.id,
+              })),
+            )
+            .onConflictDoNothing();
+        }
+        await audit(tx, {
+          eventKey: `api:application_created:${id}`,
+          applicationId: id,
+          kind: 'application_created',
+          actor: staff.id,
+          stage: 'intake',
+          data: { flags, documentTypes: docs.map((d) => d.type) },
+          before: null,
+          after: {
+            stage: 'intake',
+            channel: body.channel,
+            branchId: body.branchId,
+            dealerId: body.dealerId ?? null,
+            amountFen: body.loan.amountFen,
+            termMonths: body.loan.termMonths,
+            repaymentMethod: body.loan.repaymentMethod,
+            vehicle: { make: v.make, model: v.model, year: v.year, condition: v.condition, energy: v.energy, usage: v.usage, priceFen: v.priceFen, mileageKm: v.mileageKm },
+            monthlyIncomeFen: body.applicant.monthlyIncomeFen,
+          },
+        });
+      });
+
+      const input: LoanApplicationInput = {
+        applicationId: id,
+        channel: body.channel,
+        branchId: body.branchId,
+        dealerId: body.dealerId,
+        submittedBy: staff.id,
+        amountFen: body.loan.amountFen,
+        termMonths: body.loan.termMonths,
+        repaymentMethod: body.loan.repaymentMethod,
+        vehicle: {
+          condition: body.vehicle.condition,
+          energy: body.vehicle.energy,
+          usage: body.vehicle.usage,
+          priceFen: body.vehicle.priceFen,
+          year: body.vehicle.year,
+          mileageKm: body.vehicle.mileageKm,
+        },
+        submittedAtMs,
+      };
+      await ctx.workflows.start(input);
+      log.info({ applicationId: id, workflowId, channel: body.channel, flags }, 'application created');
+      return { status: 201, headers: { Location: `/applications/${id}` }, body: { id, workflowId, stage: 'intake', flags } };
+    },
+  });
+
+  const list = defineOperation({
+    operationId: 'listApplications',
+    method: 'get',
+    path: '/applications',
+    summary: 'Work queues: applications by stage and pending task, oldest first',
+    description: 'Cursor-paginated from PostgreSQL (the applications_queue_idx index). No personal data in the list.',
+    tags: TAGS,
+    auth: { kind: 'staff' },
+    query: ListApplicationsQuery,
+    responses: { 200: { description: 'One page', schema: ApplicationPage } },
+    async handle({ query }) {
+      const limit = query.limit ?? DEFAULT_PAGE;
+      const where: SQL[] = [];
+      if (query.stage) where.push(eq(applications.stage, query.stage));
+      if (query.pendingTask === 'none') where.push(or(isNull(applications.pendingTask), eq(applications.pendingTask, 'none')) as SQL);
+      else if (query.pendingTask) where.push(eq(applications.pendingTask, query.pendingTask));
+      if (query.cursor) {
+        const c = decodeCursor(query.cursor);
+        where.push(sql`(${applications.createdAt}, ${applications.id}) > (${c.c}::timestamptz, ${c.i})`);
+      }
+      const rows = await ctx.db
+        .select({ row: applications, createdAtText: sql<string>`${applications.createdAt}::text` })
+        .from(applications)
+        .where(where.length > 0 ? and(...where) : undefined)
+        .orderBy(asc(applications.createdAt), asc(applications.id))
+        .limit(limit + 1);
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        status: 200,
+        body: {
+          items: page.map(({ row }) => ({
+            id: row.id,
+            workflowId: row.workflowId,
+            stage: row.stage,
+            pendingTask: row.pendingTask === 'none' ? null : row.pendingTask,
+            channel: row.channel,
+            branchId: row.branchId,
+            dealerId: row.dealerId,
+            amountFen: row.amountFen,
+            termMonths: row.termMonths,
+            riskGrade: row.riskGrade,
+            loanId: row.loanId,
+            submittedBy: row.submittedBy,
+            createdAt: row.createdAt.toISOString(),
+          })),
+          nextCursor: rows.length > limit && last ? encodeCursor({ c: last.createdAtText, i: last.row.id }) : null,
+        },
+      };
+    },
+  });
+
+  const get = defineOperation({
+    operationId: 'getApplication',
+    method: 'get',
+    path: '/applications/:id',
+    summary: 'The application with its live workflow state',
+    description:
+      'Personal data is masked unless your role needs the full value (the verifier sees name and phone); every full read is recorded in loan_events. When the workflow cannot answer, `live` is false and the stored stage is shown.',
+    tags: TAGS,
+    auth: { kind: 'staff' },
+    params: ApplicationIdParams,
+    responses: {
+      200: { description: 'The application', schema: ApplicationDetail },
+      404: { description: 'No application has this id' },
+    },
+    async handle({ staff, params, requestId }) {
+      const row = await loadApplication(ctx, params.id);
+      const [[applicant], [vehicle], docs, state] = await Promise.all([
+        ctx.db.select().from(applicants).where(eq(applicants.id, row.applicantId)),
+        ctx.db.select().from(vehicles).where(eq(vehicles.applicationId, row.id)),
+        ctx.db.select().from(documents).where(eq(documents.applicationId, row.id)).orderBy(asc(documents.submittedAt), asc(documents.id)),
+        ctx.workflows.state(row.workflowId),
+      ]);
+      if (!applicant || !vehicle) throw new ProblemError('internal', 'The application record is incomplete');
+      const full = fullFieldsFor(staff);
+      const view = applicantView(
+        {
+          name: ctx.cipher.decrypt(applicant.nameEnc),
+          idNumber: ctx.cipher.decrypt(applicant.idNumberEnc),
+          phone: ctx.cipher.decrypt(applicant.phoneEnc),
+          monthlyIncomeFen: applicant.monthlyIncomeFen,
+        },
+        full,
+      );
+      const s = stateView(row, state);
+      if (full.size > 0) {
+        // Recorded before the answer leaves: no full read of personal data goes unaudited.
+        await audit(ctx.db, {
+          applicationId: row.id,
+          kind: 'pii_read',
+          actor: staff.id,
+          stage: s.stage,
+          data: { fields: [...full].sort(), roles: [...staff.roles].sort(), requestId },
+        });
+      }
+      const body = {
+        ...s,
+        channel: row.channel,
+        branchId: row.branchId,
+        dealerId: row.dealerId,
+        submittedBy: row.submittedBy,
+        createdAt: row.createdAt.toISOString(),
+        loan: { amountFen: row.amountFen, termMonths: row.termMonths, repaymentMethod: row.repaymentMethod },
+        applicant: view,
+        vehicle: {
+          vin: vehicle.vin,
+          make: vehicle.make,
+          model: vehicle.model,
+          year: vehicle.year,
+          condition: vehicle.condition,
+          energy: vehicle.energy,
+          usage: vehicle.usage,
+          priceFen: vehicle.priceFen,
+          mileageKm: vehicle.mileageKm,
+          firstRegistrationDate: vehicle.firstRegistrationDate,
+        },
+        documents: docs.map((d) => ({ id: d.id, type: d.type, uri: d.uri, sha256: d.sha256, ocrStatus: d.ocrStatus, submittedAt: d.submittedAt.toISOString() })),
+      };
+      return { status: 200, body };
+    },
+  });
+
+  return [create, list, get];
+}

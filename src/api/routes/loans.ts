@@ -1,0 +1,139 @@
+import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { and, asc, eq } from 'drizzle-orm';
+import { installments, loans, repayments } from '../../db/schema';
+import { loanServicingWorkflowId } from '../../workflows/messages';
+import { repaymentRecordedUpdate, type ServicingState } from '../../workflows/servicingMessages';
+import { audit } from '../audit';
+import type { ApiContext } from '../context';
+import { sha256Hex } from '../idempotency';
+import { defineOperation, type Operation } from '../operation';
+import { ProblemError } from '../problem';
+import { LoanIdParams, LoanSchedule, REPAYMENT_EXAMPLES, RepaymentBody, RepaymentResult } from '../schemas/loans';
+
+const TAGS = ['loans'];
+const ACCEPT_TIMEOUT_MS = 20_000;
+
+async function loadLoan(ctx: ApiContext, id: string) {
+  const [loan] = await ctx.db.select().from(loans).where(eq(loans.id, id));
+  if (!loan) throw new ProblemError('not_found', 'No loan has this id');
+  return loan;
+}
+
+function repaymentView(loanId: string, reference: string, s: ServicingState) {
+  return {
+    loanId,
+    reference,
+    status: s.status,
+    bucket: s.bucket,
+    outstandingPrincipalFen: s.outstandingPrincipalFen,
+    creditFen: s.creditFen,
+    nextDue: s.nextDue ? { seq: s.nextDue.seq, dueDate: s.nextDue.dueDate, amountFen: s.nextDue.amountFen } : null,
+  };
+}
+
+export function loanOperations(ctx: ApiContext): Operation[] {
+  const schedule = defineOperation({
+    operationId: 'getLoanSchedule',
+    method: 'get',
+    path: '/loans/:id/schedule',
+    summary: 'The repayment schedule with the status of each instalment',
+    tags: TAGS,
+    auth: { kind: 'staff' },
+    params: LoanIdParams,
+    responses: {
+      200: { description: 'The instalments, in order', schema: LoanSchedule },
+      404: { description: 'No loan has this id' },
+    },
+    async handle({ params }) {
+      const loan = await loadLoan(ctx, params.id);
+      const rows = await ctx.db.select().from(installments).where(eq(installments.loanId, loan.id)).orderBy(asc(installments.seq));
+      return {
+        status: 200,
+        body: {
+          loanId: loan.id,
+          applicationId: loan.applicationId,
+          installments: rows.map((i) => ({
+            seq: i.seq,
+            dueDate: i.dueDate,
+            principalFen: i.principalFen,
+            interestFen: i.interestFen,
+            totalFen: i.totalFen,
+            status: i.status,
+            paidFen: i.paidFen,
+          })),
+        },
+      };
+    },
+  });
+
+  const repayment = defineOperation({
+    operationId: 'recordRepayment',
+    method: 'post',
+    path: '/loans/:id/repayments',
+    summary: 'Record a repayment (repaymentRecorded)',
+    description:
+      'Idempotent by the bank reference: the same reference and amount again changes nothing and answers the current state; the same reference with another amount is 409. Applied by the loan-servicing-<loanId> workflow.',
+    tags: TAGS,
+    auth: { kind: 'staff', roles: ['finance'] },
+    params: LoanIdParams,
+    body: RepaymentBody,
+    examples: REPAYMENT_EXAMPLES,
+    idempotent: true,
+    responses: {
+      200: { description: 'Recorded (or recorded before with this reference)', schema: RepaymentResult },
+      404: { description: 'No loan has this id' },
+      409: { description: 'The reference was recorded with another amount, the loan is closed, or the Idempotency-Key is in use' },
+      422: { description: 'The servicing workflow refused the repayment, or the Idempotency-Key was used with another body' },
+    },
+    async handle({ staff, params, body }) {
+      const loan = await loadLoan(ctx, params.id);
+      const [known] = await ctx.db
+        .select()
+        .from(repayments)
+        .where(and(eq(repayments.loanId, loan.id), eq(repayments.reference, body.reference)));
+      if (known && known.amountFen !== body.amountFen) {
+        throw new ProblemError('reference_conflict', 'This payment reference was recorded with another amount', { reference: body.reference });
+      }
+      const paidAt = new Date(body.paidAt).toISOString();
+      const handle = ctx.temporal.workflow.getHandle(loanServicingWorkflowId(loan.id));
+      let state: ServicingState;
+      try {
+        const update = await ctx.temporal.connection.withDeadline(Date.now() + ACCEPT_TIMEOUT_MS, () =>
+          handle.startUpdate(repaymentRecordedUpdate, {
+            args: [{ actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference }],
+            // The reference is the repayment's identity: Temporal itself folds a repeat into the first.
+            updateId: `repayment-${sha256Hex(body.reference).slice(0, 32)}`,
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+          }),
+        );
+        state = await update.result();
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          const cause = err.cause;
+          const detail = cause instanceof ApplicationFailure ? cause.message : 'The servicing workflow refused the repayment';
+          throw new ProblemError('invalid_act', detail, { code: cause instanceof ApplicationFailure ? (cause.type ?? 'REFUSED') : 'REFUSED' });
+        }
+        if (err instanceof WorkflowNotFoundError) {
+          throw new ProblemError('loan_closed', 'The loan is not being serviced (closed or not yet handed over)', { status: loan.status });
+        }
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+          throw new ProblemError('unavailable', 'The servicing workflow did not answer in time; retry with the same reference', {}, { 'Retry-After': '5' });
+        }
+        throw err;
+      }
+      await audit(ctx.db, {
+        eventKey: `api:repayment_recorded:${loan.id}:${sha256Hex(body.reference).slice(0, 32)}`,
+        applicationId: loan.applicationId,
+        kind: 'repayment_recorded',
+        actor: staff.id,
+        stage: 'servicing',
+        data: { loanId: loan.id, reference: body.reference, amountFen: body.amountFen, paidAt },
+        after: { status: state.status, bucket: state.bucket, outstandingPrincipalFen: state.outstandingPrincipalFen },
+      });
+      return { status: 200, body: repaymentView(loan.id, body.reference, state) };
+    },
+  });
+
+  return [schedule, repayment];
+}

@@ -1,0 +1,44 @@
+import { z } from '../zod';
+import { Fen, IsoDateTime, PositiveFen } from './common';
+
+export const LoanIdParams = z.object({ id: z.string().openapi({ description: 'Loan id', example: 'loan-a1b2c3d4' }) });
+
+export const InstallmentView = z
+  .object({
+    seq: z.int().min(1),
+    dueDate: z.string().openapi({ format: 'date' }),
+    principalFen: Fen,
+    interestFen: Fen,
+    totalFen: Fen,
+    status: z.enum(['scheduled', 'due', 'paid', 'overdue']),
+    paidFen: Fen,
+  })
+  .openapi('Installment');
+
+export const LoanSchedule = z
+  .object({ loanId: z.string(), applicationId: z.string().nullable(), installments: z.array(InstallmentView) })
+  .openapi('LoanSchedule');
+
+export const RepaymentBody = z
+  .strictObject({
+    amountFen: PositiveFen.openapi({ example: 456_789 }),
+    paidAt: IsoDateTime,
+    reference: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').openapi({ example: 'bank-txn-1' }),
+  })
+  .openapi('Repayment');
+
+export const RepaymentResult = z
+  .object({
+    loanId: z.string(),
+    reference: z.string(),
+    status: z.string(),
+    bucket: z.string().nullable(),
+    outstandingPrincipalFen: Fen,
+    creditFen: Fen,
+    nextDue: z.object({ seq: z.int(), dueDate: z.string(), amountFen: Fen }).nullable(),
+  })
+  .openapi('RepaymentResult');
+
+export const REPAYMENT_EXAMPLES = {
+  instalment: { summary: 'One instalment paid by bank transfer', value: { amountFen: 456_789, paidAt: '2026-12-22T10:00:00+08:00', reference: 'bank-txn-1' } },
+} as const;
