@@ -10,5 +10,7 @@ export const BranchId = defineSearchAttributeKey('BranchId', SearchAttributeType
 export const LoanAmountFen = defineSearchAttributeKey('LoanAmountFen', SearchAttributeType.INT);
 export const PendingTask = defineSearchAttributeKey('PendingTask', SearchAttributeType.KEYWORD);
 export const RiskGrade = defineSearchAttributeKey('RiskGrade', SearchAttributeType.KEYWORD);
+/** Servicing: the loan's overdue bucket (M1, M2, M3, M3+) or `none`. */
+export const OverdueBucket = defineSearchAttributeKey('OverdueBucket', SearchAttributeType.KEYWORD);
 
-export const LOAN_SEARCH_ATTRIBUTES = [LoanStage, LoanChannel, BranchId, LoanAmountFen, PendingTask, RiskGrade] as const;
+export const LOAN_SEARCH_ATTRIBUTES = [LoanStage, LoanChannel, BranchId, LoanAmountFen, PendingTask, RiskGrade, OverdueBucket] as const;

@@ -11,6 +11,8 @@ export interface LoanServicingInput {
   collateralRegistrationOutstanding: boolean;
   /** Carried across continue-as-new; absent on the first run. */
   carried?: unknown;
+  /** Continue-as-new after this many instalments fell due in one run (default 6). */
+  instalmentsPerRun?: number | undefined;
 }
 
 export interface LoanServicingResult {
@@ -41,6 +43,22 @@ export const repaymentRecordedSignal = defineSignal<[RepaymentRecorded]>('repaym
 export const repaymentRecordedUpdate = defineUpdate<ServicingState, [RepaymentRecorded]>('repaymentRecordedUpdate');
 export const collateralRegisteredLateSignal = defineSignal<[{ actor: string; registrationRef: string; registeredAt: string }]>('collateralRegistered');
 export const earlyPayoffRequestedSignal = defineSignal<[EarlyPayoffRequested]>('earlyPayoffRequested');
+/** The same request answered synchronously: the state carries the quote (or the update is refused). */
+export const earlyPayoffRequestedUpdate = defineUpdate<ServicingState, [EarlyPayoffRequested]>('earlyPayoffRequestedUpdate');
+
+/** Type of the ApplicationFailure a servicing update's validator throws; details: [{ code }]. */
+export const SERVICING_REFUSED = 'ServicingRequestRefused';
+export type ServicingRefusalCode = 'INVALID_AMOUNT' | 'INVALID_REFERENCE' | 'INVALID_PAID_AT' | 'INVALID_PAYOFF_DATE' | 'LOAN_CLOSED';
+
+/** What became of one repayment (the update's answer carries it as `lastRepayment`). */
+export interface RepaymentOutcome {
+  reference: string;
+  /** `duplicate`: this reference was recorded before, nothing changed. */
+  outcome: 'applied' | 'duplicate' | 'rejected';
+  reason: string | null;
+  kind: 'regular' | 'early_payoff';
+  allocations: { seq: number; amountFen: number }[];
+}
 
 export type ServicingStatus = 'active' | 'closed';
 export type OverdueBucket = 'M1' | 'M2' | 'M3' | 'M3+';
@@ -57,6 +75,8 @@ export interface ServicingState {
   collateralRegistrationOutstanding: boolean;
   repaymentReferences: number;
   payoffQuote: { asOfDate: string; amountFen: number } | null;
+  /** Set on the answer of repaymentRecordedUpdate. */
+  lastRepayment?: RepaymentOutcome | undefined;
 }
 
 export const servicingStateQuery = defineQuery<ServicingState>('servicingState');

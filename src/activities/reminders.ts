@@ -1,0 +1,246 @@
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import type { PiiCipher } from '../db/pii';
+import { installments, loans, reminders } from '../db/schema';
+import { type Fen, type IsoDate, type Reminder, addDays, DEFAULT_POLICY, reminderFor } from '../domain';
+import { type ReminderText, collateralReminderText, instalmentReminderText } from '../workflows/servicingRules';
+import { borrowerPhones } from './loans';
+import type { SmsBatchResult, SmsClient, SmsMessageRequest } from './providers';
+
+/**
+ * Repayment reminders, sent once each. The protocol, per reminder:
+ *
+ *   1. INSERT the reminder row (status `pending`) ON CONFLICT DO NOTHING: the unique key
+ *      (instalment, kind, day) means it is claimed once however many sweeps run;
+ *   2. send every row of the page still `pending`, with the row's id as the gateway's messageId;
+ *   3. mark them `sent` (or `rejected`).
+ *
+ * A crash between 1 and 2 leaves the row pending: the next run (the activity's retry, a re-run
+ * of the sweep, tomorrow's sweep for an overdue bucket) sends it. A crash between 2 and 3 leaves
+ * it pending although the gateway has it: the resend carries the same messageId and the same
+ * stored text, and the gateway answers `duplicate` instead of texting again. Rows already `sent`
+ * are never sent again. Phone numbers are decrypted here and never leave the activity.
+ */
+
+export interface ReminderCursor {
+  dueDate: IsoDate;
+  loanId: string;
+  seq: number;
+}
+
+export interface ReminderPageInput {
+  /** The Asia/Shanghai day the sweep is for. */
+  asOfDate: IsoDate;
+  /** Keyset cursor: the last instalment of the previous page, null for the first page. */
+  after: ReminderCursor | null;
+  pageSize: number;
+}
+
+export interface ReminderCounts {
+  /** Unpaid instalments read (due within the window or overdue). */
+  scanned: number;
+  /** Of those, the ones owed a text today. */
+  owed: number;
+  /** Accepted by the gateway in this run. */
+  sent: number;
+  /** Claimed by an earlier run that crashed before marking them: the gateway already had them. */
+  duplicates: number;
+  /** Already sent (or refused) by an earlier run: nothing sent. */
+  alreadySent: number;
+  /** Refused by the gateway (number not in service, invalid number). */
+  rejected: number;
+}
+
+export interface ReminderPageResult extends ReminderCounts {
+  nextCursor: ReminderCursor | null;
+}
+
+export type ServicingReminderInput =
+  | { loanId: string; asOfDate: IsoDate; seq: number }
+  | { loanId: string; asOfDate: IsoDate; collateralRemindOn: IsoDate };
+
+export interface ServicingReminderResult {
+  status: 'sent' | 'duplicate' | 'already_sent' | 'rejected' | 'not_owed';
+  messageId: string | null;
+  code: string | null;
+}
+
+export const SMS_BATCH_SIZE = 100;
+const BATCH_CONCURRENCY = 4;
+const TAG = 'repayment_reminder';
+
+type Claim = ReminderText & { loanId: string; seq: number; amountFen: Fen | null };
+type Outcome = ServicingReminderResult['status'];
+
+export const emptyCounts = (): ReminderCounts => ({ scanned: 0, owed: 0, sent: 0, duplicates: 0, alreadySent: 0, rejected: 0 });
+
+/** Whether the sweep texts this reminder (overdue buckets text only when their action says so). */
+function textsFor(r: Reminder): boolean {
+  return r.kind !== 'overdue' || r.actions.includes('sms');
+}
+
+export function createReminderActivities(deps: { db: Db; cipher: PiiCipher; sms: SmsClient }) {
+  const { db, cipher, sms } = deps;
+
+  async function mark(results: SmsBatchResult[]): Promise<void> {
+    if (results.length === 0) return;
+    const values = results.map((r) => {
+      const refusal = r.status === 'rejected' ? r.code : null;
+      // message_id_reused: the gateway holds another text under this id, so one was sent already.
+      const sent = refusal === null || refusal === 'message_id_reused';
+      const code = r.status === 'accepted' ? null : r.status === 'duplicate' ? 'duplicate' : refusal;
+      const pid = r.status === 'rejected' ? null : r.providerMessageId;
+      return sql`(${r.messageId}::text, ${sent ? 'sent' : 'rejected'}::text, ${pid}::text, ${code}::text)`;
+    });
+    await db.execute(sql`
+      update reminders as r
+         set status = v.status, provider_message_id = v.pid, code = v.code,
+             sent_at = case when v.status = 'sent' then now() else null end
+        from (values ${sql.join(values, sql`, `)}) as v(id, status, pid, code)
+       where r.message_id = v.id and r.status = 'pending'`);
+  }
+
+  /** Claims, sends and marks; answers what happened to each messageId. */
+  async function claimAndSend(claims: Claim[], source: 'sweep' | 'servicing'): Promise<Map<string, { outcome: Outcome; code: string | null }>> {
+    const outcomes = new Map<string, { outcome: Outcome; code: string | null }>();
+    if (claims.length === 0) return outcomes;
+    await db
+      .insert(reminders)
+      .values(
+        claims.map((c) => ({
+          messageId: c.messageId,
+          loanId: c.loanId,
+          seq: c.seq,
+          kind: c.kind,
+          remindOn: c.remindOn,
+          template: c.template,
+          text: c.text,
+          amountFen: c.amountFen,
+          source,
+        })),
+      )
+      .onConflictDoNothing();
+    const ids = claims.map((c) => c.messageId);
+    const pending = await db
+      .select({ messageId: reminders.messageId, loanId: reminders.loanId, text: reminders.text, template: reminders.template })
+      .from(reminders)
+      .where(and(inArray(reminders.messageId, ids), eq(reminders.status, 'pending')));
+    for (const id of ids) outcomes.set(id, { outcome: 'already_sent', code: null });
+
+    const phones = await borrowerPhones(
+      db,
+      cipher,
+      pending.map((p) => p.loanId),
+    );
+    const messages: SmsMessageRequest[] = [];
+    for (const p of pending) {
+      const to = phones.get(p.loanId);
+      if (to) messages.push({ messageId: p.messageId, to, text: p.text, template: p.template, tag: TAG });
+    }
+    const batches: SmsMessageRequest[][] = [];
+    for (let i = 0; i < messages.length; i += SMS_BATCH_SIZE) batches.push(messages.slice(i, i + SMS_BATCH_SIZE));
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++] as SmsMessageRequest[];
+        const results = await sms.sendBatch(batch);
+        // Marked batch by batch: a crash loses the marks of the batches in flight at most.
+        await mark(results);
+        for (const r of results) {
+          const refusal = r.status === 'rejected' ? r.code : null;
+          const outcome: Outcome =
+            r.status === 'accepted' ? 'sent' : r.status === 'duplicate' || refusal === 'message_id_reused' ? 'duplicate' : 'rejected';
+          outcomes.set(r.messageId, { outcome, code: refusal });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, batches.length) }, worker));
+    return outcomes;
+  }
+
+  return {
+    /**
+     * One page of the daily sweep: unpaid instalments due within the reminder window or overdue,
+     * in (due_date, loan_id, seq) order from the partial index, after the cursor.
+     */
+    async sendReminderPage(input: ReminderPageInput): Promise<ReminderPageResult> {
+      const window = Math.max(0, ...DEFAULT_POLICY.reminders.daysBeforeDue);
+      const horizon = addDays(input.asOfDate, window);
+      const after = input.after;
+      const rows = await db
+        .select({
+          loanId: installments.loanId,
+          seq: installments.seq,
+          dueDate: installments.dueDate,
+          totalFen: installments.totalFen,
+          paidFen: installments.paidFen,
+        })
+        .from(installments)
+        .where(
+          and(
+            // Literal, not a parameter, so the planner can prove the partial index applies.
+            sql`${installments.status} <> 'paid'`,
+            sql`${installments.dueDate} <= ${horizon}::date`,
+            after
+              ? sql`(${installments.dueDate}, ${installments.loanId}, ${installments.seq}) > (${after.dueDate}::date, ${after.loanId}::text, ${after.seq}::int)`
+              : undefined,
+          ),
+        )
+        .orderBy(asc(installments.dueDate), asc(installments.loanId), asc(installments.seq))
+        .limit(input.pageSize);
+
+      const claims: Claim[] = [];
+      for (const row of rows) {
+        const r = reminderFor({ dueDate: row.dueDate, totalFen: row.totalFen }, row.paidFen, input.asOfDate);
+        if (!r || !textsFor(r)) continue;
+        const owedFen = row.totalFen - row.paidFen;
+        claims.push({ ...instalmentReminderText(row.loanId, row.seq, row.dueDate, owedFen, r), loanId: row.loanId, seq: row.seq, amountFen: owedFen });
+      }
+      const outcomes = await claimAndSend(claims, 'sweep');
+      const counts = emptyCounts();
+      counts.scanned = rows.length;
+      counts.owed = claims.length;
+      for (const { outcome } of outcomes.values()) {
+        if (outcome === 'sent') counts.sent++;
+        else if (outcome === 'duplicate') counts.duplicates++;
+        else if (outcome === 'already_sent') counts.alreadySent++;
+        else if (outcome === 'rejected') counts.rejected++;
+      }
+      const last = rows[rows.length - 1];
+      return {
+        ...counts,
+        nextCursor: rows.length === input.pageSize && last ? { dueDate: last.dueDate, loanId: last.loanId, seq: last.seq } : null,
+      };
+    },
+
+    /**
+     * A text the loan-servicing workflow owes: an overdue bucket's SMS (the same reminder row as the
+     * sweep's, so whichever comes first sends it) or a collateral-registration reminder.
+     */
+    async sendServicingReminder(input: ServicingReminderInput): Promise<ServicingReminderResult> {
+      let claim: Claim | null = null;
+      if ('seq' in input) {
+        const [row] = await db
+          .select()
+          .from(installments)
+          .where(and(eq(installments.loanId, input.loanId), eq(installments.seq, input.seq)));
+        const r = row ? reminderFor({ dueDate: row.dueDate, totalFen: row.totalFen }, row.paidFen, input.asOfDate) : null;
+        if (row && r && textsFor(r)) {
+          const owedFen = row.totalFen - row.paidFen;
+          claim = { ...instalmentReminderText(row.loanId, row.seq, row.dueDate, owedFen, r), loanId: row.loanId, seq: row.seq, amountFen: owedFen };
+        }
+      } else {
+        const [loan] = await db
+          .select({ outstanding: loans.collateralRegistrationOutstanding, status: loans.status })
+          .from(loans)
+          .where(eq(loans.id, input.loanId));
+        if (loan?.outstanding && loan.status === 'active') {
+          claim = { ...collateralReminderText(input.loanId, input.collateralRemindOn), loanId: input.loanId, seq: 0, amountFen: null };
+        }
+      }
+      if (!claim) return { status: 'not_owed', messageId: null, code: null };
+      const outcome = (await claimAndSend([claim], 'servicing')).get(claim.messageId);
+      return { status: outcome?.outcome ?? 'already_sent', messageId: claim.messageId, code: outcome?.code ?? null };
+    },
+  };
+}
