@@ -67,7 +67,8 @@ export interface ServicingReminderResult {
 
 export const SMS_BATCH_SIZE = 100;
 const BATCH_CONCURRENCY = 4;
-const TAG = 'repayment_reminder';
+/** The gateway tag of every reminder text (part of the message the gateway compares on a resend). */
+export const REMINDER_SMS_TAG = 'repayment_reminder';
 
 type Claim = ReminderText & { loanId: string; seq: number; amountFen: Fen | null };
 type Outcome = ServicingReminderResult['status'];
@@ -135,7 +136,7 @@ export function createReminderActivities(deps: { db: Db; cipher: PiiCipher; sms:
     const messages: SmsMessageRequest[] = [];
     for (const p of pending) {
       const to = phones.get(p.loanId);
-      if (to) messages.push({ messageId: p.messageId, to, text: p.text, template: p.template, tag: TAG });
+      if (to) messages.push({ messageId: p.messageId, to, text: p.text, template: p.template, tag: REMINDER_SMS_TAG });
     }
     const batches: SmsMessageRequest[][] = [];
     for (let i = 0; i < messages.length; i += SMS_BATCH_SIZE) batches.push(messages.slice(i, i + SMS_BATCH_SIZE));
