@@ -1,5 +1,9 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
+import { createProviderClients } from './activities/providers';
+import type { Config } from './config';
+import type { Db } from './db/client';
+import { PiiCipher, keyRingFromConfig } from './db/pii';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -22,4 +26,15 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     activities: createActivities(opts.deps),
     ...opts.tuning,
   });
+}
+
+/** The activities' dependencies from the configuration: the PII key ring and every provider's client. */
+export function activityDepsFromConfig(config: Config, db: Db): ActivityDeps {
+  return {
+    db,
+    cipher: new PiiCipher(keyRingFromConfig(config)),
+    providers: createProviderClients(config.providers),
+    // Production never pays an invented account: a loan without a payee account fails instead.
+    sandboxPayeeFallback: config.NODE_ENV !== 'production',
+  };
 }

@@ -1,0 +1,110 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { and, asc, count, eq, inArray, lt, ne, or } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import type { PiiCipher } from '../db/pii';
+import { applicants, applications, blacklist, documents, vehicles } from '../db/schema';
+import { LoanActivityFailureType, type ApplicationFacts, type ApplicationRef, type ScreenResult } from './contracts';
+
+/** Stages in which an application is still open: a second application of the same person is a duplicate. */
+const OPEN_STAGES = ['intake', 'document_check', 'phone_verification', 'valuation', 'approval', 'signing', 'disbursement'];
+
+export type ApplicationRow = typeof applications.$inferSelect;
+export type ApplicantRow = typeof applicants.$inferSelect;
+export type VehicleRow = typeof vehicles.$inferSelect;
+
+export interface ApplicationRecord {
+  application: ApplicationRow;
+  applicant: ApplicantRow;
+  vehicle: VehicleRow | null;
+}
+
+/** The applicant's personal data in clear: for the activity's own HTTP call, never returned. */
+export interface ApplicantPii {
+  name: string;
+  idNumber: string;
+  phone: string;
+  bankAccount: string | null;
+}
+
+/** The application with its applicant and vehicle; a missing row is a non-retryable ApplicationNotFound. */
+export async function loadApplicationRecord(db: Db, applicationId: string): Promise<ApplicationRecord> {
+  const rows = await db
+    .select({ application: applications, applicant: applicants, vehicle: vehicles })
+    .from(applications)
+    .innerJoin(applicants, eq(applications.applicantId, applicants.id))
+    .leftJoin(vehicles, eq(vehicles.applicationId, applications.id))
+    .where(eq(applications.id, applicationId))
+    .limit(1);
+  const row = rows[0];
+  if (!row) {
+    throw ApplicationFailure.nonRetryable(`application ${applicationId} not found`, LoanActivityFailureType.ApplicationNotFound);
+  }
+  return { application: row.application, applicant: row.applicant, vehicle: row.vehicle };
+}
+
+export function decryptApplicant(cipher: PiiCipher, applicant: ApplicantRow): ApplicantPii {
+  return {
+    name: cipher.decrypt(applicant.nameEnc),
+    idNumber: cipher.decrypt(applicant.idNumberEnc),
+    phone: cipher.decrypt(applicant.phoneEnc),
+    bankAccount: applicant.bankAccountEnc ? cipher.decrypt(applicant.bankAccountEnc) : null,
+  };
+}
+
+export function createApplicationActivities(deps: { db: Db }) {
+  const { db } = deps;
+  return {
+    /**
+     * Intake screen: the applicant's ID number on the blacklist, or an earlier application of the
+     * same person still open (compared by the keyed hash, never the number). Of two applications of
+     * one person the later one is the duplicate, so two submitted together do not both fail.
+     */
+    async screenApplication({ applicationId }: ApplicationRef): Promise<ScreenResult> {
+      const { application, applicant } = await loadApplicationRecord(db, applicationId);
+      const listed = await db.select({ reasonCode: blacklist.reasonCode }).from(blacklist).where(eq(blacklist.idNumberHash, applicant.idNumberHash)).limit(1);
+      if (listed.length > 0) return { outcome: 'blacklisted', reasonCode: 'BLACKLISTED', duplicateOfApplicationId: null };
+
+      const earlier = await db
+        .select({ id: applications.id })
+        .from(applications)
+        .innerJoin(applicants, eq(applications.applicantId, applicants.id))
+        .where(
+          and(
+            eq(applicants.idNumberHash, applicant.idNumberHash),
+            ne(applications.id, applicationId),
+            inArray(applications.stage, OPEN_STAGES),
+            or(
+              lt(applications.createdAt, application.createdAt),
+              and(eq(applications.createdAt, application.createdAt), lt(applications.id, applicationId)),
+            ),
+          ),
+        )
+        .orderBy(asc(applications.createdAt), asc(applications.id))
+        .limit(1);
+      const dup = earlier[0];
+      if (dup) return { outcome: 'duplicate', reasonCode: 'DUPLICATE_APPLICATION', duplicateOfApplicationId: dup.id };
+      return { outcome: 'clear', reasonCode: null, duplicateOfApplicationId: null };
+    },
+
+    /** The stored application as the workflow may see it: no personal data. */
+    async loadApplicationFacts({ applicationId }: ApplicationRef): Promise<ApplicationFacts> {
+      const { application: a, applicant, vehicle: v } = await loadApplicationRecord(db, applicationId);
+      const [docs] = await db.select({ n: count() }).from(documents).where(eq(documents.applicationId, applicationId));
+      return {
+        applicationId: a.id,
+        channel: a.channel,
+        branchId: a.branchId,
+        dealerId: a.dealerId,
+        submittedBy: a.submittedBy,
+        amountFen: a.amountFen,
+        termMonths: a.termMonths,
+        repaymentMethod: a.repaymentMethod,
+        vehicle: v
+          ? { condition: v.condition, energy: v.energy, usage: v.usage, priceFen: v.priceFen, year: v.year, mileageKm: v.mileageKm }
+          : null,
+        documentCount: Number(docs?.n ?? 0),
+        hasBankAccount: applicant.bankAccountEnc !== null,
+      };
+    },
+  };
+}

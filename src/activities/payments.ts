@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import type { PiiCipher } from '../db/pii';
+import { dealers } from '../db/schema';
+import { loanApplicationWorkflowId } from '../workflows/messages';
+import { decryptApplicant, loadApplicationRecord, type ApplicationRecord } from './applications';
+import { LoanActivityFailureType, type Disbursement, type DisburseInput, type ReverseTransferInput, type TransferRef } from './contracts';
+import type { PaymentsClient, TransferRequest } from './providers';
+
+/** One key per application, whatever the attempt or the run: the loan is paid exactly once. */
+export const disbursementKey = (applicationId: string) => `${loanApplicationWorkflowId(applicationId)}/disbursement`;
+/** What the beneficiary's statement shows, and what the ledger is searched by. */
+export const disbursementReference = (applicationId: string) => `loan-application-${applicationId}`;
+
+export const SANDBOX_BANK_CODE = 'SANDBOX';
+
+/**
+ * A 19-digit account (Luhn-valid) derived from `seed`: where no account is on file, development and
+ * the sandbox pay this instead, so a run needs no bank data and pays the same account every time.
+ * It can never be one of the sandbox's adverse test accounts (those start 6217, these 6222).
+ */
+export function sandboxAccountNumber(seed: string): string {
+  const hex = createHash('sha256').update(`sandbox-payee:${seed}`).digest('hex');
+  const body = `6222${(BigInt(`0x${hex.slice(0, 16)}`) % 10n ** 14n).toString().padStart(14, '0')}`;
+  return body + luhnCheckDigit(body);
+}
+
+function luhnCheckDigit(digits: string): string {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 0) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return String((10 - (sum % 10)) % 10);
+}
+
+/** The dealer is paid for the dealer channel and for a new car bought through a dealer; else the customer. */
+export function payeeKind(a: { channel: string; dealerId: string | null; condition: string | null }): 'dealer' | 'customer' {
+  return a.dealerId && (a.channel === 'dealer' || a.condition === 'new') ? 'dealer' : 'customer';
+}
+
+export interface PaymentActivityDeps {
+  db: Db;
+  cipher: PiiCipher;
+  payments: PaymentsClient;
+  /** Pay a deterministic sandbox account when none is on file (off in production: the loan fails instead). */
+  sandboxPayeeFallback: boolean;
+}
+
+export function createPaymentActivities(deps: PaymentActivityDeps) {
+  const { db, cipher, payments } = deps;
+
+  async function payee(rec: ApplicationRecord): Promise<{ kind: 'dealer' | 'customer'; account: TransferRequest['toAccount']; fallback: boolean }> {
+    const kind = payeeKind({ channel: rec.application.channel, dealerId: rec.application.dealerId, condition: rec.vehicle?.condition ?? null });
+    if (kind === 'dealer') {
+      const dealerId = rec.application.dealerId as string;
+      const [d] = await db.select().from(dealers).where(eq(dealers.id, dealerId)).limit(1);
+      if (d) return { kind, account: { accountNumber: d.accountNumber, accountName: d.accountName, bankCode: d.bankCode }, fallback: false };
+      if (!deps.sandboxPayeeFallback) {
+        throw ApplicationFailure.nonRetryable(`dealer ${dealerId} has no settlement account on file`, LoanActivityFailureType.PayeeAccountMissing);
+      }
+      return {
+        kind,
+        account: { accountNumber: sandboxAccountNumber(`dealer:${dealerId}`), accountName: `经销商 ${dealerId}`, bankCode: SANDBOX_BANK_CODE },
+        fallback: true,
+      };
+    }
+    const pii = decryptApplicant(cipher, rec.applicant);
+    if (pii.bankAccount) return { kind, account: { accountNumber: pii.bankAccount, accountName: pii.name, bankCode: bankCodeOf(pii.bankAccount) }, fallback: false };
+    if (!deps.sandboxPayeeFallback) {
+      throw ApplicationFailure.nonRetryable(`application ${rec.application.id}: the customer has no bank account on file`, LoanActivityFailureType.PayeeAccountMissing);
+    }
+    return {
+      kind,
+      account: { accountNumber: sandboxAccountNumber(`customer:${rec.application.id}`), accountName: pii.name, bankCode: SANDBOX_BANK_CODE },
+      fallback: true,
+    };
+  }
+
+  return {
+    /**
+     * Pays the loan out, exactly once: the idempotency key comes from the application id alone, and
+     * the request body is rebuilt identically on every attempt, so a retry (or a lost answer) is
+     * answered from the provider's record instead of paying again. A refusal (account closed, name
+     * mismatch) is a non-retryable PaymentRefused for the workflow to compensate.
+     */
+    async disburseLoan(input: DisburseInput): Promise<Disbursement> {
+      const rec = await loadApplicationRecord(db, input.applicationId);
+      const p = await payee(rec);
+      const t = await payments.createTransfer(
+        {
+          amountFen: input.amountFen,
+          currency: 'CNY',
+          toAccount: p.account,
+          reference: disbursementReference(input.applicationId),
+          purpose: p.kind === 'dealer' ? 'car_loan_dealer_settlement' : 'car_loan_disbursement',
+        },
+        disbursementKey(input.applicationId),
+      );
+      return {
+        transferId: t.transferId,
+        status: t.status,
+        payee: p.kind,
+        bankCode: t.toAccount.bankCode,
+        accountLast4: t.toAccount.accountLast4,
+        sandboxFallbackAccount: p.fallback,
+        replayed: t.replayed,
+      };
+    },
+
+    /** Where a pending transfer stands (the workflow polls until it settles). */
+    async transferStatus(input: TransferRef): Promise<{ transferId: string; status: Disbursement['status'] }> {
+      const t = await payments.getTransfer(input.transferId);
+      return { transferId: t.transferId, status: t.status };
+    },
+
+    /** Compensation: returns a payout that must not stand (reversing twice is one reversal). */
+    async reverseDisbursement(input: ReverseTransferInput): Promise<{ transferId: string; status: Disbursement['status'] }> {
+      const t = await payments.reverseTransfer(input.transferId, input.reasonCode);
+      return { transferId: t.transferId, status: t.status };
+    },
+  };
+}
+
+/** The bank of a card number by its issuer prefix; the sandbox does not check it. */
+function bankCodeOf(accountNumber: string): string {
+  if (accountNumber.startsWith('6222')) return 'ICBC';
+  if (accountNumber.startsWith('6217')) return 'CCB';
+  if (accountNumber.startsWith('6228')) return 'ABC';
+  return 'UNKNOWN';
+}
