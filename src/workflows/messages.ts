@@ -10,8 +10,11 @@
  * one place that knows). Both paths call the same handler; a signal that the validator would
  * refuse is recorded as refused (state.refusedActs and loan_events), never silently dropped.
  */
+import type { SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Offer, RiskGrade, Stage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
+import { fenToYuanString } from '../domain';
+import type { Offer, RiskGrade, Stage, TerminalStage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
+import * as SA from './searchAttributes';
 
 // ---------------------------------------------------------------------------------------------
 // Workflow ids (one helper each, used by the API, the tests and the workflows)
@@ -194,3 +197,48 @@ export interface LoanState {
 }
 
 export const stateQuery = defineQuery<LoanState>('state');
+
+// ---------------------------------------------------------------------------------------------
+// Result and start options
+
+/** How an application ended: the terminal stage, why, and the loan it became (if any). */
+export interface LoanApplicationResult {
+  stage: TerminalStage;
+  /** A reason code (e.g. CREDIT_SCORE_BELOW_FLOOR, OFFER_EXPIRED, WITHDRAWN); null when closed normally. */
+  outcomeReason: string | null;
+  loanId: string | null;
+}
+
+const CHANNEL_LABELS: Record<Channel, string> = { branch: 'branch', door_to_door: 'door-to-door', online: 'online', dealer: 'dealer' };
+
+const yuan = (fen: number): string => fenToYuanString(fen, { grouping: true });
+
+/**
+ * Everything `client.workflow.start(loanApplication, …)` needs besides `args`, so every starter
+ * (the API, tests, scripts) starts a loan the same way: the workflow id, the task queue, the typed
+ * search attributes of the start, and the static summary and details an engineer sees in the
+ * Temporal UI. Ids and figures only.
+ */
+export function loanApplicationStartOptions(input: LoanApplicationInput, taskQueue: string = TASK_QUEUE) {
+  const v = input.vehicle;
+  return {
+    workflowId: loanApplicationWorkflowId(input.applicationId),
+    taskQueue,
+    args: [input] as [LoanApplicationInput],
+    typedSearchAttributes: [
+      { key: SA.LoanStage, value: 'intake' },
+      { key: SA.LoanChannel, value: input.channel },
+      { key: SA.BranchId, value: input.branchId },
+      { key: SA.LoanAmountFen, value: input.amountFen },
+      { key: SA.PendingTask, value: 'none' },
+    ] as SearchAttributePair[],
+    staticSummary: `Car loan ${input.applicationId}: ${yuan(input.amountFen)} CNY over ${input.termMonths} months, ${v.condition} car, ${CHANNEL_LABELS[input.channel] ?? input.channel} ${input.branchId}`,
+    staticDetails: [
+      `**Application** ${input.applicationId}`,
+      `**Channel** ${input.channel} · branch ${input.branchId}${input.dealerId ? ` · dealer ${input.dealerId}` : ''} · submitted by ${input.submittedBy}`,
+      `**Loan** ${yuan(input.amountFen)} CNY · ${input.termMonths} months · ${input.repaymentMethod}`,
+      `**Vehicle** ${v.condition} · ${v.energy} · ${v.usage} · ${v.year} · ${v.mileageKm} km · price ${yuan(v.priceFen)} CNY`,
+      'Personal data is in PostgreSQL (encrypted), never in this workflow.',
+    ].join('\n'),
+  };
+}

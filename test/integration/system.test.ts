@@ -5,7 +5,9 @@ import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startSystem, type RunningSystem } from '../../src/system';
 import { freePort } from '../../src/temporal/devServer';
-import { loanApplication, loanApplicationWorkflowId, withdrawSignal } from '../../src/workflows/loanApplication';
+import { loanApplication } from '../../src/workflows/loanApplication';
+import { loanApplicationStartOptions, withdrawSignal } from '../../src/workflows/messages';
+import { seedApplication } from '../helpers/seed';
 
 /**
  * What `npm start` does, on free ports of 127.0.0.1 and a temporary DATA_DIR: the dev server,
@@ -60,12 +62,8 @@ describe('the whole system as npm start runs it', () => {
     // The provider sandbox answers on its port.
     expect((await fetch(`http://127.0.0.1:${env.SANDBOX_PORT}/admin/faults`)).status).toBe(200);
 
-    const workflowId = loanApplicationWorkflowId('app-restart-1');
-    await system.client.workflow.start(loanApplication, {
-      taskQueue: 'car-loans',
-      workflowId,
-      args: [{ applicationId: 'app-restart-1', channel: 'dealer', branchId: 'SH-002', amountFen: 12_000_000, termMonths: 24, submittedBy: 'officer-7' }],
-    });
+    const seeded = await seedApplication(system.db.db, { applicationId: 'app-restart-1', channel: 'dealer', branchId: 'SH-002', submittedBy: 'officer-7' });
+    const { workflowId } = await system.client.workflow.start(loanApplication, loanApplicationStartOptions(seeded.input, 'car-loans'));
     await system.stop();
     system = undefined;
 
@@ -76,8 +74,8 @@ describe('the whole system as npm start runs it', () => {
     expect((await readyz(system.apiUrl)).status).toBe(200);
     const handle = system.client.workflow.getHandle(workflowId);
     expect((await handle.describe()).status.name).toBe('RUNNING');
-    await handle.signal(withdrawSignal, { actor: 'officer-7' });
-    expect(await handle.result()).toEqual({ stage: 'withdrawn' });
+    await handle.signal(withdrawSignal, { actor: 'officer-7', reasonCode: 'CUSTOMER_CHANGED_MIND' });
+    expect(await handle.result()).toEqual({ stage: 'withdrawn', outcomeReason: 'CUSTOMER_CHANGED_MIND', loanId: null });
 
     // Engineers filter runs by the custom search attributes (visibility is eventually consistent).
     let count = 0;

@@ -1,0 +1,135 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import { createActivities } from '../../src/activities';
+import { createProviderClients } from '../../src/activities/providers';
+import type { DbHandle } from '../../src/db/client';
+import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../src/sandbox';
+import { loanApplication } from '../../src/workflows/loanApplication';
+import {
+  approvalDecisionUpdate,
+  collateralRegisteredUpdate,
+  contractSignedUpdate,
+  loanApplicationStartOptions,
+  phoneVerificationCompletedUpdate,
+  stateQuery,
+  type ApprovalDecision,
+  type LoanState,
+  type PhoneOutcome,
+} from '../../src/workflows/messages';
+import { createTestDb } from './db';
+import { seedApplication, testCipher, type SeedOptions, type Seeded } from './seed';
+import { workflowBundle } from './temporal';
+
+export type LoanHandle = WorkflowHandle<typeof loanApplication>;
+
+/**
+ * Everything a loan-application workflow test needs, all real: a Temporal server (time-skipping or
+ * dev), a migrated database, the provider sandbox over HTTP and a worker running the real workflows
+ * and activities on its own task queue.
+ */
+export interface LoanWorld {
+  env: TestWorkflowEnvironment;
+  h: DbHandle;
+  sandbox: RunningSandbox;
+  admin: SandboxAdminClient;
+  taskQueue: string;
+  seed(opts?: SeedOptions): Promise<Seeded>;
+  start(seeded: Seeded): Promise<LoanHandle>;
+  close(): Promise<void>;
+}
+
+let worlds = 0;
+
+export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `car-loans-test-${++worlds}`): Promise<LoanWorld> {
+  const [h, sandbox] = await Promise.all([createTestDb(), startSandbox({ paymentPendingMs: 300 })]);
+  const cipher = testCipher();
+  const providers = createProviderClients(sandbox.providers);
+  const activities = createActivities({ db: h.db, cipher, providers });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+  const running = worker.run();
+  return {
+    env,
+    h,
+    sandbox,
+    admin: new SandboxAdminClient(sandbox.url),
+    taskQueue,
+    seed: (opts) => seedApplication(h.db, opts),
+    start: (seeded) => env.client.workflow.start(loanApplication, loanApplicationStartOptions(seeded.input, taskQueue)),
+    async close() {
+      worker.shutdown();
+      await running;
+      await Promise.all([sandbox.close(), h.close()]);
+    },
+  };
+}
+
+/** Polls the `state` query (in real time; the test server does not skip time for queries). */
+export async function waitForState(handle: LoanHandle, ready: (s: LoanState) => boolean, what = 'the expected state', timeoutMs = 60_000): Promise<LoanState> {
+  const until = Date.now() + timeoutMs;
+  let last: LoanState | undefined;
+  for (;;) {
+    try {
+      last = await handle.query(stateQuery);
+      if (ready(last)) return last;
+    } catch (err) {
+      // The first workflow task may not have run yet.
+      if (Date.now() > until) throw err;
+    }
+    if (Date.now() > until) {
+      throw new Error(`timed out waiting for ${what}; last state: ${JSON.stringify(last && { stage: last.stage, pendingTask: last.pendingTask, flags: last.flags, outcomeReason: last.outcomeReason })}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const waitForTask = (handle: LoanHandle, kind: string, extra: (s: LoanState) => boolean = () => true) =>
+  waitForState(handle, (s) => s.pendingTask?.kind === kind && extra(s), `pending task ${kind}`);
+
+export function phoneOutcome(handle: LoanHandle, outcome: PhoneOutcome, actor = 'verifier-1', extra: { anomalies?: string[] } = {}) {
+  return handle.executeUpdate(phoneVerificationCompletedUpdate, {
+    args: [
+      {
+        actor,
+        outcome,
+        recordingRef: `rec-${outcome}`,
+        checklist: { identityConfirmed: outcome === 'passed', incomeConfirmed: true, purposeConfirmed: true, anomalies: extra.anomalies },
+      },
+    ],
+  });
+}
+
+export function decide(handle: LoanHandle, actor: string, decision: ApprovalDecision['decision'] = 'approve', extra: Partial<ApprovalDecision> = {}) {
+  return handle.executeUpdate(approvalDecisionUpdate, { args: [{ actor, decision, ...extra }] });
+}
+
+export function signOnSite(handle: LoanHandle, actor = 'officer-1') {
+  return handle.executeUpdate(contractSignedUpdate, { args: [{ actor, source: 'on_site', signedAt: new Date().toISOString() }] });
+}
+
+export function registerCollateral(handle: LoanHandle, actor = 'officer-1') {
+  return handle.executeUpdate(collateralRegisteredUpdate, {
+    args: [{ actor, registrationRef: 'DY-2026-000123', registeredAt: new Date().toISOString() }],
+  });
+}
+
+/** Walks an application through every human act up to servicing (or its first refusal). */
+export async function walkToServicing(handle: LoanHandle, opts: { approvers?: string[]; used?: boolean } = {}): Promise<LoanState> {
+  await waitForTask(handle, 'phone_verification');
+  await phoneOutcome(handle, 'passed');
+  await waitForTask(handle, 'approval');
+  for (const approver of opts.approvers ?? ['approver-1']) await decide(handle, approver);
+  await waitForTask(handle, 'sign_contract');
+  await signOnSite(handle);
+  if (opts.used) {
+    await waitForTask(handle, 'register_collateral');
+    await registerCollateral(handle);
+  }
+  return waitForState(handle, (s) => s.stage === 'servicing' || s.stage === 'failed', 'servicing');
+}

@@ -1,0 +1,194 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { asc, eq } from 'drizzle-orm';
+import { disbursementReference, sandboxAccountNumber } from '../../src/activities/payments';
+import { applications, installments, loanEvents, loans } from '../../src/db/schema';
+import { shanghaiDate } from '../../src/domain';
+import { loanServicingWorkflowId } from '../../src/workflows/messages';
+import { earlyPayoffRequestedUpdate, repaymentRecordedUpdate } from '../../src/workflows/servicingMessages';
+import { LoanStage, PendingTask, RiskGrade, LoanChannel, BranchId, LoanAmountFen } from '../../src/workflows/searchAttributes';
+import { historyText, keepHistory } from '../helpers/histories';
+import { startLoanWorld, walkToServicing, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
+import { timeSkippingEnv } from '../helpers/temporal';
+import type { Seeded } from '../helpers/seed';
+
+// The whole way from intake to servicing for each channel and for new and used cars, on the
+// time-skipping server with the real activities calling the provider sandbox over HTTP.
+
+let env: TestWorkflowEnvironment;
+let w: LoanWorld;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  w = await startLoanWorld(env);
+});
+afterAll(async () => {
+  await w?.close();
+  await env?.teardown();
+});
+
+/** Servicing runs for years: end both runs so their timers do not move this file's clock. */
+async function stopServicing(handle: LoanHandle, loanId: string | null): Promise<void> {
+  await handle.terminate('test finished');
+  if (loanId) await env.client.workflow.getHandle(loanServicingWorkflowId(loanId)).terminate('test finished');
+}
+
+async function stagesRecorded(applicationId: string): Promise<string[]> {
+  const rows = await w.h.db.select().from(loanEvents).where(eq(loanEvents.applicationId, applicationId)).orderBy(asc(loanEvents.seq));
+  return rows.filter((r) => r.kind === 'stage_entered').map((r) => r.stage as string);
+}
+
+const FULL_PATH = ['intake', 'document_check', 'phone_verification', 'valuation', 'approval', 'signing', 'disbursement', 'servicing'];
+
+async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?: boolean } = {}) {
+  const s = await walkToServicing(handle, opts);
+  expect(s.stage).toBe('servicing');
+  expect(s.stageHistory.map((v) => v.stage)).toEqual(FULL_PATH);
+  expect(s.loanId).toEqual(expect.any(String));
+  expect(s.transferId).toEqual(expect.any(String));
+  expect(s.pendingTask).toBeNull();
+  expect(s.decisions).toEqual([expect.objectContaining({ decision: 'approve', counted: true })]);
+
+  // Recorded in loan_events and mirrored for the work queues.
+  await waitFor(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length);
+  expect(await stagesRecorded(seeded.applicationId)).toEqual(FULL_PATH);
+  const [row] = await w.h.db.select().from(applications).where(eq(applications.id, seeded.applicationId));
+  expect(row).toMatchObject({ stage: 'servicing', pendingTask: null, loanId: s.loanId, riskGrade: s.riskGrade });
+
+  // Search attributes follow the stage.
+  const sa = (await handle.describe()).typedSearchAttributes;
+  expect(sa.get(LoanStage)).toBe('servicing');
+  expect(sa.get(PendingTask)).toBe('none');
+  expect(sa.get(RiskGrade)).toBe(s.riskGrade);
+  expect(sa.get(LoanChannel)).toBe(seeded.input.channel);
+  expect(sa.get(BranchId)).toBe(seeded.input.branchId);
+  expect(sa.get(LoanAmountFen)).toBe(seeded.input.amountFen);
+
+  // Paid exactly once, the amount of the offer.
+  const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
+  expect(ledger.count).toBe(1);
+  expect(ledger.totalFen).toBe(s.offer!.amountFen - s.offer!.upfrontFeeFen);
+
+  // The loan and its schedule are stored; the servicing workflow runs as a child.
+  const [loan] = await w.h.db.select().from(loans).where(eq(loans.id, s.loanId!));
+  expect(loan).toBeDefined();
+  const rows = await w.h.db.select().from(installments).where(eq(installments.loanId, s.loanId!));
+  expect(rows).toHaveLength(seeded.input.termMonths);
+  const child = await env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!)).describe();
+  expect(child.status.name).toBe('RUNNING');
+
+  // No personal data anywhere in the history: not in inputs, results, signals or activity payloads.
+  const text = await historyText(handle);
+  for (const secret of [seeded.idNumber, seeded.phone, '张三', '6222020200112233445']) expect(text).not.toContain(secret);
+  return { state: s, ledger };
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('happy paths', () => {
+  it('a new car at a branch: every stage in order, paid once to the customer, serviced', async () => {
+    const seeded = await w.seed({ channel: 'branch' });
+    const handle = await w.start(seeded);
+    const { state, ledger } = await expectServiced(seeded, handle);
+    expect(ledger.entries[0]).toMatchObject({ kind: 'payout', accountLast4: '3445' });
+    expect(state.collateralRegistered).toBe(false);
+    await keepHistory(handle, 'happy-new-branch');
+    await stopServicing(handle, state.loanId);
+  });
+
+  it('a used car: the mortgage registration comes before the money', async () => {
+    const seeded = await w.seed({ channel: 'branch', vehicle: { condition: 'used' } });
+    const handle = await w.start(seeded);
+    const { state } = await expectServiced(seeded, handle, { used: true });
+    expect(state.collateralRegistered).toBe(true);
+    expect(state.documents.required).toContain('vehicle_registration');
+    await keepHistory(handle, 'happy-used-branch');
+    await stopServicing(handle, state.loanId);
+  });
+
+  it('door to door, equal principal', async () => {
+    const seeded = await w.seed({ channel: 'door_to_door', loan: { repaymentMethod: 'equal_principal', termMonths: 24 } });
+    const handle = await w.start(seeded);
+    const { state } = await expectServiced(seeded, handle);
+    expect(state.offer).toMatchObject({ repaymentMethod: 'equal_principal', termMonths: 24 });
+    await keepHistory(handle, 'happy-new-door-to-door');
+    await stopServicing(handle, state.loanId);
+  });
+
+  it('online: the bank statement is required as well', async () => {
+    const seeded = await w.seed({ channel: 'online' });
+    const handle = await w.start(seeded);
+    const { state } = await expectServiced(seeded, handle);
+    expect(state.documents.required).toEqual(['id_card', 'driver_license', 'income_proof', 'purchase_contract', 'bank_statement']);
+    await keepHistory(handle, 'happy-new-online');
+    await stopServicing(handle, state.loanId);
+  });
+
+  it('a new car through a dealer: the dealer is paid, on its settlement account', async () => {
+    const seeded = await w.seed({ channel: 'dealer', dealerId: 'D-200', dealerAccount: '6222000011112222999' });
+    const handle = await w.start(seeded);
+    const { state, ledger } = await expectServiced(seeded, handle);
+    expect(ledger.entries[0]).toMatchObject({ accountLast4: '2999' });
+    await keepHistory(handle, 'happy-new-dealer');
+    await stopServicing(handle, state.loanId);
+  });
+
+  it('a used car through a dealer without an account on file: the sandbox fallback account, flagged', async () => {
+    const seeded = await w.seed({ channel: 'dealer', dealerId: 'D-404', vehicle: { condition: 'used' } });
+    const handle = await w.start(seeded);
+    const { state, ledger } = await expectServiced(seeded, handle, { used: true });
+    expect(ledger.entries[0]).toMatchObject({ accountLast4: sandboxAccountNumber('dealer:D-404').slice(-4), bankCode: 'SANDBOX' });
+    expect(state.flags).toContain('SANDBOX_PAYEE_ACCOUNT');
+    await stopServicing(handle, state.loanId);
+  });
+
+  it('a customer with no bank account on file is paid on the deterministic sandbox account', async () => {
+    const seeded = await w.seed({ channel: 'branch', applicant: { bankAccount: null } });
+    const handle = await w.start(seeded);
+    const { state, ledger } = await expectServiced(seeded, handle);
+    expect(ledger.entries[0]).toMatchObject({ accountLast4: sandboxAccountNumber(`customer:${seeded.applicationId}`).slice(-4) });
+    await stopServicing(handle, state.loanId);
+  });
+
+  it('pays exactly once when the payment provider loses its answer and is retried', async () => {
+    const seeded = await w.seed({ channel: 'branch' });
+    const handle = await w.start(seeded);
+    await w.admin.setFault({ provider: 'payments', mode: 'lost_response', count: 1 });
+    try {
+      const { state, ledger } = await expectServiced(seeded, handle);
+      expect(ledger.count).toBe(1);
+      await stopServicing(handle, state.loanId);
+    } finally {
+      await w.admin.clearFaults('payments');
+    }
+  });
+
+  it('waits for a pending transfer to settle before booking the loan', async () => {
+    const seeded = await w.seed({ channel: 'branch', applicant: { bankAccount: '6217000000000000020' } });
+    const handle = await w.start(seeded);
+    const { state } = await expectServiced(seeded, handle);
+    await stopServicing(handle, state.loanId);
+  });
+
+  it('ends closed when servicing closes the loan (early payoff)', async () => {
+    const seeded = await w.seed({ channel: 'branch', loan: { termMonths: 12, amountFen: 5_000_000 } });
+    const handle = await w.start(seeded);
+    const s = await walkToServicing(handle);
+    expect(s.stage).toBe('servicing');
+    const servicing = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
+    const asOfDate = shanghaiDate(await env.currentTimeMs());
+    const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [{ actor: 'finance-1', asOfDate }] });
+    await servicing.executeUpdate(repaymentRecordedUpdate, {
+      args: [{ actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` }],
+    });
+    expect(await handle.result()).toEqual({ stage: 'closed', outcomeReason: 'EARLY_PAYOFF', loanId: s.loanId });
+    const final = await handle.query('state');
+    expect((final as { stageHistory: { stage: string }[] }).stageHistory.map((v) => v.stage)).toEqual([...FULL_PATH, 'closed']);
+    expect((await handle.describe()).typedSearchAttributes.get(LoanStage)).toBe('closed');
+    await keepHistory(handle, 'happy-closed-early-payoff');
+  });
+});
