@@ -8,6 +8,8 @@ import type { Config } from './config';
 import { openDb, type DbHandle } from './db/client';
 import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/devServer';
+import { ensureReminderSchedule } from './temporal/schedules';
+import { REMINDERS_SCHEDULE_ID } from './workflows/messages';
 import { activityDepsFromConfig, createWorker } from './worker';
 import type { Logger } from './logger';
 import { startSandbox, type RunningSandbox } from './sandbox';
@@ -108,6 +110,16 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun;
     });
+
+    // --- Repayment reminders (issue 7): the daily Schedule, created or updated at every start. ---
+    try {
+      const outcome = await ensureReminderSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+      log.info({ scheduleId: REMINDERS_SCHEDULE_ID, outcome }, 'repayment reminders schedule ensured');
+    } catch (err) {
+      // Not fatal (e.g. a cloud key without schedule rights): `npm run schedule` creates it later.
+      log.error({ err: (err as Error).message }, 'could not ensure the repayment reminders schedule');
+    }
+    // --- end issue 7 ---
 
     const app = createApp({
       db,
