@@ -9,13 +9,12 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFo
 import { isStage, type Stage } from '../domain';
 import {
   ACT_REFUSED,
-  loanApplicationWorkflowId,
+  loanApplicationStartOptions,
   stateQuery,
   type ActRefusal,
   type LoanApplicationInput,
   type LoanState,
 } from '../workflows/messages';
-import { BranchId, LoanAmountFen, LoanChannel, LoanStage, PendingTask } from '../workflows/searchAttributes';
 import { ProblemError } from './problem';
 
 /**
@@ -64,28 +63,19 @@ export class LoanWorkflows {
    * started again, so a retried create cannot start a second run.
    */
   async start(input: LoanApplicationInput): Promise<string> {
-    const workflowId = loanApplicationWorkflowId(input.applicationId);
+    const options = loanApplicationStartOptions(input, this.opts.taskQueue);
     try {
       await this.client.workflow.start('loanApplication', {
-        taskQueue: this.opts.taskQueue,
-        workflowId,
-        args: [input],
+        ...options,
+        // A retried create finds the run it started; a finished application is never started again.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: LoanStage, value: 'intake' },
-          { key: LoanChannel, value: input.channel },
-          { key: BranchId, value: input.branchId },
-          { key: LoanAmountFen, value: input.amountFen },
-          { key: PendingTask, value: 'none' },
-        ],
-        staticSummary: `Car loan ${input.applicationId}: ${input.channel}, branch ${input.branchId}, ${input.amountFen} fen over ${input.termMonths} months`,
       });
     } catch (err) {
       // Already started and since closed: the application exists, which is what the caller wants.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    return workflowId;
+    return options.workflowId;
   }
 
   /** The workflow's `state`, or null when it cannot answer in time (no worker, no such run). */

@@ -244,6 +244,10 @@ export function openApiPath(path: string): string {
 export function routeConfig(op: Operation): RouteConfig {
   const responses: RouteConfig['responses'] = {};
   for (const [status, doc] of Object.entries(op.responses)) {
+    if (Number(status) >= 400 && !doc.schema) {
+      responses[status] = problem(doc.description);
+      continue;
+    }
     responses[status] = {
       description: doc.description,
       ...(doc.headers ? { headers: doc.headers } : {}),

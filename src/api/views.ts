@@ -58,6 +58,8 @@ export function stateView(row: ApplicationRow, state: LoanState | null): Applica
       flags: [],
       stageHistory: [],
       outcomeReason: null,
+      missingDocuments: [],
+      envelopeId: null,
       live: false,
     };
   }
@@ -103,6 +105,8 @@ export function stateView(row: ApplicationRow, state: LoanState | null): Applica
     flags: [...state.flags],
     stageHistory: state.stageHistory.map((v) => ({ stage: v.stage, at: v.at })),
     outcomeReason: state.outcomeReason,
+    missingDocuments: [...(state.documents?.missing ?? [])],
+    envelopeId: state.envelopeId ?? null,
     live: true,
   };
 }

@@ -35,6 +35,9 @@ interface Cursor {
   i: string;
 }
 
+/** created_at as PostgreSQL prints a timestamptz, e.g. `2026-11-22 18:50:01.123456+00`. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
 }
@@ -42,7 +45,7 @@ function encodeCursor(c: Cursor): string {
 function decodeCursor(text: string): Cursor {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof value.c === 'string' && typeof value.i === 'string' && !Number.isNaN(Date.parse(value.c.replace(' ', 'T')))) {
+    if (typeof value.c === 'string' && typeof value.i === 'string' && CURSOR_TIME.test(value.c) && value.i.length <= 128) {
       return { c: value.c, i: value.i };
     }
   } catch {

@@ -3,7 +3,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
 import { installments, loans, repayments } from '../../db/schema';
 import { loanServicingWorkflowId } from '../../workflows/messages';
-import { repaymentRecordedUpdate, type ServicingState } from '../../workflows/servicingMessages';
+import { repaymentRecordedUpdate, SERVICING_REFUSED, type ServicingRefusalCode, type ServicingState } from '../../workflows/servicingMessages';
 import { audit } from '../audit';
 import type { ApiContext } from '../context';
 import { sha256Hex } from '../idempotency';
@@ -21,9 +21,13 @@ async function loadLoan(ctx: ApiContext, id: string) {
 }
 
 function repaymentView(loanId: string, reference: string, s: ServicingState) {
+  const last = s.lastRepayment?.reference === reference ? s.lastRepayment : undefined;
   return {
     loanId,
     reference,
+    outcome: last?.outcome === 'applied' ? 'applied' : 'duplicate',
+    ...(last ? { kind: last.kind } : {}),
+    allocations: last?.allocations ?? [],
     status: s.status,
     bucket: s.bucket,
     outstandingPrincipalFen: s.outstandingPrincipalFen,
@@ -111,8 +115,9 @@ export function loanOperations(ctx: ApiContext): Operation[] {
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
           const cause = err.cause;
-          const detail = cause instanceof ApplicationFailure ? cause.message : 'The servicing workflow refused the repayment';
-          throw new ProblemError('invalid_act', detail, { code: cause instanceof ApplicationFailure ? (cause.type ?? 'REFUSED') : 'REFUSED' });
+          const code = cause instanceof ApplicationFailure && cause.type === SERVICING_REFUSED ? (cause.details?.[0] as { code?: ServicingRefusalCode } | undefined)?.code : undefined;
+          if (code === 'LOAN_CLOSED') throw new ProblemError('loan_closed', 'The loan is closed', { code });
+          throw new ProblemError('invalid_act', code ? `The servicing workflow refused the repayment (${code})` : 'The servicing workflow refused the repayment', { code: code ?? 'REFUSED' });
         }
         if (err instanceof WorkflowNotFoundError) {
           throw new ProblemError('loan_closed', 'The loan is not being serviced (closed or not yet handed over)', { status: loan.status });
@@ -122,13 +127,18 @@ export function loanOperations(ctx: ApiContext): Operation[] {
         }
         throw err;
       }
+      if (state.lastRepayment?.reference === body.reference && state.lastRepayment.outcome === 'rejected') {
+        throw new ProblemError('invalid_act', `The servicing workflow rejected the repayment${state.lastRepayment.reason ? ` (${state.lastRepayment.reason})` : ''}`, {
+          code: 'REPAYMENT_REJECTED',
+        });
+      }
       await audit(ctx.db, {
         eventKey: `api:repayment_recorded:${loan.id}:${sha256Hex(body.reference).slice(0, 32)}`,
         applicationId: loan.applicationId,
         kind: 'repayment_recorded',
         actor: staff.id,
         stage: 'servicing',
-        data: { loanId: loan.id, reference: body.reference, amountFen: body.amountFen, paidAt },
+        data: { loanId: loan.id, reference: body.reference, amountFen: body.amountFen, paidAt, outcome: state.lastRepayment?.outcome ?? null },
         after: { status: state.status, bucket: state.bucket, outstandingPrincipalFen: state.outstandingPrincipalFen },
       });
       return { status: 200, body: repaymentView(loan.id, body.reference, state) };

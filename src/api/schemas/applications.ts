@@ -14,7 +14,7 @@ import {
   type ResidentIdError,
 } from '../../domain';
 import { z } from '../zod';
-import { Fen, IsoDate, IsoDateTime, MAX_FEN, PositiveFen, StageSchema } from './common';
+import { Fen, IsoDate, IsoDateTime, MAX_FEN, orNull, PositiveFen, StageSchema } from './common';
 
 const ID_NUMBER_MESSAGES: Record<ResidentIdError, string> = {
   FORMAT: 'a resident ID number is 17 digits followed by a digit or X',
@@ -202,15 +202,17 @@ export const ApplicationState = z
     id: z.string(),
     workflowId: z.string(),
     stage: StageSchema,
-    pendingTask: PendingTaskSchema.nullable(),
-    offer: OfferSchema.nullable(),
+    pendingTask: orNull(PendingTaskSchema),
+    offer: orNull(OfferSchema),
     loanId: z.string().nullable(),
-    riskGrade: z.enum(RISK_GRADES).nullable(),
+    riskGrade: orNull(z.enum(RISK_GRADES)),
     requiresFourEyes: z.boolean().nullable(),
     decisions: z.array(DecisionRecordSchema),
     flags: z.array(z.string()),
     stageHistory: z.array(z.object({ stage: StageSchema, at: z.string() })),
     outcomeReason: z.string().nullable(),
+    missingDocuments: z.array(z.enum(DOCUMENT_TYPES)).openapi({ description: 'Required documents not yet received' }),
+    envelopeId: z.string().nullable().openapi({ description: 'The e-signature envelope of the contract, once sent' }),
     live: z.boolean().openapi({ description: 'True when the fields come from the running workflow; false when it did not answer and the stored mirror is shown' }),
   })
   .openapi('ApplicationState');

@@ -4,6 +4,12 @@ import { z } from '../zod';
 /** Largest amount the API accepts, in fen (10 billion CNY): far above any car, far below 2^53. */
 export const MAX_FEN = 1_000_000_000_000;
 
+/**
+ * `schema | null` as an explicit union: zod-to-openapi drops the null of `.nullable()` on enums
+ * and on registered schemas (it writes a bare $ref), and the document must admit the nulls we send.
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
+
 export const Fen = z.int().min(0).max(MAX_FEN).openapi({ description: 'Money in integer fen (0.01 CNY)', example: 15_000_000 });
 export const PositiveFen = z.int().min(1).max(MAX_FEN).openapi({ description: 'Money in integer fen (0.01 CNY), above zero', example: 15_000_000 });
 

@@ -31,7 +31,10 @@ export const RepaymentResult = z
   .object({
     loanId: z.string(),
     reference: z.string(),
-    status: z.string(),
+    outcome: z.enum(['applied', 'duplicate']).openapi({ description: '`duplicate`: this reference was recorded before; nothing changed' }),
+    kind: z.enum(['regular', 'early_payoff']).optional(),
+    allocations: z.array(z.object({ seq: z.int(), amountFen: Fen })).openapi({ description: 'What the money paid, oldest instalment first' }),
+    status: z.enum(['active', 'closed']),
     bucket: z.string().nullable(),
     outstandingPrincipalFen: Fen,
     creditFen: Fen,

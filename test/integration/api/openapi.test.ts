@@ -1,0 +1,178 @@
+import { compileErrors, validate } from '@readme/openapi-parser';
+import Ajv2020 from 'ajv/dist/2020';
+import { signEsignPayload } from '../../../src/sandbox/esign-signature';
+import type { StaffRole } from '../../../src/workflows/messages';
+import { applicationBody, startApiHarness, type ApiHarness } from './harness';
+
+// /openapi.json is generated from the zod schemas that validate the requests. It must be a valid
+// OpenAPI 3.1 document (checked by @readme/openapi-parser), cover SPEC section 4, and match what the
+// server does: every documented example is sent and must be accepted (no 400), answering with a
+// documented status and a body that validates against the documented schema.
+
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+};
+type Operation = {
+  operationId: string;
+  security?: Record<string, string[]>[];
+  'x-roles'?: StaffRole[];
+  parameters?: { name: string; in: string }[];
+  requestBody?: { content: Record<string, { schema: unknown; examples?: Record<string, { value: unknown }> }> };
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+};
+
+let h: ApiHarness;
+let doc: Doc;
+beforeAll(async () => {
+  h = await startApiHarness();
+  const res = await h.http.get('/openapi.json');
+  expect(res.status).toBe(200);
+  doc = res.body as Doc;
+});
+afterAll(() => h?.stop());
+
+const SPEC_OPERATIONS: [string, string][] = [
+  ['post', '/applications'],
+  ['get', '/applications/{id}'],
+  ['get', '/applications'],
+  ['post', '/applications/{id}/documents'],
+  ['post', '/applications/{id}/phone-verification'],
+  ['post', '/applications/{id}/decision'],
+  ['post', '/applications/{id}/signature'],
+  ['post', '/webhooks/esign'],
+  ['post', '/applications/{id}/collateral-registration'],
+  ['post', '/applications/{id}/withdraw'],
+  ['get', '/loans/{id}/schedule'],
+  ['post', '/loans/{id}/repayments'],
+  ['get', '/healthz'],
+  ['get', '/readyz'],
+  ['get', '/metrics'],
+  ['get', '/openapi.json'],
+  ['get', '/docs'],
+];
+
+function operations(): { method: string; path: string; op: Operation }[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ method, path, op })));
+}
+
+describe('the OpenAPI document', () => {
+  it('is valid OpenAPI 3.1', async () => {
+    expect(doc.openapi).toBe('3.1.0');
+    const result = await validate(structuredClone(doc) as never);
+    if (!result.valid) throw new Error(compileErrors(result));
+    expect(result.valid).toBe(true);
+  });
+
+  it('documents every operation of SPEC section 4 and nothing else', () => {
+    const documented = operations().map(({ method, path }) => `${method} ${path}`).sort();
+    expect(documented).toEqual(SPEC_OPERATIONS.map(([m, p]) => `${m} ${p}`).sort());
+  });
+
+  it('states who may call each operation and the problems it can answer with', () => {
+    const roleOf: Record<string, StaffRole[] | undefined> = {
+      'post /applications': ['officer'],
+      'post /applications/{id}/documents': ['officer'],
+      'post /applications/{id}/phone-verification': ['verifier'],
+      'post /applications/{id}/decision': ['approver'],
+      'post /applications/{id}/signature': ['officer'],
+      'post /applications/{id}/collateral-registration': ['officer'],
+      'post /applications/{id}/withdraw': ['officer'],
+      'post /loans/{id}/repayments': ['finance'],
+    };
+    for (const { method, path, op } of operations()) {
+      const key = `${method} ${path}`;
+      expect(op.operationId).toMatch(/^[a-zA-Z]+$/);
+      const staff = op.security?.some((s) => 'bearerAuth' in s) ?? false;
+      const open = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs'].includes(path);
+      if (open) expect(op.security).toEqual([]);
+      else if (path === '/webhooks/esign') expect(op.security).toEqual([{ esignSignature: [] }]);
+      else expect(staff).toBe(true);
+      expect(op['x-roles']).toEqual(roleOf[key]);
+      if (staff) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '500']));
+      if (roleOf[key]) expect(Object.keys(op.responses)).toContain('403');
+      if (op.requestBody) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '413', '415']));
+      if (path.includes('{id}')) expect(Object.keys(op.responses)).toContain('404');
+      for (const [status, r] of Object.entries(op.responses)) {
+        if (Number(status) >= 400 && !open) expect(Object.keys(r.content ?? {})).toEqual(['application/problem+json']);
+      }
+    }
+  });
+
+  it('every action that can be retried takes an Idempotency-Key', () => {
+    for (const { method, path, op } of operations()) {
+      const takesKey = (op.parameters ?? []).some((p) => p.in === 'header' && p.name === 'idempotency-key');
+      const shouldTake = method === 'post' && path !== '/webhooks/esign';
+      expect({ path, takesKey }).toEqual({ path, takesKey: shouldTake });
+    }
+  });
+
+  it('every $ref points at a schema that exists', () => {
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1] as string);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const name of new Set(refs)) expect(doc.components.schemas[name]).toBeDefined();
+  });
+
+  it('/docs renders every operation on one page', async () => {
+    const res = await h.http.get('/docs');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    for (const { op } of operations()) expect(res.text).toContain(`id="op-${op.operationId}"`);
+    expect(res.text).toContain('id="schema-CreateApplication"');
+  });
+});
+
+describe('every documented example against the server', () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+
+  function assertMatchesDocument(op: Operation, status: number, body: unknown, contentType: string) {
+    const response = op.responses[String(status)];
+    expect({ operation: op.operationId, status, documented: Boolean(response) }).toEqual({ operation: op.operationId, status, documented: true });
+    const media = Object.entries(response!.content ?? {}).find(([type]) => contentType.startsWith(type));
+    if (!media) return;
+    const check = ajv.compile({ ...(media[1].schema as object), components: doc.components });
+    if (!check(body)) throw new Error(`${op.operationId} ${status}: the body does not match the document: ${ajv.errorsText(check.errors)}\n${JSON.stringify(body)}`);
+  }
+
+  it('sends each request example with the role the document names, and the answers match the document', async () => {
+    // A real application for the examples that act on one.
+    const officer = await h.token('officer-examples', 'officer');
+    const created = await h.http.post('/applications').set('Authorization', `Bearer ${officer}`).send(applicationBody());
+    expect(created.status).toBe(201);
+    const appId = created.body.id as string;
+
+    let sent = 0;
+    for (const { method, path, op } of operations()) {
+      const examples = op.requestBody?.content['application/json']?.examples ?? {};
+      for (const [name, example] of Object.entries(examples)) {
+        const url = path.replace('{id}', path.startsWith('/loans') ? 'loan-example' : appId);
+        const raw = JSON.stringify(example.value);
+        const req = h.http[method as 'post'](url).set('content-type', 'application/json');
+        const role = op['x-roles']?.[0];
+        if (op.security?.some((s) => 'bearerAuth' in s)) req.set('Authorization', `Bearer ${await h.token(`${role ?? 'admin'}-examples`, role ?? 'admin')}`);
+        if (path === '/webhooks/esign') req.set('X-Esign-Signature', signEsignPayload(h.config.ESIGN_WEBHOOK_SECRET, raw));
+        const res = await req.send(raw);
+        sent++;
+        expect({ example: `${op.operationId}/${name}`, status: res.status }).not.toEqual({ example: `${op.operationId}/${name}`, status: 400 });
+        expect(res.status).toBeLessThan(500);
+        assertMatchesDocument(op, res.status, res.body, String(res.headers['content-type']));
+      }
+    }
+    expect(sent).toBeGreaterThanOrEqual(14);
+  });
+
+  it('answers of the read operations match the document too', async () => {
+    const token = await h.token('admin-examples', 'admin');
+    const list = operations().find((o) => o.op.operationId === 'listApplications')!.op;
+    const page = await h.http.get('/applications?limit=5').set('Authorization', `Bearer ${token}`);
+    assertMatchesDocument(list, page.status, page.body, String(page.headers['content-type']));
+    const get = operations().find((o) => o.op.operationId === 'getApplication')!.op;
+    const id = (page.body.items as { id: string }[])[0]!.id;
+    const one = await h.http.get(`/applications/${id}`).set('Authorization', `Bearer ${token}`);
+    expect(one.status).toBe(200);
+    assertMatchesDocument(get, one.status, one.body, String(one.headers['content-type']));
+    const missing = await h.http.get('/applications/nope').set('Authorization', `Bearer ${token}`);
+    assertMatchesDocument(get, missing.status, missing.body, String(missing.headers['content-type']));
+  });
+});
