@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): Express {
       const route = (req as Request & { route?: { path?: string } }).route?.path ?? 'unmatched';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observe(req.method, String(route), res.statusCode, seconds);
-      log.debug({ requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      log.info({ requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
     });
     next();
   });

@@ -5,6 +5,7 @@ import { canonicalJson, sha256Hex } from '../../../src/api/idempotency';
 import { LoanWorkflows } from '../../../src/api/loanWorkflows';
 import { applicants, applications, documents, idempotencyKeys, loanEvents } from '../../../src/db/schema';
 import { createLogger } from '../../../src/logger';
+import { signEsignPayload } from '../../../src/sandbox/esign-signature';
 import type { StaffRole } from '../../../src/workflows/messages';
 import { applicationBody, documentsFor, startApiHarness, waitForState, waitForTask, type ApiHarness, type ApplicationOverrides, type StateBody } from './harness';
 
@@ -304,6 +305,24 @@ describe('four eyes and roles on the decision', () => {
     expect(s.pendingTask?.approvedBy ?? []).toEqual([]);
   });
 
+  it('an act the workflow finds invalid is 422: an offer above the LTV limit, a pass without the identity confirmed', async () => {
+    const { id } = await create();
+    await waitForTask(h, id, 'phone_verification');
+    const unconfirmed = await act(id, 'phone-verification', 'verifier-1', 'verifier', { ...PASSED, checklist: { ...PASSED.checklist, identityConfirmed: false } });
+    expect(unconfirmed.status).toBe(422);
+    expect(unconfirmed.headers['content-type']).toMatch(PROBLEM);
+    expect(unconfirmed.body).toMatchObject({ code: 'INVALID_ACT', stage: 'phone_verification', type: expect.stringContaining('invalid-act') });
+    expect((await act(id, 'phone-verification', 'verifier-1', 'verifier', PASSED)).status).toBe(200);
+    await waitForTask(h, id, 'approval');
+    // 290,000 CNY on a 300,000 CNY new-energy car: above the 85% cap the approver may go up to.
+    const tooMuch = await act(id, 'decision', 'approver-1', 'approver', { decision: 'approve', amountFen: 29_000_000 });
+    expect(tooMuch.status).toBe(422);
+    expect(tooMuch.body).toMatchObject({ code: 'INVALID_ACT', stage: 'approval' });
+    const s = await waitForState(h, id, () => true);
+    expect(s.stage).toBe('approval');
+    expect(s.decisions.filter((d) => d.decision === 'approve')).toHaveLength(0);
+  });
+
   it('request_info sends it back to documents; reject ends it', async () => {
     const first = await toApproval();
     const info = await act(first.id, 'decision', 'approver-1', 'approver', { decision: 'request_info', reasonCode: 'DOCUMENTS_MISSING', comment: '请补充银行流水' });
@@ -391,6 +410,32 @@ describe('withdrawal', () => {
   });
 });
 
+describe('POST /webhooks/esign outside signing', () => {
+  const signedEvent = (applicationId: string, type: string, eventId: string) => {
+    const raw = JSON.stringify({
+      eventId,
+      type,
+      occurredAt: new Date().toISOString(),
+      data: { envelopeId: 'env_unknown', applicationId, status: type === 'envelope.signed' ? 'signed' : 'declined', signedAt: type === 'envelope.signed' ? new Date().toISOString() : null, declinedAt: null },
+    });
+    return h.http.post('/webhooks/esign').set('content-type', 'application/json').set('X-Esign-Signature', signEsignPayload(h.config.ESIGN_WEBHOOK_SECRET, raw)).send(raw);
+  };
+
+  it('a signature for an application not yet waiting for one is 409 (the provider retries later); other events are acknowledged and recorded', async () => {
+    const { id } = await create();
+    await waitForTask(h, id, 'phone_verification');
+    const early = await signedEvent(id, 'envelope.signed', `evt_early_${id}`);
+    expect(early.status).toBe(409);
+    expect(early.body).toMatchObject({ code: 'NOT_WAITING', stage: 'phone_verification' });
+    const declined = await signedEvent(id, 'envelope.declined', `evt_declined_${id}`);
+    expect(declined.status).toBe(200);
+    expect(declined.body).toEqual({ received: true, eventId: `evt_declined_${id}`, applied: false });
+    const trail = await eventsOf(id);
+    expect(trail.find((e) => e.kind === 'esign_event')).toMatchObject({ actor: 'esign-provider', data: expect.objectContaining({ type: 'envelope.declined' }) });
+    expect(trail.find((e) => e.kind === 'act_refused')).toMatchObject({ actor: 'esign-provider', data: expect.objectContaining({ act: 'contract_signed', code: 'NOT_WAITING' }) });
+  });
+});
+
 describe('a new car from submission to servicing through the API, signed through the e-signature webhook', () => {
   it('walks every stage; the loan schedule and repayments follow', async () => {
     const { id } = await toApproval();
@@ -408,6 +453,21 @@ describe('a new car from submission to servicing through the API, signed through
     const loanId = serviced.loanId as string;
     const trail = await eventsOf(id);
     expect(trail.find((e) => e.kind === 'contract_signed')).toMatchObject({ actor: 'esign-provider', data: expect.objectContaining({ source: 'esign_callback', envelopeId }) });
+
+    // The provider delivering the same event again (or late) changes nothing and is acknowledged.
+    const envelope = (await (await fetch(`${h.sandbox.url}/esign/v1/envelopes/${envelopeId}`)).json()) as { webhooks: { eventId: string; state: string }[] };
+    const delivered = envelope.webhooks.find((w) => w.state === 'delivered');
+    expect(delivered).toBeDefined();
+    const replay = JSON.stringify({
+      eventId: delivered!.eventId,
+      type: 'envelope.signed',
+      occurredAt: new Date().toISOString(),
+      data: { envelopeId, applicationId: id, status: 'signed', signedAt: new Date().toISOString(), declinedAt: null },
+    });
+    const again = await h.http.post('/webhooks/esign').set('content-type', 'application/json').set('X-Esign-Signature', signEsignPayload(h.config.ESIGN_WEBHOOK_SECRET, replay)).send(replay);
+    expect(again.status).toBe(200);
+    expect(again.body.received).toBe(true);
+    expect((await eventsOf(id)).filter((e) => e.kind === 'contract_signed')).toHaveLength(1);
 
     // An on-site signature now is too late.
     const late = await act(id, 'signature', 'officer-1', 'officer', {});

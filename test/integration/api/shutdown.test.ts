@@ -20,7 +20,12 @@ it('lets the request in flight finish, refuses new connections, and reports drai
   expect(created.status).toBe(201);
   const id = created.body.id as string;
 
-  // No worker yet: the withdrawal waits for one inside the API.
+  // No worker: the record is still readable, from the stored mirror, marked as not live.
+  const read = await h.http.get(`/applications/${id}`).set('Authorization', officer);
+  expect(read.status).toBe(200);
+  expect(read.body).toMatchObject({ id, stage: 'intake', live: false, pendingTask: null });
+
+  // The withdrawal waits for a worker inside the API.
   const inFlight = h.http.post(`/applications/${id}/withdraw`).set('Authorization', officer).send({ reason: 'test' }).then((r) => r);
   await sleep(500);
   let closed = false;
