@@ -6,9 +6,11 @@ import { createCreditBureauActivities } from './creditBureau';
 import { createDocumentActivities } from './documents';
 import { createEsignActivities } from './esign';
 import { createLoanEventActivities } from './loanEvents';
+import { createLoanActivities } from './loans';
 import { createOcrActivities } from './ocr';
 import { createPaymentActivities } from './payments';
 import type { ProviderClients } from './providers';
+import { createReminderActivities } from './reminders';
 import { createSmsActivities } from './sms';
 import { createValuationActivities } from './valuation';
 
@@ -39,6 +41,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createEsignActivities({ db, cipher, esign: providers.esign }),
     ...createPaymentActivities({ db, cipher, payments: providers.payments, sandboxPayeeFallback: deps.sandboxPayeeFallback ?? true }),
     ...createSmsActivities({ db, cipher, sms: providers.sms }),
+    // Servicing (issue 7): loans, repayments, collections calls; reminders.
+    ...createLoanActivities({ db, cipher, callCentre: providers.callCentre }),
+    ...createReminderActivities({ db, cipher, sms: providers.sms }),
   };
 }
 
