@@ -105,28 +105,40 @@ export function createReminderActivities(deps: { db: Db; cipher: PiiCipher; sms:
   async function claimAndSend(claims: Claim[], source: 'sweep' | 'servicing'): Promise<Map<string, { outcome: Outcome; code: string | null }>> {
     const outcomes = new Map<string, { outcome: Outcome; code: string | null }>();
     if (claims.length === 0) return outcomes;
-    await db
-      .insert(reminders)
-      .values(
-        claims.map((c) => ({
-          messageId: c.messageId,
-          loanId: c.loanId,
-          seq: c.seq,
-          kind: c.kind,
-          remindOn: c.remindOn,
-          template: c.template,
-          text: c.text,
-          amountFen: c.amountFen,
-          source,
-        })),
-      )
-      .onConflictDoNothing();
     const ids = claims.map((c) => c.messageId);
-    const pending = await db
-      .select({ messageId: reminders.messageId, loanId: reminders.loanId, text: reminders.text, template: reminders.template })
-      .from(reminders)
-      .where(and(inArray(reminders.messageId, ids), eq(reminders.status, 'pending')));
     for (const id of ids) outcomes.set(id, { outcome: 'already_sent', code: null });
+
+    // 1. Claim. Rows already there are looked up first (a re-run then writes nothing); the rest are
+    //    inserted ON CONFLICT DO NOTHING, and only the rows this run inserted (RETURNING) are its
+    //    to send, so two sweeps racing never both send a new reminder.
+    const existing = await db
+      .select({ messageId: reminders.messageId, loanId: reminders.loanId, text: reminders.text, template: reminders.template, status: reminders.status })
+      .from(reminders)
+      .where(inArray(reminders.messageId, ids));
+    const known = new Set(existing.map((r) => r.messageId));
+    const fresh = claims.filter((c) => !known.has(c.messageId));
+    const inserted = fresh.length
+      ? await db
+          .insert(reminders)
+          .values(
+            fresh.map((c) => ({
+              messageId: c.messageId,
+              loanId: c.loanId,
+              seq: c.seq,
+              kind: c.kind,
+              remindOn: c.remindOn,
+              template: c.template,
+              text: c.text,
+              amountFen: c.amountFen,
+              source,
+            })),
+          )
+          .onConflictDoNothing()
+          .returning({ messageId: reminders.messageId, loanId: reminders.loanId, text: reminders.text, template: reminders.template })
+      : [];
+    // 2. What to send: rows claimed now, and rows a crashed run claimed but never marked (their
+    //    stored text, so a resend is byte-identical and the gateway answers `duplicate`).
+    const pending = [...existing.filter((r) => r.status === 'pending'), ...inserted];
 
     const phones = await borrowerPhones(
       db,

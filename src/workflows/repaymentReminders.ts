@@ -2,10 +2,12 @@
  * The daily reminder sweep, started by the `repayment-reminders-daily` Schedule at 08:00
  * Asia/Shanghai (or by hand from the Temporal UI). It pages through the unpaid instalments due in
  * three days, due today and overdue, in index order, and sends each reminder once (see
- * src/activities/reminders.ts for the claim-then-send protocol). Each page is one activity; the
- * run continues as new between pages, carrying the cursor and the running totals, so its history
- * stays the same size however many loans there are. The day is fixed at the first run, so a sweep
- * that crosses midnight finishes the day it started.
+ * src/activities/reminders.ts for the claim-then-send protocol). Each page is one activity; every
+ * `pagesPerRun` pages the run continues as new, carrying the cursor and the running totals, so its
+ * history stays under about 160 events however many loans there are. (Not after every page: the
+ * server starts a continued run about a second later, which would cap the sweep near one page a
+ * second.) The day is fixed at the first run, so a sweep that crosses midnight finishes the day it
+ * started.
  */
 import { ActivityFailure, ApplicationFailure, continueAsNew, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { createReminderActivities, ReminderCounts, ReminderCursor } from '../activities/reminders';
@@ -17,7 +19,7 @@ export interface RepaymentRemindersInput {
   asOfDate?: IsoDate | undefined;
   /** Instalments read per page (one activity); default 1,000. */
   pageSize?: number | undefined;
-  /** Pages per run before continuing as new; default 1. */
+  /** Pages per run before continuing as new; default 25 (about 150 events a run). */
   pagesPerRun?: number | undefined;
   /** Carried across continue-as-new. */
   cursor?: ReminderCursor | null | undefined;
@@ -32,6 +34,7 @@ export interface RepaymentRemindersResult extends ReminderCounts {
 }
 
 export const DEFAULT_REMINDER_PAGE_SIZE = 1_000;
+export const DEFAULT_REMINDER_PAGES_PER_RUN = 25;
 
 const { sendReminderPage } = proxyActivities<ReturnType<typeof createReminderActivities>>({
   ...smsActivityOptions,
@@ -42,7 +45,7 @@ const { sendReminderPage } = proxyActivities<ReturnType<typeof createReminderAct
 export async function repaymentReminders(input: RepaymentRemindersInput = {}): Promise<RepaymentRemindersResult> {
   const asOfDate = input.asOfDate ?? shanghaiDate(Date.now());
   const pageSize = Math.min(Math.max(1, input.pageSize ?? DEFAULT_REMINDER_PAGE_SIZE), 10_000);
-  const pagesPerRun = Math.max(1, input.pagesPerRun ?? 1);
+  const pagesPerRun = Math.min(Math.max(1, input.pagesPerRun ?? DEFAULT_REMINDER_PAGES_PER_RUN), 100);
   const totals: RepaymentRemindersResult = input.totals ?? {
     asOfDate,
     scanned: 0,
