@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
-import { createLoanEventActivities } from '../../src/activities/loanEvents';
 import { createLoanActivities } from '../../src/activities/loans';
-import { createReminderActivities } from '../../src/activities/reminders';
 import { createProviderClients, type ProviderClients } from '../../src/activities/providers';
 import type { Db } from '../../src/db/client';
 import { PiiCipher } from '../../src/db/pii';
@@ -19,15 +17,6 @@ export const testCipher = (): PiiCipher =>
 
 export function sandboxProviders(sandbox: RunningSandbox): ProviderClients {
   return createProviderClients(sandbox.providers);
-}
-
-/** The activities the servicing and reminder workflows call, over the test's database and sandbox. */
-export function servicingActivities(db: Db, cipher: PiiCipher, providers: ProviderClients) {
-  return {
-    ...createLoanEventActivities(db),
-    ...createLoanActivities({ db, cipher, callCentre: providers.callCentre }),
-    ...createReminderActivities({ db, cipher, sms: providers.sms }),
-  };
 }
 
 export interface SeedLoanOptions {

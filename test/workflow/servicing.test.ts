@@ -1,4 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
@@ -18,7 +19,7 @@ import {
   servicingStateQuery,
 } from '../../src/workflows/servicingMessages';
 import { createTestDb } from '../helpers/db';
-import { eventually, loadSchedule, sandboxProviders, seedLoan, servicingActivities, testCipher } from '../helpers/servicing';
+import { eventually, loadSchedule, sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
 import { timeSkippingEnv, workflowBundle } from '../helpers/temporal';
 
 /**
@@ -50,7 +51,7 @@ describe('loanServicing on the time-skipping server', () => {
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
       workflowBundle: await workflowBundle(),
-      activities: servicingActivities(h.db, cipher, providers),
+      activities: createActivities({ db: h.db, cipher, providers }),
     });
     running = worker.run();
   });
