@@ -124,7 +124,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const requestId = res.locals.requestId as string | undefined;
     const base = { instance: req.originalUrl.split('?')[0], ...(requestId ? { requestId } : {}) };
     if (res.headersSent) {
-      log.error({ requestId, err: describe(err) }, 'error after the answer was sent');
+      log.error({ requestId, err: describeError(err) }, 'error after the answer was sent');
       res.end();
       return;
     }
@@ -151,13 +151,20 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       sendProblem(res, { ...problemBody('validation', 'The body could not be read'), ...base });
       return;
     }
-    log.error({ requestId, method: req.method, route: req.route?.path, err: describe(err) }, 'unexpected error');
+    log.error({ requestId, method: req.method, route: req.route?.path, err: describeError(err) }, 'unexpected error');
     sendProblem(res, { ...problemBody('internal', 'Something went wrong; the request id identifies it in the logs'), ...base });
   };
 }
 
-/** Error name, message and stack for the log: our own messages carry no personal data. */
-function describe(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
+/**
+ * Error name, message and stack for the log. A failed query's message lists its parameters (which
+ * can hold free text staff typed, or ciphertexts): everything from `params:` on is cut.
+ */
+export function describeError(err: unknown): Record<string, unknown> {
+  const clean = (s: string | undefined) => s?.replace(/\bparams:[\s\S]*/i, 'params: [omitted]');
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? { cause: { name: err.cause.name, message: clean(err.cause.message) } } : {};
+    return { name: err.name, message: clean(err.message), stack: clean(err.stack), ...cause };
+  }
   return { value: typeof err };
 }
