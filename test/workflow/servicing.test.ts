@@ -16,8 +16,10 @@ import {
   earlyPayoffRequestedUpdate,
   repaymentRecordedSignal,
   repaymentRecordedUpdate,
+  SERVICING_REFUSED,
   servicingStateQuery,
 } from '../../src/workflows/servicingMessages';
+import { LoanAmountFen, LoanStage } from '../../src/workflows/searchAttributes';
 import { createTestDb } from '../helpers/db';
 import { eventually, loadSchedule, sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
 import { timeSkippingEnv, workflowBundle } from '../helpers/temporal';
@@ -55,6 +57,13 @@ describe('loanServicing on the time-skipping server', () => {
     });
     running = worker.run();
   });
+  // A test that fails midway must not leave its loan running into the next test's clock.
+  const started: WorkflowHandle[] = [];
+  afterEach(async () => {
+    for (const handle of started.splice(0)) {
+      await handle.terminate('test over').catch(() => undefined);
+    }
+  });
   afterAll(async () => {
     if (worker?.getState() === 'RUNNING') worker.shutdown();
     await running;
@@ -86,24 +95,28 @@ describe('loanServicing on the time-skipping server', () => {
     return (await admin.smsMessages()).map((m) => m.messageId).filter((id) => id.startsWith(prefix));
   }
 
-  /** Every run of the workflow, newest first, with its history length. */
+  /** Every run of the workflow, newest first: its history length, and the history replayed by today's code. */
   async function runChain(workflowId: string): Promise<number[]> {
     const lengths: number[] = [];
     let runId: string | undefined = (await env.client.workflow.getHandle(workflowId).describe()).runId;
     while (runId) {
       const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
       lengths.push(history.events?.length ?? 0);
+      // Determinism: each stored run replays without a non-determinism error.
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
       runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
     }
     return lengths;
   }
 
   async function start(loanId: string, applicationId: string, opts: { collateral?: boolean; instalmentsPerRun?: number } = {}) {
-    return env.client.workflow.start(loanServicing, {
+    const handle = await env.client.workflow.start(loanServicing, {
       taskQueue: TASK_QUEUE,
       workflowId: loanServicingWorkflowId(loanId),
       args: [{ loanId, applicationId, collateralRegistrationOutstanding: opts.collateral ?? false, instalmentsPerRun: opts.instalmentsPerRun }],
     });
+    started.push(env.client.workflow.getHandle(handle.workflowId));
+    return handle;
   }
 
   async function pay(handle: WorkflowHandle<typeof loanServicing>, reference: string, amountFen: number) {
@@ -244,6 +257,12 @@ describe('loanServicing on the time-skipping server', () => {
     const total = (seq: number) => schedule[seq - 1]!.totalFen;
     const handle = await start(loanId, applicationId);
 
+    // Refused by the update's validator (nothing recorded); the same mistake by signal is recorded as refused.
+    await expect(pay(handle, 'b-bad', -5)).rejects.toMatchObject({ cause: { type: SERVICING_REFUSED, details: [{ code: 'INVALID_AMOUNT' }] } });
+    await handle.signal(repaymentRecordedSignal, { actor: 'bank-feed', amountFen: 12.5, paidAt: await isoAt(), reference: 'b-bad' });
+    await eventually(async () => expect(await events(applicationId, 'repayment_refused')).toHaveLength(1));
+    expect((await handle.query(servicingStateQuery)).repaymentReferences).toBe(0);
+
     for (let seq = 1; seq <= 36; seq++) {
       if (seq === 11) continue; // paid ahead with instalment 10
       await sleepUntil(noon(addDays(due(seq), -2)));
@@ -275,6 +294,9 @@ describe('loanServicing on the time-skipping server', () => {
     }
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'closed', how: 'repaid' });
+    const described = await handle.describe();
+    expect(described.typedSearchAttributes.get(LoanStage)).toBe('closed');
+    expect(described.typedSearchAttributes.get(LoanAmountFen)).toBe(15_000_000);
     expect(await loanRow(loanId)).toMatchObject({ status: 'closed', closedHow: 'repaid', unappliedFen: 500 });
     expect((await events(applicationId, 'loan_closed'))[0]!.data).toMatchObject({ how: 'repaid', unappliedFen: 500 });
     // Nothing was ever overdue: no collections texts or calls.
