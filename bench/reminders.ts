@@ -3,8 +3,8 @@
  * that all fall in the sweep's range, runs the `repaymentReminders` workflow end to end on a local
  * Temporal dev server with the SMS sandbox over HTTP, and prints reminders per second and peak
  * memory next to the baseline: the bare SQL that selects the same rows, timed in the same run (once
- * as one query, once paged the way the sweep pages). A second sweep the same day shows the cost of
- * a re-run that sends nothing.
+ * as one query, once paged the way the sweep pages; before and after the sweeps, the better time
+ * counts). A second sweep the same day shows the cost of a re-run that sends nothing.
  *
  *   npx tsx bench/reminders.ts [--instalments 100000] [--page-size 1000] [--pages-per-run 25]
  *
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
   try {
     process.stderr.write(`seeding ${INSTALMENTS.toLocaleString('en')} unpaid instalments…\n`);
     const seeded = await seed(h, cipher, asOfDate);
-    const baseline = await bareSql(h, asOfDate);
+    const before = await bareSql(h, asOfDate);
 
     const providers = createProviderClients(sandbox.providers);
     const worker = await Worker.create({
@@ -244,6 +244,13 @@ async function main(): Promise<void> {
       );
     const [first, second] = await worker.runUntil(async () => [await sweep('first'), await sweep('again')]);
     const texted = (await fetch(`${sandbox.url}/sms/v1/messages`).then((r) => r.json())) as { count: number };
+    // Timed before and after the sweeps (cold and warm cache, and a shared machine): the better of the two.
+    const after = await bareSql(h, asOfDate);
+    const baseline = {
+      ...before,
+      oneQueryMs: Math.min(before.oneQueryMs, after.oneQueryMs),
+      pagedMs: Math.min(before.pagedMs, after.pagedMs),
+    };
 
     const f = first.value;
     const lines = [
