@@ -1,4 +1,6 @@
 import {
+  isGrpcServiceError,
+  ServiceError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
@@ -73,7 +75,7 @@ export class LoanWorkflows {
       });
     } catch (err) {
       // Already started and since closed: the application exists, which is what the caller wants.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw asUnavailable(err);
     }
     return options.workflowId;
   }
@@ -137,8 +139,16 @@ export class LoanWorkflows {
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
       throw new ProblemError('unavailable', 'The workflow did not answer in time; retry with the same Idempotency-Key', {}, { 'Retry-After': '5' });
     }
-    throw err;
+    throw asUnavailable(err);
   }
+}
+
+/** Temporal itself not answering (or refusing for now) is an outage to retry, not a bug: 503. */
+export function asUnavailable(err: unknown): unknown {
+  if (err instanceof ServiceError || isGrpcServiceError(err)) {
+    return new ProblemError('unavailable', 'Temporal did not accept the request; retry with the same Idempotency-Key', {}, { 'Retry-After': '5' });
+  }
+  return err;
 }
 
 export function notWaiting(stage: Stage, detail: string): ProblemError {

@@ -8,7 +8,8 @@ import { audit } from '../audit';
 import type { ApiContext } from '../context';
 import { sha256Hex } from '../idempotency';
 import { defineOperation, type Operation } from '../operation';
-import { ProblemError } from '../problem';
+import { asUnavailable } from '../loanWorkflows';
+import { describeError, ProblemError } from '../problem';
 import { LoanIdParams, LoanSchedule, REPAYMENT_EXAMPLES, RepaymentBody, RepaymentResult } from '../schemas/loans';
 
 const TAGS = ['loans'];
@@ -125,7 +126,8 @@ export function loanOperations(ctx: ApiContext): Operation[] {
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
           throw new ProblemError('unavailable', 'The servicing workflow did not answer in time; retry with the same reference', {}, { 'Retry-After': '5' });
         }
-        throw err;
+        ctx.log.warn({ loanId: loan.id, err: describeError(err) }, 'repayment could not reach the servicing workflow');
+        throw asUnavailable(err);
       }
       if (state.lastRepayment?.reference === body.reference && state.lastRepayment.outcome === 'rejected') {
         throw new ProblemError('invalid_act', `The servicing workflow rejected the repayment${state.lastRepayment.reason ? ` (${state.lastRepayment.reason})` : ''}`, {

@@ -49,7 +49,7 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
   const [env, db, sandbox] = await Promise.all([localEnv(), createTestDb(), startSandbox({ port: 0, esignWebhookRetryDelaysMs: [200, 500, 1000, 2000] })]);
   const config = loadConfig({ LOG_LEVEL: 'silent', SANDBOX_PORT: String(sandbox.port), TEMPORAL_TASK_QUEUE: 'car-loans', ...opts.env });
   const cipher = new PiiCipher(keyRingFromConfig(config));
-  const log = createLogger('silent');
+  const log = createLogger(process.env.API_TEST_LOG_LEVEL ?? 'silent');
 
   const worker = opts.noWorker
     ? undefined
