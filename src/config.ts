@@ -40,6 +40,9 @@ const schema = z.object({
   TEMPORAL_TLS: bool.default(false),
   TEMPORAL_API_KEY: optionalString,
 
+  /** Prometheus endpoint of the Temporal SDK's worker metrics (0: off). */
+  WORKER_METRICS_PORT: port.default(9464),
+
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(3000),
 

@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     `  API            ${system.apiUrl}`,
     `  API docs       ${system.apiUrl}/docs`,
     `  Temporal UI    ${system.temporalUiUrl ?? '(external cluster: use its own UI)'}`,
+    `  Worker metrics ${config.WORKER_METRICS_PORT ? `http://${config.HOST}:${config.WORKER_METRICS_PORT}/metrics` : '(off)'}`,
     `  Sandbox        ${system.sandbox?.url ?? '(off: providers at their configured URLs)'}`,
     `  Temporal       ${system.temporalAddress}  namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE}`,
     `  Database       ${system.db.driver === 'pglite' ? `PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}`,

@@ -6,7 +6,8 @@ import { listen } from './api/lifecycle';
 import { keyRingFromConfig, PiiCipher } from './db/pii';
 import type { Config } from './config';
 import { openDb, type DbHandle } from './db/client';
-import { connectClient, connectWorker, ensureSearchAttributes } from './temporal/connection';
+import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from './temporal/connection';
+import { installTemporalRuntime } from './temporal/runtime';
 import { startDevServer, type DevServer } from './temporal/devServer';
 import { ensureReminderSchedule } from './temporal/schedules';
 import { REMINDERS_SCHEDULE_ID } from './workflows/messages';
@@ -50,6 +51,8 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
   };
 
   try {
+    installTemporalRuntime(log, { metricsBind: config.WORKER_METRICS_PORT ? `${config.HOST}:${config.WORKER_METRICS_PORT}` : undefined });
+    const dataConverter = dataConverterFromConfig(config);
     let devServer: DevServer | undefined;
     let address = config.TEMPORAL_ADDRESS;
     if (!address) {
@@ -77,7 +80,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         log.warn({ err: (err as Error).message }, 'could not register search attributes; register them on the cluster');
       }
     }
-    const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+    const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 
     const db = await openDb({
       databaseUrl: config.DATABASE_URL,
@@ -104,6 +107,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       deps: activityDepsFromConfig(config, db.db),
+      dataConverter,
     });
     const workerRun = worker.run();
     undo.push(async () => {

@@ -13,6 +13,8 @@ export interface CreateWorkerOptions {
   /** Pre-built bundle (tests share one); otherwise the workflows are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
+  /** The deployment's payload encryption (dataConverterFromConfig); clients must use the same. */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
@@ -24,6 +26,7 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     taskQueue: opts.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(opts.deps),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...opts.tuning,
   });
 }

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../config';
 import { openDb } from '../db/client';
 import { keyRingFromConfig, PiiCipher } from '../db/pii';
 import { createLogger } from '../logger';
-import { connectClient } from '../temporal/connection';
+import { connectClient, dataConverterFromConfig } from '../temporal/connection';
 import { createApp } from './app';
 import { listen } from './lifecycle';
 
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL).child({ component: 'api' });
   const address = config.TEMPORAL_ADDRESS ?? `${config.TEMPORAL_DEV_HOST}:${config.TEMPORAL_DEV_PORT}`;
   const connection = await connectClient({ address, namespace: config.TEMPORAL_NAMESPACE, tls: config.TEMPORAL_TLS, apiKey: config.TEMPORAL_API_KEY });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromConfig(config) });
   const db = await openDb({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATABASE_URL ? undefined : path.join(config.DATA_DIR, 'pglite'),

@@ -1,7 +1,9 @@
 import { Connection, type ConnectionOptions } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { LOAN_SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
+import { codecFromConfig } from './codec';
 
 export interface TemporalTarget {
   address: string;
@@ -61,4 +63,16 @@ export async function ensureSearchAttributes(conn: Connection, namespace: string
     searchAttributes: Object.fromEntries(missing.map((k) => [k.name, TYPE_BY_NAME[k.type]!])),
   });
   return missing.map((k) => k.name);
+}
+
+/**
+ * The one data converter of every client and worker of a deployment: payloads encrypted by the
+ * codec, and failure messages and stack traces moved into the (encrypted) attributes as well, so
+ * nothing a history holds is readable without the key.
+ */
+export function dataConverterFromConfig(cfg: Parameters<typeof codecFromConfig>[0]): DataConverter {
+  return {
+    payloadCodecs: [codecFromConfig(cfg)],
+    failureConverterPath: require.resolve('./failureConverter'),
+  };
 }

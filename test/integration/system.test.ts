@@ -26,6 +26,7 @@ describe('the whole system as npm start runs it', () => {
       TEMPORAL_DEV_PORT: String(await freePort()),
       TEMPORAL_UI_PORT: String(await freePort()),
       SANDBOX_PORT: String(await freePort()),
+      WORKER_METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
       ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     };
