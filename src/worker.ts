@@ -18,13 +18,17 @@ export interface CreateWorkerOptions {
 }
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
+/** Workflow interceptors bundled with the workflows: the stage on every workflow log line. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflows/logAttributes')];
 
 export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     activities: createActivities(opts.deps),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...opts.tuning,
