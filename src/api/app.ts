@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const log = deps.log;
-  const metrics = createApiMetrics();
+  const metrics = createApiMetrics({ db: deps.db.db, log });
 
   const ctx: ApiContext = {
     db: deps.db.db,
