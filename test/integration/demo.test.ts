@@ -1,0 +1,185 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { and, eq } from 'drizzle-orm';
+import { mintDevToken } from '../../src/api/auth';
+import { preflight, runDemo, SCENARIOS, SystemNotRunning, type ScenarioName, type ScenarioResult } from '../../src/cli/demoScenarios';
+import { loadConfig } from '../../src/config';
+import { loanEvents } from '../../src/db/schema';
+import { createLogger } from '../../src/logger';
+import { SandboxAdminClient } from '../../src/sandbox/admin-client';
+import { startSystem, type RunningSystem } from '../../src/system';
+import { freePort } from '../../src/temporal/devServer';
+import { LoanStage } from '../../src/workflows/searchAttributes';
+
+/**
+ * `npm run demo` against the whole system as `npm start` runs it (dev server, worker, API, sandbox,
+ * PGlite or DATABASE_URL), on free ports of 127.0.0.1: every scenario must end in its stage, and a
+ * scenario that does not (or takes too long) must say so and fail the run.
+ */
+const EXPECTED: Record<ScenarioName, string> = {
+  'happy-path': 'servicing',
+  'auto-decline': 'rejected',
+  'request-info': 'servicing',
+  'four-eyes': 'servicing',
+  withdrawal: 'withdrawn',
+};
+const ROOT = path.join(__dirname, '..', '..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+
+describe('npm run demo', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-demo-'));
+  let system: RunningSystem;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    env = {
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      TEMPORAL_DEV_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(await freePort()),
+      SANDBOX_PORT: String(await freePort()),
+      WORKER_METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    };
+    system = await startSystem(loadConfig(env), createLogger('warn'));
+  });
+
+  afterAll(async () => {
+    await system?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const demoOptions = () => ({
+    apiUrl: system.apiUrl,
+    token: (sub: string, roles: Parameters<typeof mintDevToken>[1]['roles']) => mintDevToken(system.config, { sub, roles }),
+    esignUrl: system.config.providers.esign,
+    temporalUiUrl: system.temporalUiUrl!,
+    namespace: system.config.TEMPORAL_NAMESPACE,
+    pollMs: 250,
+  });
+
+  it('plays every scenario to the stage it should end in, stage by stage, with the Temporal UI link of each run', async () => {
+    await preflight(demoOptions());
+    const lines: string[] = [];
+    const results = await runDemo({ ...demoOptions(), timeoutMs: 150_000, print: (l) => lines.push(l) });
+    const output = lines.join('\n');
+
+    expect(results.map((r) => ({ name: r.name, stage: r.stage, ok: r.ok, error: r.error }))).toEqual(
+      SCENARIOS.map((name) => ({ name, stage: EXPECTED[name], ok: true, error: undefined })),
+    );
+    const by = Object.fromEntries(results.map((r) => [r.name, r])) as Record<ScenarioName, ScenarioResult>;
+
+    // The stages each went through, from the workflow's own history.
+    const ORIGINATION = ['intake', 'document_check', 'phone_verification', 'valuation', 'approval', 'signing', 'disbursement', 'servicing'];
+    expect(by['happy-path'].stages).toEqual(ORIGINATION);
+    expect(by['four-eyes'].stages).toEqual(ORIGINATION);
+    expect(by['request-info'].stages).toEqual([
+      'intake', 'document_check', 'phone_verification', 'valuation', 'approval',
+      'document_check', 'phone_verification', 'valuation', 'approval', 'signing', 'disbursement', 'servicing',
+    ]);
+    expect(by['auto-decline'].stages).toEqual(['intake', 'document_check', 'phone_verification', 'valuation', 'approval', 'rejected']);
+    expect(by.withdrawal.stages).toEqual(['intake', 'document_check', 'phone_verification', 'withdrawn']);
+
+    for (const r of results) {
+      // One terminal line per stage change, and the UI link of the run, which the dev server's UI serves.
+      const stageLines = lines.filter((l) => l.startsWith(`[${r.name.padEnd(12)}] stage → `));
+      expect(stageLines).toHaveLength(r.stages.length);
+      expect(r.workflowId).toBe(`loan-application-${r.applicationId}`);
+      expect(r.uiUrl).toBe(`${system.temporalUiUrl}/namespaces/default/workflows/${r.workflowId}`);
+      expect(output).toContain(`Temporal UI: ${r.uiUrl}`);
+      // What an engineer filters by in the UI agrees with what the demo saw.
+      const described = await system.client.workflow.getHandle(r.workflowId!).describe();
+      expect(described.typedSearchAttributes.get(LoanStage)).toBe(EXPECTED[r.name]);
+      expect(described.status.name).toBe(EXPECTED[r.name] === 'servicing' ? 'RUNNING' : 'COMPLETED');
+    }
+    expect((await fetch(by['happy-path'].uiUrl!)).status).toBe(200);
+
+    // How each was acted on: the customer signed at the provider (webhook) or the officer on site.
+    const signedBy = async (id: string) =>
+      (await system.db.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, id), eq(loanEvents.kind, 'contract_signed'))))[0]?.actor;
+    expect(await signedBy(by['happy-path'].applicationId!)).toBe('esign-provider');
+    expect(await signedBy(by['four-eyes'].applicationId!)).toBe('esign-provider');
+    expect(await signedBy(by['request-info'].applicationId!)).toBe('demo-officer-1');
+    const approvals = await system.db.db
+      .select()
+      .from(loanEvents)
+      .where(and(eq(loanEvents.applicationId, by['four-eyes'].applicationId!), eq(loanEvents.kind, 'approval_decision')));
+    expect(new Set(approvals.map((e) => e.actor))).toEqual(new Set(['demo-approver-1', 'demo-approver-2']));
+
+    // Sample data is fake but valid, and no full ID number or phone is printed.
+    expect(output).not.toMatch(/\b\d{17}[\dX]\b/);
+    expect(output).not.toMatch(/\b1[3-9]\d{9}\b/);
+  });
+
+  it('fails a scenario that ends in another stage, and one that runs out of time (withdrawing what it left open)', async () => {
+    const sandbox = new SandboxAdminClient(system.sandbox!.url);
+    // The bank refuses every payout: the happy path ends failed at disbursement instead of servicing.
+    await sandbox.setFault({ provider: 'payments', mode: 'refusal', status: 422, code: 'account_closed' });
+    try {
+      const [wrong] = await runDemo({ ...demoOptions(), scenarios: ['happy-path'], timeoutMs: 120_000, print: () => undefined });
+      expect(wrong).toMatchObject({ name: 'happy-path', ok: false, stage: 'failed', error: expect.stringMatching(/^ended in failed \(DISBURSEMENT_REFUSED\)/) });
+    } finally {
+      await sandbox.clearFaults();
+    }
+
+    const lines: string[] = [];
+    const [slow] = await runDemo({ ...demoOptions(), scenarios: ['four-eyes'], timeoutMs: 1_500, print: (l) => lines.push(l) });
+    expect(slow).toMatchObject({ ok: false, error: 'timed out after 2 s' });
+    expect(lines.join('\n')).toMatch(/withdrew the unfinished application \(20[02]\)/);
+    const token = await mintDevToken(system.config, { sub: 'test-watcher', roles: ['admin'] });
+    for (let i = 0; ; i++) {
+      const res = await fetch(`${system.apiUrl}/applications/${slow!.applicationId}`, { headers: { authorization: `Bearer ${token}` } });
+      const stage = ((await res.json()) as { stage: string }).stage;
+      if (stage === 'withdrawn') break;
+      if (i > 60) throw new Error(`the timed-out application is still ${stage}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+
+  function runCli(args: string[], extraEnv: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(TSX, ['src/cli/demo.ts', ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('the command plays a scenario against the running system, configured like npm start, and exits 0', async () => {
+    const { code, stdout, stderr } = await runCli(['--only', 'withdrawal', '--timeout', '120'], {
+      PORT: env.PORT!,
+      SANDBOX_PORT: env.SANDBOX_PORT!,
+      TEMPORAL_UI_PORT: env.TEMPORAL_UI_PORT!,
+    });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/\[withdrawal {2}\] stage → withdrawn/);
+    expect(stdout).toMatch(/ok {3}withdrawal {3}withdrawn/);
+    expect(stdout).toContain(`http://127.0.0.1:${env.TEMPORAL_UI_PORT}/namespaces/default/workflows/loan-application-`);
+  });
+
+  it('says clearly that no system is running, and exits 2', async () => {
+    const port = await freePort();
+    await expect(preflight({ apiUrl: `http://127.0.0.1:${port}`, token: async () => 'x' })).rejects.toThrow(SystemNotRunning);
+    const { code, stdout, stderr } = await runCli([], { PORT: String(port) });
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`No car-loans API answers at http://127.0.0.1:${port}`);
+    expect(stderr).toContain('npm start');
+  });
+
+  it('refuses to play when the API does not take its tokens (another JWT secret)', async () => {
+    const { code, stderr } = await runCli(['--only', 'withdrawal'], { PORT: env.PORT!, JWT_SECRET: 'another-secret-that-is-long-enough-0123456789' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('refused the demo');
+  });
+});
