@@ -19,6 +19,9 @@ export const PII_KEYS: ReadonlySet<string> = new Set([
   'homeAddress',
 ]);
 
+/** Keys whose values are credentials or key material, whatever they hold. */
+const SECRET_KEY = /secret|password|passwd|api_?key|token|private_?key|^keys?$|^ring$/i;
+
 /**
  * Paths pino censors itself: credentials in headers, and the personal-data keys at the top and one
  * level down, which is what reaches child-logger bindings (the log formatter does not see those).
@@ -36,11 +39,13 @@ export const REDACT_PATHS = [
 export const CENSOR = '[redacted]';
 const MAX_DEPTH = 8;
 
-/** A copy of `value` with every personal-data key censored; the value itself when it has none. */
+/** A copy of `value` with every personal-data and secret key censored; the value itself when it has none. */
 export function censorPersonalData(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
   // Errors are serialised by pino's err serializer; their messages are kept free of personal data at the source.
-  if (value instanceof Error || value instanceof Date || Buffer.isBuffer(value)) return value;
+  if (value instanceof Error || value instanceof Date) return value;
+  // Raw bytes are never worth a log line and may be key material (the SDK logs its worker options at debug).
+  if (value instanceof Uint8Array || value instanceof ArrayBuffer) return `[${value.byteLength} bytes]`;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     value.forEach((item, i) => {
@@ -51,7 +56,7 @@ export function censorPersonalData(value: unknown, depth = 0): unknown {
   }
   let out: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    const c = PII_KEYS.has(k) && v !== null && v !== undefined ? CENSOR : censorPersonalData(v, depth + 1);
+    const c = (PII_KEYS.has(k) || SECRET_KEY.test(k)) && v !== null && v !== undefined ? CENSOR : censorPersonalData(v, depth + 1);
     if (c !== v) (out ??= { ...(value as Record<string, unknown>) })[k] = c;
   }
   return out ?? value;

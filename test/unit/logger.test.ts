@@ -56,6 +56,22 @@ describe('createLogger: JSON lines without personal data', () => {
     expect(given.applicant.name).toBe(PERSON.name);
   });
 
+  it('never writes key material or secrets, e.g. the worker options the Temporal SDK logs at debug', () => {
+    const { log, lines, json } = capture('debug');
+    const key = Buffer.alloc(32, 13);
+    log.debug(
+      { options: { taskQueue: 'car-loans', dataConverter: { payloadCodecs: [{ ring: { currentKeyId: 'k1', keys: { k1: key } } }] }, apiKey: 'tc-key-1', tls: { clientCertPair: { key: key } } } },
+      'Creating worker',
+    );
+    log.info({ config: { JWT_SECRET: 'jwt-secret-value', ESIGN_WEBHOOK_SECRET: 'hmac-secret-value', PORT: 3000 }, digest: new Uint8Array([1, 2, 3]) }, 'config');
+    const text = lines.join('\n');
+    expect(text).not.toMatch(/13,13,13/);
+    for (const s of ['tc-key-1', 'jwt-secret-value', 'hmac-secret-value']) expect(text).not.toContain(s);
+    const [worker, config] = json();
+    expect(worker).toMatchObject({ options: { taskQueue: 'car-loans', apiKey: '[redacted]', dataConverter: { payloadCodecs: [{ ring: '[redacted]' }] }, tls: { clientCertPair: { key: '[redacted]' } } } });
+    expect(config).toMatchObject({ config: { JWT_SECRET: '[redacted]', ESIGN_WEBHOOK_SECRET: '[redacted]', PORT: 3000 }, digest: '[3 bytes]' });
+  });
+
   it('returns objects without personal data unchanged (no copying on the hot path)', () => {
     const obj = { applicationId: 'a', nested: { stage: 'intake', list: [1, 2, { x: 1 }] } };
     expect(censorPersonalData(obj)).toBe(obj);
