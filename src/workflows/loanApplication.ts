@@ -768,8 +768,11 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
     state.envelopeId = envelopeId;
     addCompensation('envelope', async (reason) => {
       const r = await run(esign.voidEnvelope, `void envelope ${envelopeId}`, { applicationId, envelopeId, reasonCode: reason });
-      // A signed contract cannot be voided: the lender cancels it and tells the customer.
-      if (r.status === 'already_signed') await notify('contract_cancelled', `contract-cancelled/${envelopeId}`);
+      // A contract signed (through the provider or on site) is not voided but cancelled, and the customer told.
+      if (r.status === 'already_signed' || signature !== null) {
+        await notify('contract_cancelled', `contract-cancelled/${envelopeId}`);
+        return 'contract_cancelled';
+      }
       return r.status;
     });
     await recordEvent('envelope_sent', `envelope:${round}`, { envelopeId, documentHash: envelope.documentHash });

@@ -49,7 +49,8 @@ export async function keepHistory(handle: WorkflowHandle, name: string): Promise
   if (!RECORDING) return;
   const history = await handle.fetchHistory();
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
-  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(historyToJson(history), null, 2)}\n`);
+  // One line: these are machine files, replayed, never read line by line.
+  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(historyToJson(history))}\n`);
 }
 
 /**
@@ -57,6 +58,11 @@ export async function keepHistory(handle: WorkflowHandle, name: string): Promise
  * the JSON form) decoded, so a test can check that no personal data is in it.
  */
 export async function historyText(handle: WorkflowHandle): Promise<string> {
+  return readableText(historyToJson(await handle.fetchHistory()));
+}
+
+/** Every string in a JSON history, payload data decoded. */
+export function readableText(json: unknown): string {
   const out: string[] = [];
   const walk = (v: unknown, key: string): void => {
     if (typeof v === 'string') {
@@ -65,6 +71,6 @@ export async function historyText(handle: WorkflowHandle): Promise<string> {
     } else if (Array.isArray(v)) v.forEach((x) => walk(x, key));
     else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k);
   };
-  walk(historyToJson(await handle.fetchHistory()), '');
+  walk(json, '');
   return out.join('\n');
 }

@@ -1,6 +1,6 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import { createProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
@@ -11,9 +11,11 @@ import {
   collateralRegisteredUpdate,
   contractSignedUpdate,
   loanApplicationStartOptions,
+  loanServicingWorkflowId,
   phoneVerificationCompletedUpdate,
   stateQuery,
   type ApprovalDecision,
+  type LoanApplicationResult,
   type LoanState,
   type PhoneOutcome,
 } from '../../src/workflows/messages';
@@ -36,6 +38,19 @@ export interface LoanWorld {
   taskQueue: string;
   seed(opts?: SeedOptions): Promise<Seeded>;
   start(seeded: Seeded): Promise<LoanHandle>;
+  /**
+   * The run's result once it has completed, read without unlocking time skipping. (The test
+   * server's `result()` unlocks it while it waits, and a server left idle then jumps to its next
+   * timer — ten years on, the execution timeout it gives every run — so tests move time only with
+   * env.sleep and read results here.)
+   */
+  result<R = LoanApplicationResult>(handle: WorkflowHandle, timeoutMs?: number): Promise<R>;
+  /**
+   * Terminates every run this world started that is still running, and its servicing child. Call it
+   * after each test: on the time-skipping server a run left waiting (a deadline, a 36-month loan)
+   * would otherwise move the clock of every later test when one of them awaits a result.
+   */
+  cleanup(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,6 +69,16 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
     activities,
   });
   const running = worker.run();
+  const started: LoanHandle[] = [];
+  // A plain client on the same connection: its result() does not touch time skipping.
+  const plain = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
+  const terminateIfRunning = async (handle: WorkflowHandle) => {
+    try {
+      if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test finished');
+    } catch {
+      // Already gone.
+    }
+  };
   return {
     env,
     h,
@@ -61,7 +86,32 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
     admin: new SandboxAdminClient(sandbox.url),
     taskQueue,
     seed: (opts) => seedApplication(h.db, opts),
-    start: (seeded) => env.client.workflow.start(loanApplication, loanApplicationStartOptions(seeded.input, taskQueue)),
+    async start(seeded) {
+      const handle = await env.client.workflow.start(loanApplication, loanApplicationStartOptions(seeded.input, taskQueue));
+      started.push(handle);
+      return handle;
+    },
+    async result<R>(handle: WorkflowHandle, timeoutMs = 60_000): Promise<R> {
+      const h = plain.workflow.getHandle(handle.workflowId);
+      const until = Date.now() + timeoutMs;
+      while ((await h.describe()).status.name === 'RUNNING') {
+        if (Date.now() > until) throw new Error(`${handle.workflowId} still running after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return h.result() as Promise<R>;
+    },
+    async cleanup() {
+      for (const handle of started.splice(0)) {
+        let loanId: string | null = null;
+        try {
+          loanId = (await handle.query(stateQuery)).loanId;
+        } catch {
+          // Closed runs may not answer queries on the test server.
+        }
+        await terminateIfRunning(handle);
+        if (loanId) await terminateIfRunning(env.client.workflow.getHandle(loanServicingWorkflowId(loanId)));
+      }
+    },
     async close() {
       worker.shutdown();
       await running;

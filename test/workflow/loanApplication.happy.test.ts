@@ -20,16 +20,12 @@ beforeAll(async () => {
   env = await timeSkippingEnv();
   w = await startLoanWorld(env);
 });
+afterEach(() => w.cleanup());
 afterAll(async () => {
   await w?.close();
   await env?.teardown();
 });
 
-/** Servicing runs for years: end both runs so their timers do not move this file's clock. */
-async function stopServicing(handle: LoanHandle, loanId: string | null): Promise<void> {
-  await handle.terminate('test finished');
-  if (loanId) await env.client.workflow.getHandle(loanServicingWorkflowId(loanId)).terminate('test finished');
-}
 
 async function stagesRecorded(applicationId: string): Promise<string[]> {
   const rows = await w.h.db.select().from(loanEvents).where(eq(loanEvents.applicationId, applicationId)).orderBy(asc(loanEvents.seq));
@@ -72,8 +68,9 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   expect(loan).toBeDefined();
   const rows = await w.h.db.select().from(installments).where(eq(installments.loanId, s.loanId!));
   expect(rows).toHaveLength(seeded.input.termMonths);
-  const child = await env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!)).describe();
-  expect(child.status.name).toBe('RUNNING');
+  // (The stage is servicing a moment before the child has started.)
+  const child = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
+  await waitFor(() => child.describe().then((d) => d.status.name === 'RUNNING', () => false));
 
   // No personal data anywhere in the history: not in inputs, results, signals or activity payloads.
   const text = await historyText(handle);
@@ -97,7 +94,6 @@ describe('happy paths', () => {
     expect(ledger.entries[0]).toMatchObject({ kind: 'payout', accountLast4: '3445' });
     expect(state.collateralRegistered).toBe(false);
     await keepHistory(handle, 'happy-new-branch');
-    await stopServicing(handle, state.loanId);
   });
 
   it('a used car: the mortgage registration comes before the money', async () => {
@@ -107,7 +103,6 @@ describe('happy paths', () => {
     expect(state.collateralRegistered).toBe(true);
     expect(state.documents.required).toContain('vehicle_registration');
     await keepHistory(handle, 'happy-used-branch');
-    await stopServicing(handle, state.loanId);
   });
 
   it('door to door, equal principal', async () => {
@@ -116,7 +111,6 @@ describe('happy paths', () => {
     const { state } = await expectServiced(seeded, handle);
     expect(state.offer).toMatchObject({ repaymentMethod: 'equal_principal', termMonths: 24 });
     await keepHistory(handle, 'happy-new-door-to-door');
-    await stopServicing(handle, state.loanId);
   });
 
   it('online: the bank statement is required as well', async () => {
@@ -125,7 +119,6 @@ describe('happy paths', () => {
     const { state } = await expectServiced(seeded, handle);
     expect(state.documents.required).toEqual(['id_card', 'driver_license', 'income_proof', 'purchase_contract', 'bank_statement']);
     await keepHistory(handle, 'happy-new-online');
-    await stopServicing(handle, state.loanId);
   });
 
   it('a new car through a dealer: the dealer is paid, on its settlement account', async () => {
@@ -134,7 +127,6 @@ describe('happy paths', () => {
     const { state, ledger } = await expectServiced(seeded, handle);
     expect(ledger.entries[0]).toMatchObject({ accountLast4: '2999' });
     await keepHistory(handle, 'happy-new-dealer');
-    await stopServicing(handle, state.loanId);
   });
 
   it('a used car through a dealer without an account on file: the sandbox fallback account, flagged', async () => {
@@ -143,7 +135,6 @@ describe('happy paths', () => {
     const { state, ledger } = await expectServiced(seeded, handle, { used: true });
     expect(ledger.entries[0]).toMatchObject({ accountLast4: sandboxAccountNumber('dealer:D-404').slice(-4), bankCode: 'SANDBOX' });
     expect(state.flags).toContain('SANDBOX_PAYEE_ACCOUNT');
-    await stopServicing(handle, state.loanId);
   });
 
   it('a customer with no bank account on file is paid on the deterministic sandbox account', async () => {
@@ -151,7 +142,6 @@ describe('happy paths', () => {
     const handle = await w.start(seeded);
     const { state, ledger } = await expectServiced(seeded, handle);
     expect(ledger.entries[0]).toMatchObject({ accountLast4: sandboxAccountNumber(`customer:${seeded.applicationId}`).slice(-4) });
-    await stopServicing(handle, state.loanId);
   });
 
   it('pays exactly once when the payment provider loses its answer and is retried', async () => {
@@ -159,9 +149,8 @@ describe('happy paths', () => {
     const handle = await w.start(seeded);
     await w.admin.setFault({ provider: 'payments', mode: 'lost_response', count: 1 });
     try {
-      const { state, ledger } = await expectServiced(seeded, handle);
+      const { ledger } = await expectServiced(seeded, handle);
       expect(ledger.count).toBe(1);
-      await stopServicing(handle, state.loanId);
     } finally {
       await w.admin.clearFaults('payments');
     }
@@ -171,7 +160,6 @@ describe('happy paths', () => {
     const seeded = await w.seed({ channel: 'branch', applicant: { bankAccount: '6217000000000000020' } });
     const handle = await w.start(seeded);
     const { state } = await expectServiced(seeded, handle);
-    await stopServicing(handle, state.loanId);
   });
 
   it('ends closed when servicing closes the loan (early payoff)', async () => {
@@ -185,7 +173,7 @@ describe('happy paths', () => {
     await servicing.executeUpdate(repaymentRecordedUpdate, {
       args: [{ actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` }],
     });
-    expect(await handle.result()).toEqual({ stage: 'closed', outcomeReason: 'EARLY_PAYOFF', loanId: s.loanId });
+    expect(await w.result(handle)).toEqual({ stage: 'closed', outcomeReason: 'EARLY_PAYOFF', loanId: s.loanId });
     const final = await handle.query('state');
     expect((final as { stageHistory: { stage: string }[] }).stageHistory.map((v) => v.stage)).toEqual([...FULL_PATH, 'closed']);
     expect((await handle.describe()).typedSearchAttributes.get(LoanStage)).toBe('closed');
