@@ -1,0 +1,69 @@
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { validateResidentId } from '../../src/domain';
+import { RECORDING, historyToJson, readableText, storedHistories } from '../helpers/histories';
+import { workflowBundle } from '../helpers/temporal';
+
+// The stored histories of every loan-application path (test/workflow/histories/, regenerated with
+// RECORD_HISTORIES=1) replayed against the current workflow code: a change that would break the
+// applications already running fails here, before it reaches a worker.
+
+const histories = storedHistories();
+const describeUnlessRecording = RECORDING ? describe.skip : describe;
+
+describeUnlessRecording('replay of stored loan-application histories', () => {
+  it('has a history for each path', () => {
+    const names = histories.map(([name]) => name);
+    for (const expected of [
+      'happy-new-branch',
+      'happy-used-branch',
+      'happy-closed-early-payoff',
+      'rejected-auto-decline',
+      'rejected-by-approver',
+      'request-info-loop',
+      'four-eyes',
+      'phone-unreachable-then-passed',
+      'expired-phone-verification',
+      'expired-offer',
+      'withdrawn-signing',
+      'failed-disbursement',
+    ]) {
+      expect(names).toContain(expected);
+    }
+  });
+
+  it('carry no personal data: no ID number, mobile number, bank account or name', () => {
+    for (const [name, history] of histories) {
+      const text = readableText(historyToJson(history));
+      const ids = (text.match(/(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])/g) ?? []).filter((id) => validateResidentId(id, '2099-12-31').valid);
+      const phones = text.match(/(?<!\d)1[3-9]\d{9}(?!\d)/g) ?? [];
+      const accounts = text.match(/(?<!\d)62\d{14,17}(?!\d)/g) ?? [];
+      expect({ name, ids, phones, accounts, names: text.includes('张三') }).toEqual({ name, ids: [], phones: [], accounts: [], names: false });
+    }
+  });
+
+  it('replays every stored history with the current workflow code', async () => {
+    const bundle = await workflowBundle();
+    const failures: string[] = [];
+    const results = Worker.runReplayHistories(
+      { workflowBundle: bundle },
+      histories.map(([name, history]) => ({ workflowId: name, history })),
+    );
+    let replayed = 0;
+    for await (const r of results) {
+      replayed++;
+      if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
+    }
+    expect(failures).toEqual([]);
+    expect(replayed).toBe(histories.length);
+  });
+
+  it('fails a deliberately non-deterministic change of the workflow', async () => {
+    const altered = await bundleWorkflowCode({
+      workflowsPath: require.resolve('./fixtures/nonDeterministicLoanApplication'),
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+    });
+    const [name, history] = histories.find(([n]) => n === 'happy-new-branch')!;
+    await expect(Worker.runReplayHistory({ workflowBundle: altered }, history, name)).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});
