@@ -1,0 +1,86 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { temporal } from '@temporalio/proto';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { disbursementReference } from '../../src/activities/payments';
+import { loanServicingWorkflowId } from '../../src/workflows/messages';
+import { BranchId, LoanChannel, LoanStage, PendingTask, RiskGrade } from '../../src/workflows/searchAttributes';
+import { startLoanWorld, waitForTask, walkToServicing, type LoanWorld } from '../helpers/loanWorld';
+import { newId } from '../helpers/seed';
+import { localEnv } from '../helpers/temporal';
+
+// One application from intake to servicing on a real dev server (real visibility), the real
+// activities calling the provider sandbox over HTTP, a real database: what an engineer sees in the
+// Temporal UI — search attributes, summaries, details — is checked through the same APIs the UI uses.
+
+let env: TestWorkflowEnvironment;
+let w: LoanWorld;
+beforeAll(async () => {
+  env = await localEnv();
+  w = await startLoanWorld(env);
+});
+afterAll(async () => {
+  await w?.cleanup();
+  await w?.close();
+  await env?.teardown();
+});
+
+/** Visibility is eventually consistent: ask until the count is what is expected (or time is up). */
+async function countOf(query: string, expected: number): Promise<number> {
+  let count = -1;
+  for (let i = 0; i < 60; i++) {
+    count = (await env.client.workflow.count(query)).count;
+    if (count === expected) return count;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return count;
+}
+
+const decode = (p: temporal.api.common.v1.IPayload | null | undefined) => (p ? defaultPayloadConverter.fromPayload<string>(p) : undefined);
+
+it('walks an application from intake to servicing, findable by stage in visibility', async () => {
+  const branchId = `IT-${newId('br')}`;
+  const seeded = await w.seed({ channel: 'dealer', branchId, dealerAccount: '6222000011113333777', dealerId: 'D-IT-1' });
+  const handle = await w.start(seeded);
+
+  // While it waits for the verifier, the queue query finds it.
+  await waitForTask(handle, 'phone_verification');
+  expect(await countOf(`LoanStage = "phone_verification" AND PendingTask = "phone_verification" AND BranchId = "${branchId}"`, 1)).toBe(1);
+  const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails).toContain('**Waiting for** phone_verification by verifier');
+
+  const s = await walkToServicing(handle);
+  expect(s.stage).toBe('servicing');
+
+  expect(await countOf(`LoanStage = "servicing" AND BranchId = "${branchId}"`, 1)).toBe(1);
+  const [listed] = await collect(env.client.workflow.list({ query: `LoanStage = "servicing" AND BranchId = "${branchId}" AND LoanChannel = "dealer"` }));
+  expect(listed?.workflowId).toBe(handle.workflowId);
+
+  const described = await handle.describe();
+  expect(described.typedSearchAttributes.get(LoanStage)).toBe('servicing');
+  expect(described.typedSearchAttributes.get(LoanChannel)).toBe('dealer');
+  expect(described.typedSearchAttributes.get(BranchId)).toBe(branchId);
+  expect(described.typedSearchAttributes.get(PendingTask)).toBe('none');
+  expect(described.typedSearchAttributes.get(RiskGrade)).toBe(s.riskGrade);
+  expect(await described.staticSummary()).toContain(`Car loan ${seeded.applicationId}`);
+  expect(await described.staticDetails()).toContain(`branch ${branchId}`);
+
+  // Activities and timers carry summaries the UI shows.
+  const history = await handle.fetchHistory();
+  const activitySummaries = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => decode(e.userMetadata?.summary));
+  expect(activitySummaries).toEqual(expect.arrayContaining(['blacklist and duplicate-application screen', 'pull the credit report and run the decision rules', 'store the loan and its repayment schedule']));
+  expect(activitySummaries.every((x) => typeof x === 'string' && x.length > 0)).toBe(true);
+  const timerSummaries = (history.events ?? []).filter((e) => e.timerStartedEventAttributes).map((e) => decode(e.userMetadata?.summary));
+  expect(timerSummaries).toEqual(expect.arrayContaining(['phone verification attempt 1: escalate at the SLA', 'approval: escalate at the SLA']));
+
+  // The loan runs on as its own servicing workflow, paid out once to the dealer.
+  const child = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
+  expect((await child.describe()).status.name).toBe('RUNNING');
+  const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
+  expect(ledger).toMatchObject({ count: 1, entries: [expect.objectContaining({ accountLast4: '3777' })] });
+});
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
