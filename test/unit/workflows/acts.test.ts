@@ -1,0 +1,109 @@
+import { buildOffer, type Stage } from '../../../src/domain';
+import { refuseAct, type ActView } from '../../../src/workflows/acts';
+import { payeeKind, sandboxAccountNumber } from '../../../src/activities/payments';
+
+// The one validator behind every update and signal of the loan-application workflow.
+
+const offer = buildOffer({ amountFen: 25_000_000, termMonths: 36, repaymentMethod: 'equal_installment', annualRateBps: 650 });
+const view = (over: Partial<ActView> = {}): ActView => ({
+  stage: 'approval',
+  pendingTask: 'approval',
+  submittedBy: 'officer-1',
+  seenActIds: new Set(),
+  awaitingPhoneOutcome: false,
+  approvals: [],
+  offer,
+  maxLoanFen: 30_000_000,
+  awaitingApproval: true,
+  envelopeId: null,
+  contractSigned: false,
+  collateralRegistered: false,
+  withdrawRequested: false,
+  ...over,
+});
+const approve = (actor: string, extra = {}) => ({ actor, decision: 'approve' as const, ...extra });
+
+describe('refuseAct', () => {
+  it('needs an actor and refuses a repeated act id', () => {
+    expect(refuseAct('withdraw', { actor: '' }, view())?.code).toBe('INVALID_ACT');
+    expect(refuseAct('withdraw', { actor: 'o', actId: 'a1' }, view({ seenActIds: new Set(['a1']) }))?.code).toBe('ALREADY_APPLIED');
+  });
+
+  it('four eyes: never the submitter, the same approver once, a second approver completes', () => {
+    expect(refuseAct('approvalDecision', approve('officer-1'), view())?.code).toBe('SUBMITTER_CANNOT_APPROVE');
+    expect(refuseAct('approvalDecision', { actor: 'officer-1', decision: 'reject', reasonCode: 'OTHER' }, view())?.code).toBe('SUBMITTER_CANNOT_APPROVE');
+    expect(refuseAct('approvalDecision', approve('a1'), view())).toBeNull();
+    expect(refuseAct('approvalDecision', approve('a1'), view({ approvals: ['a1'] }))?.code).toBe('ALREADY_APPROVED_BY_THIS_APPROVER');
+    expect(refuseAct('approvalDecision', approve('a2'), view({ approvals: ['a1'] }))).toBeNull();
+    // A changed offer is a new offer: the approver who approved the old one may approve it.
+    expect(refuseAct('approvalDecision', approve('a1', { amountFen: 21_000_000 }), view({ approvals: ['a1'] }))).toBeNull();
+  });
+
+  it('approver changes stay within the limits; reject and request_info need a reason code', () => {
+    expect(refuseAct('approvalDecision', approve('a1', { amountFen: 31_000_000 }), view())?.code).toBe('INVALID_ACT');
+    expect(refuseAct('approvalDecision', approve('a1', { termMonths: 18 }), view())?.code).toBe('INVALID_ACT');
+    expect(refuseAct('approvalDecision', approve('a1', { annualRateBps: 5000 }), view())?.code).toBe('INVALID_ACT');
+    expect(refuseAct('approvalDecision', approve('a1'), view({ offer: null }))?.code).toBe('INVALID_ACT');
+    expect(refuseAct('approvalDecision', { actor: 'a1', decision: 'reject' }, view())?.code).toBe('INVALID_ACT');
+    expect(refuseAct('approvalDecision', { actor: 'a1', decision: 'request_info', reasonCode: 'DOCUMENTS_MISSING' }, view())).toBeNull();
+  });
+
+  it('answers NOT_WAITING with the stage for an act out of its stage', () => {
+    const r = refuseAct('approvalDecision', approve('a1'), view({ stage: 'phone_verification', awaitingApproval: false }));
+    expect(r).toMatchObject({ code: 'NOT_WAITING', stage: 'phone_verification' });
+    expect(refuseAct('documentsSubmitted', { actor: 'o', documentIds: ['d'] }, view())?.code).toBe('NOT_WAITING');
+    expect(refuseAct('documentsSubmitted', { actor: 'o', documentIds: [] }, view({ stage: 'document_check' }))?.code).toBe('INVALID_ACT');
+    expect(refuseAct('phoneVerificationCompleted', { actor: 'v', outcome: 'passed', checklist: { identityConfirmed: true, incomeConfirmed: true, purposeConfirmed: true } }, view({ stage: 'phone_verification' }))?.code).toBe('NOT_WAITING');
+  });
+
+  it('a passed verification must confirm the identity', () => {
+    const v = view({ stage: 'phone_verification', awaitingPhoneOutcome: true });
+    const checklist = { identityConfirmed: false, incomeConfirmed: true, purposeConfirmed: true };
+    expect(refuseAct('phoneVerificationCompleted', { actor: 'v', outcome: 'passed', checklist }, v)?.code).toBe('INVALID_ACT');
+    expect(refuseAct('phoneVerificationCompleted', { actor: 'v', outcome: 'unreachable', checklist }, v)).toBeNull();
+  });
+
+  it('a signature is for the open envelope, once', () => {
+    const v = view({ stage: 'signing', envelopeId: 'env_1' });
+    const signed = { actor: 'esign-provider', source: 'esign_callback' as const, signedAt: '2026-11-22T10:00:00+08:00' };
+    expect(refuseAct('contractSigned', { ...signed, envelopeId: 'env_1' }, v)).toBeNull();
+    expect(refuseAct('contractSigned', { ...signed, envelopeId: 'env_2' }, v)?.code).toBe('INVALID_ACT');
+    expect(refuseAct('contractSigned', signed, { ...v, contractSigned: true })?.code).toBe('NOT_WAITING');
+  });
+
+  it('withdrawal before disbursement only, once', () => {
+    const stages: Stage[] = ['intake', 'document_check', 'phone_verification', 'valuation', 'approval', 'signing'];
+    for (const stage of stages) expect(refuseAct('withdraw', { actor: 'o' }, view({ stage }))).toBeNull();
+    for (const stage of ['disbursement', 'servicing', 'rejected', 'closed'] as Stage[]) {
+      expect(refuseAct('withdraw', { actor: 'o' }, view({ stage }))).toMatchObject({ code: 'NOT_WAITING', stage });
+    }
+    expect(refuseAct('withdraw', { actor: 'o' }, view({ withdrawRequested: true }))?.code).toBe('ALREADY_APPLIED');
+  });
+
+  it('collateral registration from signing on, once', () => {
+    const reg = { actor: 'o', registrationRef: 'DY-1', registeredAt: '2026-11-22' };
+    expect(refuseAct('collateralRegistered', reg, view({ stage: 'signing' }))).toBeNull();
+    expect(refuseAct('collateralRegistered', reg, view({ stage: 'servicing' }))).toBeNull();
+    expect(refuseAct('collateralRegistered', reg, view({ stage: 'signing', collateralRegistered: true }))?.code).toBe('NOT_WAITING');
+    expect(refuseAct('collateralRegistered', reg, view({ stage: 'approval' }))?.code).toBe('NOT_WAITING');
+  });
+});
+
+describe('payee', () => {
+  it('pays the dealer for the dealer channel and for a new car through a dealer, else the customer', () => {
+    expect(payeeKind({ channel: 'dealer', dealerId: 'D-1', condition: 'used' })).toBe('dealer');
+    expect(payeeKind({ channel: 'branch', dealerId: 'D-1', condition: 'new' })).toBe('dealer');
+    expect(payeeKind({ channel: 'branch', dealerId: 'D-1', condition: 'used' })).toBe('customer');
+    expect(payeeKind({ channel: 'online', dealerId: null, condition: 'new' })).toBe('customer');
+  });
+
+  it('derives a stable, Luhn-valid sandbox account that is none of the adverse test accounts', () => {
+    const a = sandboxAccountNumber('customer:app-1');
+    expect(a).toBe(sandboxAccountNumber('customer:app-1'));
+    expect(a).not.toBe(sandboxAccountNumber('customer:app-2'));
+    expect(a).toMatch(/^6222\d{15}$/);
+    const digits = [...a].reverse().map(Number);
+    const sum = digits.reduce((s, d, i) => s + (i % 2 === 1 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d), 0);
+    expect(sum % 10).toBe(0);
+  });
+});
