@@ -16,6 +16,8 @@ export interface DbHandle {
 }
 
 export const MIGRATIONS_FOLDER = path.join(__dirname, 'migrations');
+/** pg_advisory_lock key that serialises migrations across processes ("carloan" in hex digits, roughly). */
+const MIGRATION_LOCK_KEY = 0x0ca7_10a2;
 
 export interface OpenDbOptions {
   /** postgres:// URL of a server; when absent an embedded PGlite is used. */
@@ -42,7 +44,16 @@ export async function openDb(opts: OpenDbOptions): Promise<DbHandle> {
     const db = drizzle(sql, { schema });
     if (migrate) {
       const { migrate: run } = await import('drizzle-orm/postgres-js/migrator');
-      await run(db, { migrationsFolder: MIGRATIONS_FOLDER });
+      // The API and N workers start together on one database (docker compose): one migrates while
+      // the others wait on a session lock of their own connection, then find nothing left to do.
+      const lock = postgres(opts.databaseUrl, { max: 1, onnotice: () => undefined, connection: { application_name: 'car-loans-migrate' } });
+      try {
+        await lock`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+        await run(db, { migrationsFolder: MIGRATIONS_FOLDER });
+      } finally {
+        // Closing the session releases the lock, whatever happened.
+        await lock.end({ timeout: 5 });
+      }
     }
     return {
       db: db as unknown as Db,
