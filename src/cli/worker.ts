@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { openDb } from '../db/client';
 import { createLogger } from '../logger';
-import { connectClient, connectWorker, dataConverterFromConfig } from '../temporal/connection';
+import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '../temporal/connection';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { ensureReminderSchedule } from '../temporal/schedules';
 import { Client } from '@temporalio/client';
@@ -43,8 +43,16 @@ async function main(): Promise<void> {
     dataConverter,
   });
 
-  // Every worker ensures the daily reminders Schedule; doing it twice is harmless (idempotent).
   const clientConnection = await connectClient(target);
+  // The loan search attributes must exist before a workflow upserts them (a fresh cluster, e.g.
+  // docker compose, has none); on Temporal Cloud they are registered in its console instead.
+  try {
+    const added = await ensureSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
+    if (added.length) log.info({ added }, 'registered search attributes');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not register search attributes; register them on the cluster');
+  }
+  // Every worker ensures the daily reminders Schedule; doing it twice is harmless (idempotent).
   try {
     await ensureReminderSchedule(new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }), {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
