@@ -64,7 +64,7 @@ describe('npm run demo', () => {
   it('plays every scenario to the stage it should end in, stage by stage, with the Temporal UI link of each run', async () => {
     await preflight(demoOptions());
     const lines: string[] = [];
-    const results = await runDemo({ ...demoOptions(), timeoutMs: 150_000, print: (l) => lines.push(l) });
+    const results = await runDemo({ ...demoOptions(), timeoutMs: 200_000, print: (l) => lines.push(l) });
     const output = lines.join('\n');
 
     expect(results.map((r) => ({ name: r.name, stage: r.stage, ok: r.ok, error: r.error }))).toEqual(
@@ -112,7 +112,7 @@ describe('npm run demo', () => {
     // Sample data is fake but valid, and no full ID number or phone is printed.
     expect(output).not.toMatch(/\b\d{17}[\dX]\b/);
     expect(output).not.toMatch(/\b1[3-9]\d{9}\b/);
-  });
+  }, 240_000);
 
   it('fails a scenario that ends in another stage, and one that runs out of time (withdrawing what it left open)', async () => {
     const sandbox = new SandboxAdminClient(system.sandbox!.url);
