@@ -99,6 +99,8 @@ describe('docker-compose.yml', () => {
       expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(`http://localhost:${hostPort('api', Number(api.PORT))}/codec`);
       const origins = api.CODEC_CORS_ORIGINS!.split(',');
       expect(origins).toContain(`http://localhost:${hostPort('temporal-ui', 8080)}`);
+      // The browser sends the /codec session cookie only with credentials included.
+      expect(ui.TEMPORAL_CODEC_INCLUDE_CREDENTIALS).toBe('true');
     });
 
     it('configures the sandbox with variables it reads, calling the API back at its webhook', () => {
