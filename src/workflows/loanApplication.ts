@@ -203,7 +203,7 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
   const currentApprovalOutcome = (): ApprovalOutcome | null => approvalOutcome;
   let maxLoanFen: number | null = null;
   let signature: ContractSigned | null = null;
-  let collateralRequiredBeforeDisbursement = input.vehicle.condition === 'used';
+  const collateralRequiredBeforeDisbursement = input.vehicle.condition === 'used';
   let servicingWorkflowId: string | null = null;
   let actSeq = 0;
   let documentChecks = 0;
