@@ -65,6 +65,10 @@ const schema = z.object({
   TEMPORAL_CODEC_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('dev1'),
   /** Earlier codec keys, `id:base64,id:base64`, kept so histories written before a rotation decode. */
   TEMPORAL_CODEC_OLD_KEYS: optionalString,
+  /** Browser origins of the Temporal UI allowed to call /codec (comma-separated); default the dev UI on 127.0.0.1 and localhost. */
+  CODEC_CORS_ORIGINS: optionalString,
+  /** How long an Idempotency-Key claimed by a request that never finished (its API process died) blocks retries. */
+  IDEMPOTENCY_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
 
   JWT_SECRET: z.string().min(32).default(DEV_JWT_SECRET),
   JWT_JWKS_URL: optionalString,

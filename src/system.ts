@@ -63,6 +63,8 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         uiPort: config.TEMPORAL_UI_PORT,
         dbFilename: path.join(config.DATA_DIR, 'temporal', 'temporal.db'),
         namespace: config.TEMPORAL_NAMESPACE,
+        // The UI decrypts payloads through the API's codec endpoint (engineers only: see the README).
+        uiCodecEndpoint: config.PORT ? `http://${config.HOST}:${config.PORT}/codec` : undefined,
         log: (m) => log.info(m),
       });
       undo.push(() => devServer!.stop());

@@ -8,6 +8,8 @@ import type { DbHandle } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import type { Logger } from '../logger';
 import { createAuthenticator } from './auth';
+import { codecCorsOrigins, codecRouter } from './codecServer';
+import { codecFromConfig } from '../temporal/codec';
 import type { ApiContext } from './context';
 import { renderDocsPage } from './docs';
 import { IdempotencyStore } from './idempotency';
@@ -26,7 +28,8 @@ export interface AppDeps {
   db: DbHandle;
   temporal: Client;
   taskQueue: string;
-  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'>;
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'> &
+    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS'>>;
   cipher: PiiCipher;
   log: Logger;
   /** Largest accepted body (default 64kb). */
@@ -141,6 +144,12 @@ export function createApp(deps: AppDeps): Express {
   app.get('/docs', (_req, res) => {
     res.type('html').send(docsHtml);
   });
+
+  // The Temporal UI's codec endpoint (engineers only), with its own CORS, cookie and body limit.
+  if (deps.config.TEMPORAL_CODEC_KEY && deps.config.TEMPORAL_CODEC_KEY_ID) {
+    const codec = codecFromConfig({ ...deps.config, TEMPORAL_CODEC_KEY: deps.config.TEMPORAL_CODEC_KEY, TEMPORAL_CODEC_KEY_ID: deps.config.TEMPORAL_CODEC_KEY_ID });
+    app.use('/codec', codecRouter({ codec, authenticate: createAuthenticator(deps.config), allowedOrigins: codecCorsOrigins(deps.config), log }));
+  }
 
   // JSON bodies up to the limit; the raw bytes are kept for the webhook's HMAC.
   app.use(
