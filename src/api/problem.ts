@@ -74,7 +74,8 @@ export class ProblemError extends Error {
 
 export function problemBody(kind: ProblemKind, detail: string | undefined, extensions: Record<string, unknown> = {}): ProblemBody {
   const t = PROBLEM_TYPES[kind];
-  return { type: `${TYPE_BASE}${kind.replace(/_/g, '-')}`, title: t.title, status: t.status, ...(detail ? { detail } : {}), ...extensions };
+  // The standard members come last: an extension can never change a problem's type or status.
+  return { ...extensions, type: `${TYPE_BASE}${kind.replace(/_/g, '-')}`, title: t.title, status: t.status, ...(detail ? { detail } : {}) };
 }
 
 export function sendProblem(res: Response, body: ProblemBody, headers: Record<string, string> = {}): void {

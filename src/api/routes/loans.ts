@@ -121,7 +121,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
           throw new ProblemError('invalid_act', code ? `The servicing workflow refused the repayment (${code})` : 'The servicing workflow refused the repayment', { code: code ?? 'REFUSED' });
         }
         if (err instanceof WorkflowNotFoundError) {
-          throw new ProblemError('loan_closed', 'The loan is not being serviced (closed or not yet handed over)', { status: loan.status });
+          throw new ProblemError('loan_closed', 'The loan is not being serviced (closed or not yet handed over)', { loanStatus: loan.status });
         }
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
           throw new ProblemError('unavailable', 'The servicing workflow did not answer in time; retry with the same reference', {}, { 'Retry-After': '5' });
