@@ -2,6 +2,7 @@
 //   unit        pure logic, no servers
 //   workflow    workflows on the time-skipping test server
 //   integration the dev server, a real PostgreSQL (or PGlite), the sandbox over HTTP
+//   reliability the system as separate processes killed with signals, on a real PostgreSQL
 const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
 const common = {
   testEnvironment: 'node',
@@ -15,6 +16,7 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
+    { ...common, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
   ],
   collectCoverageFrom: ['src/domain/**/*.ts'],
   coverageThreshold: { 'src/domain/': { lines: 95 } },

@@ -164,7 +164,7 @@ export function createApp(deps: AppDeps): Express {
   );
 
   const authenticate = createAuthenticator(deps.config);
-  const idempotency = new IdempotencyStore(ctx.db);
+  const idempotency = new IdempotencyStore(ctx.db, deps.config.IDEMPOTENCY_STALE_MS);
   const services = { authenticate, idempotency, esignWebhookSecret: deps.config.ESIGN_WEBHOOK_SECRET, log };
   for (const op of operations) app[op.method](op.path, handlerFor(op, services));
 

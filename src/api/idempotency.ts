@@ -24,7 +24,10 @@ export type Claim =
   | { kind: 'mismatch' };
 
 export class IdempotencyStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly staleMs: number = STALE_MS,
+  ) {}
 
   async claim(scope: string, key: string, requestHash: string): Promise<Claim> {
     const inserted = await this.db
@@ -46,12 +49,12 @@ export class IdempotencyStore {
         answer: { status: row.responseStatus, body: row.responseBody, headers: (row.responseHeaders as Record<string, string> | null) ?? {} },
       };
     }
-    if (Date.now() - row.createdAt.getTime() > STALE_MS) {
+    if (Date.now() - row.createdAt.getTime() > this.staleMs) {
       // The owner died: take the record over (only one taker wins the conditional update).
       const taken = await this.db
         .update(idempotencyKeys)
         .set({ createdAt: new Date() })
-        .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key), eq(idempotencyKeys.status, 'in_progress'), lt(idempotencyKeys.createdAt, new Date(Date.now() - STALE_MS))))
+        .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key), eq(idempotencyKeys.status, 'in_progress'), lt(idempotencyKeys.createdAt, new Date(Date.now() - this.staleMs))))
         .returning({ key: idempotencyKeys.key });
       if (taken.length > 0) return { kind: 'owner' };
     }
