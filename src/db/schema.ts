@@ -146,7 +146,8 @@ export const idempotencyKeys = pgTable(
 
 /**
  * Applicants the lender will not lend to (fraud, court enforcement, internal decisions), keyed by the
- * same keyed hash of the ID number as `applicants.id_number_hash`: no ID number in clear here either.
+ * same keyed hash of the ID number as `applicants.id_number_hash` (`cipher.lookupHash('id_number', …)`,
+ * as the API stores it): no ID number in clear here either.
  */
 export const blacklist = pgTable('blacklist', {
   idNumberHash: text('id_number_hash').primaryKey(),

@@ -146,14 +146,14 @@ export async function seedApplication(db: Db, opts: SeedOptions = {}): Promise<S
     idNumberEnc: cipher.encrypt(idNumber),
     phoneEnc: cipher.encrypt(phone),
     bankAccountEnc: bankAccount === null ? null : cipher.encrypt(bankAccount),
-    idNumberHash: cipher.lookupHash('id', idNumber),
+    idNumberHash: cipher.lookupHash('id_number', idNumber),
     phoneHash: cipher.lookupHash('phone', phone),
     monthlyIncomeFen: opts.applicant?.monthlyIncomeFen ?? 2_000_000,
   });
   if (opts.blacklisted) {
     await db
       .insert(blacklist)
-      .values({ idNumberHash: cipher.lookupHash('id', idNumber), reasonCode: 'FRAUD_SUSPECTED', listedBy: 'risk-officer-1' })
+      .values({ idNumberHash: cipher.lookupHash('id_number', idNumber), reasonCode: 'FRAUD_SUSPECTED', listedBy: 'risk-officer-1' })
       .onConflictDoNothing();
   }
   await db.insert(applications).values({
