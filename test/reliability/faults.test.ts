@@ -254,8 +254,8 @@ describeIf('reliability: crashes, restarts and outages with real processes', () 
     const ids = await submitMany(6);
     const states = await driver.drive(ids, 240_000);
     const [fault] = await driver.sandbox.listFaults();
-    // Every disbursement's first request was among those refused with a 503.
-    expect(fault?.injected).toBeGreaterThanOrEqual(ids.length);
+    // Half of the payment requests were refused with a 503 (at least one per two loans).
+    expect(fault?.injected).toBeGreaterThanOrEqual(Math.ceil(ids.length / 2));
     await driver.sandbox.clearFaults();
     await finish('payments-50%', ids, 0, Promise.resolve(states));
   }, 420_000);
