@@ -111,6 +111,20 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, where: FieldEr
   return undefined;
 }
 
+/**
+ * PostgreSQL cannot store U+0000 in text or jsonb (the insert fails, which was a 500): a string
+ * holding one is a bad field like any other. Schemas here are shallow, so the walk stops at a
+ * depth no valid request reaches (zod refuses anything deeper anyway).
+ */
+export function nulCharacterErrors(value: unknown, where: FieldError['in'], path: (string | number)[] = [], out: FieldError[] = []): FieldError[] {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) out.push({ pointer: toPointer(path), in: where, code: 'nul_character', message: 'must not contain the NUL character (U+0000)' });
+  } else if (value && typeof value === 'object' && path.length < 16) {
+    for (const [k, v] of Object.entries(value)) nulCharacterErrors(v, where, [...path, Array.isArray(value) ? Number(k) : k], out);
+  }
+  return out;
+}
+
 function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
@@ -161,7 +175,11 @@ export function handlerFor(op: Operation, services: PipelineServices): RequestHa
 
       // 2. Is the request well formed (400, 415)?
       if (op.body && hasBody(req) && !isJson(req)) throw new ProblemError('unsupported_media_type', 'Send the body as application/json');
-      const errors: FieldError[] = [];
+      const errors: FieldError[] = [
+        ...nulCharacterErrors(req.params, 'params'),
+        ...nulCharacterErrors(req.query, 'query'),
+        ...(op.body ? nulCharacterErrors(req.body, 'body') : []),
+      ];
       const params = parsePart(op.params, req.params, 'params', errors);
       const query = parsePart(op.query, req.query, 'query', errors);
       let rawBody: unknown = req.body;

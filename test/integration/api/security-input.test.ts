@@ -150,6 +150,22 @@ describe('unknown fields and prototype keys', () => {
   });
 });
 
+describe('the NUL character (PostgreSQL cannot store it)', () => {
+  it('in a body, a path or a query it is 400 naming the field, not a 500', async () => {
+    const body = applicationBody();
+    body.vehicle.make = 'BYD\u0000';
+    const res = await refusedWithNothingWritten(400, () => post('/applications', body));
+    expect(res.body.errors).toEqual([expect.objectContaining({ pointer: '#/vehicle/make', code: 'nul_character' })]);
+    const act = await refusedWithNothingWritten(400, () =>
+      post('/applications/x/collateral-registration', { registrationRef: '\u0000\u00e3', registeredAt: '2026-11-22T10:00:00+08:00' }),
+    );
+    expect(act.body.errors.map((e: { pointer: string }) => e.pointer)).toContain('#/registrationRef');
+    const token = await auth('officer');
+    expect((await h.http.get('/applications/a%00b').set('Authorization', token)).status).toBe(400);
+    expect((await h.http.get('/applications?cursor=a%00b').set('Authorization', token)).status).toBe(400);
+  });
+});
+
 describe('strings that look like SQL or script', () => {
   const SQL = "Robert'); DROP TABLE applications;--";
   const SCRIPT = '<script>alert(document.cookie)</script>';
