@@ -10,12 +10,13 @@
 #   FUZZ_ROLES=officer scripts/fuzz-api.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 
 ST_VERSION=4.32.5
 VENV=.tools/schemathesis
 ROLES=${FUZZ_ROLES:-officer verifier approver finance admin}
 MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-30}
-MAX_TIME=${FUZZ_MAX_TIME:-60}
+MAX_TIME=${FUZZ_MAX_TIME:-45}
 SEED=${FUZZ_SEED:-20261122}
 
 if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$ST_VERSION"; then
@@ -57,13 +58,14 @@ for role in $ROLES; do
   # The e-signature webhook is authenticated by an HMAC the fuzzer cannot make: only its refusals are fuzzed.
   # No "examples" phase: schemathesis 4.32.5 cannot complete the documents example into a request
   # (a schema error of its own); the coverage, fuzzing and stateful phases generate from the schemas.
-  if ! "$VENV/bin/st" run "$API/openapi.json" \
+  # Run from the temporary folder: schemathesis keeps its example database in the working directory.
+  if ! (cd "$WORK" && "$ROOT/$VENV/bin/st" run "$API/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --phases coverage,fuzzing,stateful \
     --max-examples "$MAX_EXAMPLES" --max-time "$MAX_TIME" --seed "$SEED" \
     --request-timeout 30 --workers 2 --warnings off \
-    --suppress-health-check all; then
+    --suppress-health-check all); then
     status=1
   fi
 done
