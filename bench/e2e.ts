@@ -23,7 +23,7 @@ import { actsOf, countsOf, shapeOf, type Shape, type ShapeCounts } from './basel
 import { baselineActUpdate, baselineApplication, baselineStateQuery } from './baseline/workflows';
 import { APPROVE, ApplicantFactory, PHONE_PASSED } from './lib/data';
 import { CpuMeter, describeCpu, type CpuSample } from './lib/cpu';
-import { JsonClient } from './lib/http';
+import { idempotentWrite, JsonClient } from './lib/http';
 import { BASELINE_TASK_QUEUE, startStack, type Stack, type StackOptions } from './lib/stack';
 import { percentile, sleep } from './lib/stats';
 
@@ -36,6 +36,7 @@ export interface E2eOptions {
   rounds: number;
   tuning?: StackOptions['tuning'];
   workerExecArgv?: string[];
+  workerEnv?: Record<string, string>;
 }
 
 export interface PhaseResult {
@@ -86,7 +87,7 @@ type Driver = () => Promise<void>;
 export function realDriver(http: JsonClient, tokens: Record<StaffRole, string>, factory: ApplicantFactory, pollMs: number, onCreated?: (id: string) => void): Driver {
   return async () => {
     const deadline = Date.now() + RUN_TIMEOUT_MS;
-    const created = await http.request<{ id: string }>('POST', '/applications', { token: tokens.officer, body: factory.body() });
+    const created = await idempotentWrite<{ id: string }>(http, '/applications', tokens.officer, factory.body());
     if (created.status !== 201) throw new Error(`POST /applications ${created.status}`);
     const id = created.body.id;
     onCreated?.(id);
@@ -103,7 +104,7 @@ export function realDriver(http: JsonClient, tokens: Record<StaffRole, string>, 
     };
     for (const act of ACTS) {
       await read((v) => v.pendingTask?.kind === act.task, act.task);
-      const r = await http.request('POST', `/applications/${id}/${act.path}`, { token: tokens[act.role], body: act.body });
+      const r = await idempotentWrite(http, `/applications/${id}/${act.path}`, tokens[act.role], act.body);
       if (r.status !== 200 && r.status !== 202) throw new Error(`POST ${act.path} ${r.status}`);
     }
     await read((v) => v.stage === 'servicing' && Boolean(v.loanId), 'servicing');
@@ -196,6 +197,7 @@ export async function benchEndToEnd(o: E2eOptions, log: (m: string) => void): Pr
     baselineWorker: true,
     ...(o.tuning ? { tuning: o.tuning } : {}),
     ...(o.workerExecArgv ? { workerExecArgv: o.workerExecArgv } : {}),
+    ...(o.workerEnv ? { workerEnv: o.workerEnv } : {}),
   });
   let peakRss = 0;
   const sampler = setInterval(() => {

@@ -9,6 +9,7 @@
  */
 import { mintDevToken } from '../src/api/auth';
 import { loadConfig } from '../src/config';
+import { CpuMeter, describeCpu, type CpuSample } from './lib/cpu';
 import { ApplicantFactory } from './lib/data';
 import { JsonClient } from './lib/http';
 import { startStack } from './lib/stack';
@@ -23,6 +24,8 @@ export interface LatencyOptions {
 }
 
 export interface LatencyFigures {
+  /** CPU ms per request, by process (see lib/cpu.ts). */
+  cpuPerRequest: Record<string, number>;
   p50Ms: number;
   p90Ms: number;
   p99Ms: number;
@@ -59,7 +62,8 @@ async function load(http: JsonClient, token: string, factory: ApplicantFactory, 
   return { ms: performance.now() - t0, errors };
 }
 
-const figures = (samples: number[], ms: number, errors: number): LatencyFigures => ({
+const figures = (samples: number[], ms: number, errors: number, cpu: CpuSample): LatencyFigures => ({
+  cpuPerRequest: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round((10 * v) / samples.length) / 10])),
   p50Ms: percentile(samples, 50),
   p90Ms: percentile(samples, 90),
   p99Ms: percentile(samples, 99),
@@ -81,13 +85,17 @@ export async function benchLatency(o: LatencyOptions, log: (m: string) => void):
     const samples = { api: [] as number[], bare: [] as number[] };
     const time = { api: 0, bare: 0 };
     const errors = { api: 0, bare: 0 };
+    const cpu: Record<'api' | 'bare', CpuSample> = { api: {}, bare: {} };
     const per = Math.ceil(o.requests / o.rounds);
     for (let round = 0; round < o.rounds; round++) {
       for (const [name, http] of [
         ['bare', bare],
         ['api', api],
       ] as const) {
+        const before = stack.cpu.sample();
         const r = await load(http, token, factory, per, o.concurrency, samples[name]);
+        const used = CpuMeter.delta(stack.cpu.sample(), before);
+        for (const [k, v] of Object.entries(used)) cpu[name][k] = (cpu[name][k] ?? 0) + v;
         time[name] += r.ms;
         errors[name] += r.errors;
       }
@@ -95,8 +103,10 @@ export async function benchLatency(o: LatencyOptions, log: (m: string) => void):
     }
     api.close();
     bare.close();
-    const a = figures(samples.api, time.api, errors.api);
-    const b = figures(samples.bare, time.bare, errors.bare);
+    const a = figures(samples.api, time.api, errors.api, cpu.api);
+    const b = figures(samples.bare, time.bare, errors.bare, cpu.bare);
+    log(`  CPU per request, API: ${describeCpu(a.cpuPerRequest)}`);
+    log(`  CPU per request, bare endpoint: ${describeCpu(b.cpuPerRequest)}`);
     return { options: o, api: a, bare: b, p50Ratio: a.p50Ms / b.p50Ms, p99Ratio: a.p99Ms / b.p99Ms, driver: stack.driver };
   } finally {
     await stack.stop();

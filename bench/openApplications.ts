@@ -25,7 +25,7 @@ import { shapeOf, type Shape } from './baseline/shape';
 import { baselineActUpdate, baselineApplication } from './baseline/workflows';
 import { CpuMeter, describeCpu } from './lib/cpu';
 import { APPROVE, ApplicantFactory, PHONE_PASSED } from './lib/data';
-import { JsonClient } from './lib/http';
+import { idempotentWrite, JsonClient } from './lib/http';
 import { BASELINE_TASK_QUEUE, startStack, type ChildProc, type Stack, type StackOptions } from './lib/stack';
 import { sleep } from './lib/stats';
 
@@ -35,6 +35,7 @@ export interface OpenOptions {
   actConcurrency: number;
   tuning?: StackOptions['tuning'];
   workerExecArgv?: string[];
+  workerEnv?: Record<string, string>;
   /** Give up seeding after this long (the figures then say how far it got). */
   seedTimeoutMs: number;
 }
@@ -49,6 +50,8 @@ export interface OpenResult {
   workerRssIdleBytes: number;
   workerRssWaitingBytes: number;
   workerHeapWaitingBytes: number;
+  workerHeapAfterGcBytes: number;
+  workerRssAfterGcBytes: number;
   workerRssPeakBytes: number;
   approvalsAnsweredMs: number;
   movedOnMs: number;
@@ -111,6 +114,7 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     baselineWorker: true,
     ...(o.tuning ? { tuning: o.tuning } : {}),
     ...(o.workerExecArgv ? { workerExecArgv: o.workerExecArgv } : {}),
+    ...(o.workerEnv ? { workerEnv: o.workerEnv } : {}),
   });
   const worker = stack.worker!;
   const bench = stack.baselineWorker!;
@@ -129,29 +133,34 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     // ---------------------------------------------------------------- seeding
     log(`  seeding ${o.applications.toLocaleString('en')} applications to the approvers' queue (${o.createConcurrency} officers, phone verification from the queue)…`);
     const factory = new ApplicantFactory();
-    const ids: string[] = [];
     const acted = new Set<string>();
     const seedStart = Date.now();
     const cpu0 = stack.cpu.sample();
     const seedDeadline = seedStart + o.seedTimeoutMs;
+    // Officers keep at most `window` applications in the pipeline before the approvers' queue, as a
+    // branch network would: flooding the worker with all of them at once only makes every one slower.
+    const window = o.createConcurrency * 2;
     let created = 0;
+    let waiting = 0;
     let seedingDone = false;
-    let failures = 0;
+    let failure: Error | undefined;
+    const failed = (err: unknown) => {
+      failure ??= err instanceof Error ? err : new Error(String(err));
+    };
     const creators = timeBatches(
       Array.from({ length: o.applications }, (_, i) => i),
       o.createConcurrency,
       async () => {
-        if (Date.now() > seedDeadline) return;
-        const r = await http.request<{ id: string }>('POST', '/applications', { token: officer, body: factory.body() });
-        if (r.status === 201) {
-          ids.push(r.body.id);
-          created++;
-        } else if (++failures > 20) throw new Error(`POST /applications answered ${r.status}`);
+        while (!failure && created - waiting >= window && Date.now() < seedDeadline) await sleep(200);
+        if (failure || Date.now() > seedDeadline) return;
+        created++;
+        const r = await idempotentWrite<{ id: string }>(http, '/applications', officer, factory.body());
+        if (r.status !== 201) throw new Error(`POST /applications answered ${r.status}`);
       },
-    );
+    ).catch(failed);
     // Verifiers: page through the phone-verification queue and pass every application once.
     const verifiers = (async () => {
-      while (!seedingDone && Date.now() < seedDeadline) {
+      while (!seedingDone && !failure && Date.now() < seedDeadline) {
         let cursor: string | undefined;
         let found = 0;
         do {
@@ -162,26 +171,22 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
           for (const id of todo) acted.add(id);
           found += todo.length;
           await timeBatches(todo, o.actConcurrency, async (id) => {
-            const r = await http.request('POST', `/applications/${id}/phone-verification`, { token: verifier, body: PHONE_PASSED });
-            if (r.status !== 200 && r.status !== 202) {
-              acted.delete(id);
-              if (++failures > 20) throw new Error(`phone-verification answered ${r.status}`);
-            }
+            const r = await idempotentWrite(http, `/applications/${id}/phone-verification`, verifier, PHONE_PASSED);
+            if (r.status !== 200 && r.status !== 202) throw new Error(`phone-verification answered ${r.status}`);
           });
           cursor = page.body.nextCursor ?? undefined;
-        } while (cursor);
+        } while (cursor && !failure);
         if (found === 0) await sleep(500);
       }
-    })();
-    let waiting = 0;
+    })().catch(failed);
     let lastLog = Date.now();
-    while (Date.now() < seedDeadline) {
+    while (Date.now() < seedDeadline && !failure) {
       const rows = await stages();
       waiting = countOf(rows, 'approval', 'approval');
       if (waiting >= o.applications) break;
       const ended = rows.filter((r) => ['rejected', 'failed', 'expired', 'withdrawn'].includes(r.stage)).reduce((s, r) => s + r.n, 0);
-      if (ended > 0) throw new Error(`${ended} application(s) ended during seeding: ${JSON.stringify(rows)}`);
-      if (Date.now() - lastLog > 15_000) {
+      if (ended > 0) failed(new Error(`${ended} application(s) ended during seeding: ${JSON.stringify(rows)}`));
+      if (Date.now() - lastLog > 30_000) {
         lastLog = Date.now();
         log(`    ${Math.round((Date.now() - seedStart) / 1000)} s: ${created} created, ${acted.size} verified, ${waiting} waiting for approval`);
       }
@@ -189,6 +194,7 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     }
     seedingDone = true;
     await Promise.all([creators, verifiers]);
+    if (failure) throw failure;
     const seedMs = Date.now() - seedStart;
     const seedCpu = CpuMeter.delta(stack.cpu.sample(), cpu0);
     const seedCpuPerApplication = Object.fromEntries(Object.entries(seedCpu).map(([k, v]) => [k, Math.round(v / Math.max(1, waiting))]));
@@ -199,20 +205,29 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     // ---------------------------------------------------------------- at rest, then the approvals
     await settle(stack.cpu, [workerName]);
     const rssWaiting = worker.rssBytes();
-    const mem = await worker.ask<{ heapUsed: number }>('mem');
+    const mem = await worker.ask<NodeJS.MemoryUsage>('mem');
+    const afterGc = await worker.ask<NodeJS.MemoryUsage>('gc');
+    const rssAfterGc = worker.rssBytes();
+    log(`  ${workerName} memory: ${describeMem(mem)}; after a full GC: ${describeMem(afterGc)}, RSS ${(rssAfterGc / 2 ** 20).toFixed(0)} MiB`);
     log(`  ${workerName} resident memory with ${waiting.toLocaleString('en')} waiting: ${(rssWaiting / 2 ** 20).toFixed(0)} MiB (idle ${(workerRssIdle / 2 ** 20).toFixed(0)} MiB; cache holds up to ${maxCachedWorkflows})`);
+    if (process.env.BENCH_PAUSE_MS) {
+      log(`  (pausing ${process.env.BENCH_PAUSE_MS} ms: worker pid ${worker.pid})`);
+      await sleep(Number(process.env.BENCH_PAUSE_MS));
+    }
     log(`  approving all ${approvable.size.toLocaleString('en')} through the API (${o.actConcurrency} approvers at once)…`);
     const peak = rssSampler(worker);
     const cpu1 = stack.cpu.sample();
     const t0 = Date.now();
     let approvalsAnsweredMs = 0;
     const approving = timeBatches([...approvable], o.actConcurrency, async (id) => {
-      const r = await http.request('POST', `/applications/${id}/decision`, { token: approver, body: APPROVE });
+      const r = await idempotentWrite(http, `/applications/${id}/decision`, approver, APPROVE);
       if (r.status !== 200 && r.status !== 202) throw new Error(`decision answered ${r.status}`);
-    }).then(() => (approvalsAnsweredMs = Date.now() - t0));
+    })
+      .then(() => (approvalsAnsweredMs = Date.now() - t0))
+      .catch(failed);
     let movedOnMs = NaN;
     const moveDeadline = Date.now() + Math.max(600_000, o.seedTimeoutMs);
-    while (Date.now() < moveDeadline) {
+    while (Date.now() < moveDeadline && !failure) {
       const moved = countOf(await stages(), 'signing', 'sign_contract');
       if (moved >= approvable.size) {
         movedOnMs = Date.now() - t0;
@@ -222,6 +237,7 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     }
     await approving;
     peak.stop();
+    if (failure) throw failure;
     const moveCpu = CpuMeter.delta(stack.cpu.sample(), cpu1);
     const moveOnCpuPerApplication = Object.fromEntries(Object.entries(moveCpu).map(([k, v]) => [k, Math.round(v / Math.max(1, approvable.size))]));
     log(`    all moved on in ${(movedOnMs / 1000).toFixed(1)} s (answers in ${(approvalsAnsweredMs / 1000).toFixed(1)} s); CPU per application: ${describeCpu(moveOnCpuPerApplication)}`);
@@ -248,9 +264,9 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
       const h = client.workflow.getHandle(workflowId);
       const u = await h.startUpdate(baselineActUpdate, { args: [0], waitForStage: WorkflowUpdateStage.ACCEPTED });
       await u.result();
-    });
+    }).catch(failed);
     let bMovedOnMs = NaN;
-    while (Date.now() < moveDeadline + 600_000) {
+    while (Date.now() < moveDeadline + 600_000 && !failure) {
       const done = ((await bench.ask<Record<number, number>>('noops'))[lastStep] ?? 0) - before;
       if (done >= runIds.length * lastBatch) {
         bMovedOnMs = Date.now() - b0;
@@ -260,6 +276,7 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     }
     await updates;
     bPeak.stop();
+    if (failure) throw failure;
     log(`    bench worker ${(bRssWaiting / 2 ** 20).toFixed(0)} MiB with all waiting; all moved on in ${(bMovedOnMs / 1000).toFixed(1)} s`);
 
     return {
@@ -272,6 +289,8 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
       workerRssIdleBytes: workerRssIdle,
       workerRssWaitingBytes: rssWaiting,
       workerHeapWaitingBytes: mem.heapUsed,
+      workerHeapAfterGcBytes: afterGc.heapUsed,
+      workerRssAfterGcBytes: rssAfterGc,
       workerRssPeakBytes: peak.peak(),
       approvalsAnsweredMs,
       movedOnMs,
@@ -284,6 +303,9 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     await stack.stop();
   }
 }
+
+const describeMem = (m: NodeJS.MemoryUsage) =>
+  `heap ${(m.heapUsed / 2 ** 20).toFixed(0)}/${(m.heapTotal / 2 ** 20).toFixed(0)} MiB, external ${(m.external / 2 ** 20).toFixed(0)} MiB (array buffers ${(m.arrayBuffers / 2 ** 20).toFixed(0)} MiB)`;
 
 /** Every application waiting for approval, from the approvers' queue. */
 async function listWaiting(http: JsonClient, token: string): Promise<string[]> {

@@ -10,9 +10,10 @@
  *        --latency-clients N --latency-requests N --latency-rounds N
  *        --open N --open-create-clients N --open-approvers N --open-seed-minutes M
  *        --instalments N
- * Worker tuning (the real worker; the bench worker keeps the SDK defaults): --max-cached-workflows N
- *        --wft-slots N --activity-slots N.  --profile writes a CPU profile of the real worker
- *        (node --cpu-prof) per benchmark.  --json FILE writes every figure as JSON.
+ * Worker tuning (the real worker and the bench worker alike): --max-cached-workflows N --wft-slots N
+ *        --activity-slots N; --worker-env K=V,… sets the real worker's environment (MALLOC_ARENA_MAX=2).
+ *        --profile writes a CPU profile of the real worker (node --cpu-prof) per benchmark; summarise
+ *        one with `npx tsx bench/profileSummary.ts <file>`.  --json FILE writes every figure as JSON.
  *
  * PostgreSQL when DATABASE_URL is set (a fresh database per benchmark, dropped afterwards), PGlite
  * in memory otherwise. Everything listens on 127.0.0.1 and is stopped at the end.
@@ -25,7 +26,7 @@ import postgres from 'postgres';
 import { TEMPORAL_CLI_WHEEL } from '../src/temporal/binaries';
 import { benchEndToEnd, type E2eResult } from './e2e';
 import { benchLatency, type LatencyResult } from './latency';
-import { RUN_DIR } from './lib/stack';
+import { RUN_DIR, stopAllStacks } from './lib/stack';
 import { fmtMb, fmtMs, fmtRatio } from './lib/stats';
 import { benchOpenApplications, type OpenResult } from './openApplications';
 import { benchReminders, type RemindersResult } from './remindersSweep';
@@ -65,7 +66,9 @@ const tuning = {
 };
 const profileDir = path.join(RUN_DIR, 'profiles');
 const workerExecArgv = has('profile') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined;
-const common = { ...(Object.keys(tuning).length ? { tuning } : {}), ...(workerExecArgv ? { workerExecArgv } : {}) };
+// --worker-env K=V[,K=V]: environment of the real worker's process (e.g. MALLOC_ARENA_MAX=2).
+const workerEnv = str('worker-env') ? Object.fromEntries(str('worker-env')!.split(',').map((kv) => kv.split('=') as [string, string])) : undefined;
+const common = { ...(Object.keys(tuning).length ? { tuning } : {}), ...(workerExecArgv ? { workerExecArgv } : {}), ...(workerEnv ? { workerEnv } : {}) };
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
@@ -225,10 +228,18 @@ async function main(): Promise<void> {
   if (workerExecArgv) log(`CPU profiles of the worker: ${profileDir}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+/** Whatever happens, every server this run started is stopped before it exits. */
+function fail(err: unknown): void {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  void stopAllStacks().finally(() => process.exit(1));
+}
+process.on('unhandledRejection', fail);
+process.on('uncaughtException', fail);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`${signal}: stopping every server of this run…\n`);
+    void stopAllStacks().finally(() => process.exit(130));
+  });
+}
+
+main().then(() => process.exit(0), fail);

@@ -80,6 +80,6 @@ export function describeCpu(d: CpuSample, per = 1, unit = ''): string {
   return Object.entries(d)
     .filter(([, v]) => Number.isFinite(v) && v > 0)
     .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${(v / per).toFixed(0)} ms${unit} (${Math.round((100 * v) / total)}%)`)
+    .map(([k, v]) => `${k} ${(v / per).toFixed(v / per < 10 ? 1 : 0)} ms${unit} (${Math.round((100 * v) / total)}%)`)
     .join(', ');
 }

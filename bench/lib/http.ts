@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 
 /**
@@ -17,7 +18,11 @@ export class JsonClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  request<T = unknown>(method: string, path: string, opts: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
+  request<T = unknown>(
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: T; headers: http.IncomingHttpHeaders }> {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     return new Promise((resolve, reject) => {
       const req = http.request(
@@ -32,6 +37,7 @@ export class JsonClient {
             accept: 'application/json',
             ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
             ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+            ...opts.headers,
           },
         },
         (res) => {
@@ -45,7 +51,7 @@ export class JsonClient {
             } catch {
               // not JSON: keep the text
             }
-            resolve({ status: res.statusCode ?? 0, body: body as T });
+            resolve({ status: res.statusCode ?? 0, body: body as T, headers: res.headers });
           });
           res.on('error', reject);
         },
@@ -58,5 +64,28 @@ export class JsonClient {
 
   close(): void {
     this.agent.destroy();
+  }
+}
+
+/**
+ * A write as a careful client makes it: with an Idempotency-Key, retried with the same key while the
+ * API answers 503 (Temporal busy: the key was released) or 409 with Retry-After (the first attempt
+ * is still running), as the API's README asks. Answers the final response.
+ */
+export async function idempotentWrite<T = unknown>(
+  client: JsonClient,
+  path: string,
+  token: string,
+  body: unknown,
+  deadlineMs = 120_000,
+): Promise<{ status: number; body: T }> {
+  const key = randomUUID();
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const r = await client.request<T>('POST', path, { token, body, headers: { 'Idempotency-Key': key } });
+    const retry = r.status === 503 || (r.status === 409 && r.headers['retry-after'] !== undefined);
+    if (!retry || Date.now() > deadline) return r;
+    const after = Number(r.headers['retry-after']);
+    await new Promise((res) => setTimeout(res, Number.isFinite(after) && after > 0 ? Math.min(after, 5) * 1000 : 1000));
   }
 }

@@ -141,7 +141,8 @@ function forkTs(name: string, file: string, env: Record<string, string>, execArg
   const log = fs.openSync(logPath(name), 'a');
   return fork(file, [], {
     cwd: ROOT,
-    execArgv: ['--import', 'tsx', ...execArgv],
+    // --expose-gc: the bench can ask for a full collection before reading what is really live.
+    execArgv: ['--import', 'tsx', '--expose-gc', ...execArgv],
     env: { ...process.env, ...env },
     stdio: ['ignore', log, log, 'ipc'],
   });
@@ -160,6 +161,8 @@ export interface StackOptions {
   serverArgs?: string[];
   /** Node flags of the real worker's process (e.g. --cpu-prof). */
   workerExecArgv?: string[];
+  /** Environment of the real worker's process (e.g. MALLOC_ARENA_MAX). */
+  workerEnv?: Record<string, string>;
 }
 
 export interface Stack {
@@ -199,12 +202,20 @@ async function freshDatabase(): Promise<{ url: string | undefined; name: string 
   };
 }
 
+const running = new Set<() => Promise<void>>();
+/** Stops every stack still running (the bench's exit path on an error or a signal). */
+export async function stopAllStacks(): Promise<void> {
+  await Promise.allSettled([...running].map((stop) => stop()));
+}
+
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const undo: Array<() => Promise<void>> = [];
   const stop = async () => {
+    running.delete(stop);
     for (const fn of undo.reverse()) await fn().catch((err: unknown) => process.stderr.write(`stop: ${(err as Error).message}\n`));
     undo.length = 0;
   };
+  running.add(stop);
   try {
     const [env, db, files, sandboxPort] = await Promise.all([
       TestWorkflowEnvironment.createLocal({
@@ -224,12 +235,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     undo.push(() => env.teardown());
     undo.push(() => db.drop());
 
-    const sandbox = forkTs(`${opts.name}-sandbox`, path.join(ROOT, 'src/sandbox/server.ts'), {
-      SANDBOX_HOST: '127.0.0.1',
-      SANDBOX_PORT: String(sandboxPort),
-      SANDBOX_STATE_FILE: '',
-      LOG_LEVEL: 'warn',
-    });
+    const sandbox = forkTs(`${opts.name}-sandbox`, path.join(__dirname, 'sandboxChild.ts'), { SANDBOX_PORT: String(sandboxPort) });
     undo.push(async () => {
       if (sandbox.exitCode !== null) return;
       const gone = new Promise<void>((r) => sandbox.once('exit', () => r()));
@@ -262,7 +268,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       logLevel: 'warn',
     });
     const child = (name: string, roles: Role[], execArgv: string[] = []) => {
-      const c = new ChildProc(`${opts.name}-${name}`, forkTs(`${opts.name}-${name}`, path.join(__dirname, 'child.ts'), { BENCH_CHILD_SPEC: JSON.stringify(spec(roles)) }, execArgv));
+      const env = { BENCH_CHILD_SPEC: JSON.stringify(spec(roles)), ...(roles.includes('worker') ? opts.workerEnv : {}) };
+      const c = new ChildProc(`${opts.name}-${name}`, forkTs(`${opts.name}-${name}`, path.join(__dirname, 'child.ts'), env, execArgv));
       undo.push(() => c.stop());
       return c;
     };
