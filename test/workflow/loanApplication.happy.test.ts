@@ -168,6 +168,12 @@ describe('happy paths', () => {
     const s = await walkToServicing(handle);
     expect(s.stage).toBe('servicing');
     const servicing = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
+    // The stage reads servicing as soon as the child is commanded; wait until the server has it.
+    for (let i = 0; i < 100; i++) {
+      const started = await servicing.describe().then(() => true, () => false);
+      if (started) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const asOfDate = shanghaiDate(await env.currentTimeMs());
     const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [{ actor: 'finance-1', asOfDate }] });
     await servicing.executeUpdate(repaymentRecordedUpdate, {
