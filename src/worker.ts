@@ -21,6 +21,16 @@ export const WORKFLOWS_PATH = require.resolve('./workflows');
 /** Workflow interceptors bundled with the workflows: the stage on every workflow log line. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflows/logAttributes')];
 
+/**
+ * Workflow runs a worker keeps in memory between tasks (the sticky cache). A waiting loan
+ * application holds about 0.75 MB of the worker's resident memory, and a worker under load about
+ * 600 MB besides, so the SDK's default (a share of the V8 heap limit: 2,310 runs on a 4 GiB heap)
+ * took a worker to 1.3 GiB with 1,000 applications open. 300 keeps it under 1 GiB however many are
+ * open; a run that is not cached is replayed from its history when it next has work (tens of ms of
+ * worker CPU at the approval stage). Measured in docs/performance.md (`npm run bench -- --only open`).
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 300;
+
 export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -31,6 +41,7 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     activities: createActivities(opts.deps),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     ...opts.tuning,
   });
 }
