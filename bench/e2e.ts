@@ -35,7 +35,7 @@ export interface E2eOptions {
   /** Real, baseline, real, baseline… this many rounds (each figure is the mean of its rounds). */
   rounds: number;
   tuning?: StackOptions['tuning'];
-  workerExecArgv?: string[];
+  systemExecArgv?: string[];
   workerEnv?: Record<string, string>;
 }
 
@@ -196,7 +196,7 @@ export async function benchEndToEnd(o: E2eOptions, log: (m: string) => void): Pr
     worker: true,
     baselineWorker: true,
     ...(o.tuning ? { tuning: o.tuning } : {}),
-    ...(o.workerExecArgv ? { workerExecArgv: o.workerExecArgv } : {}),
+    ...(o.systemExecArgv ? { systemExecArgv: o.systemExecArgv } : {}),
     ...(o.workerEnv ? { workerEnv: o.workerEnv } : {}),
   });
   let peakRss = 0;

@@ -34,7 +34,7 @@ export interface OpenOptions {
   createConcurrency: number;
   actConcurrency: number;
   tuning?: StackOptions['tuning'];
-  workerExecArgv?: string[];
+  systemExecArgv?: string[];
   workerEnv?: Record<string, string>;
   /** Give up seeding after this long (the figures then say how far it got). */
   seedTimeoutMs: number;
@@ -113,7 +113,7 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     worker: true,
     baselineWorker: true,
     ...(o.tuning ? { tuning: o.tuning } : {}),
-    ...(o.workerExecArgv ? { workerExecArgv: o.workerExecArgv } : {}),
+    ...(o.systemExecArgv ? { systemExecArgv: o.systemExecArgv } : {}),
     ...(o.workerEnv ? { workerEnv: o.workerEnv } : {}),
   });
   const worker = stack.worker!;

@@ -45,9 +45,31 @@ export function summarise(profile: Profile, top = 25): string {
     const f = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url ? `${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}` : ''}`;
     fns.set(f, (fns.get(f) ?? 0) + us);
   }
+  // Time under each of the project's own functions: every sample is charged to the innermost
+  // src/ frame on its stack (what our code caused, library time included).
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const ours = new Map<string, number>();
+  for (const [id, us] of self) {
+    let cur: number | undefined = id;
+    let label = '(outside project code)';
+    while (cur !== undefined) {
+      const f = byId.get(cur)!.callFrame;
+      const m = f.url.includes('node_modules') ? null : /\/(src\/[^?]+)/.exec(f.url);
+      if (m) {
+        label = `${f.functionName || '(anonymous)'} ${m[1]}:${f.lineNumber + 1}`;
+        break;
+      }
+      cur = parent.get(cur);
+    }
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+    ours.set(label, (ours.get(label) ?? 0) + us);
+  }
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
   const lines = [`${(total / 1e6).toFixed(1)} s of samples over ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s`, '', 'self time by package / folder:'];
   for (const [b, us] of [...buckets].sort((a, z) => z[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${b}`);
+  lines.push('', 'busy time under the innermost project (src/) function:');
+  for (const [f, us] of [...ours].sort((a, z) => z[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${f}`);
   lines.push('', 'top functions (self time):');
   for (const [f, us] of [...fns].sort((a, z) => z[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${f}`);
   return lines.join('\n');

@@ -7,12 +7,12 @@
  *   npm run bench -- --only e2e,latency   some of them: e2e | latency | open | reminders (or 1-4)
  *
  * Sizes: --e2e-clients N --e2e-warmup S --e2e-seconds S --e2e-rounds N --poll-ms MS
- *        --latency-clients N --latency-requests N --latency-rounds N
+ *        --latency-clients N --latency-requests N --latency-rounds N --latency-think-ms MS
  *        --open N --open-create-clients N --open-approvers N --open-seed-minutes M
  *        --instalments N
  * Worker tuning (the real worker and the bench worker alike): --max-cached-workflows N --wft-slots N
  *        --activity-slots N; --worker-env K=V,… sets the real worker's environment (MALLOC_ARENA_MAX=2).
- *        --profile writes a CPU profile of the real worker (node --cpu-prof) per benchmark; summarise
+ *        --profile writes CPU profiles of the real API and worker processes (node --cpu-prof); summarise
  *        one with `npx tsx bench/profileSummary.ts <file>`.  --json FILE writes every figure as JSON.
  *
  * PostgreSQL when DATABASE_URL is set (a fresh database per benchmark, dropped afterwards), PGlite
@@ -24,6 +24,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import postgres from 'postgres';
 import { TEMPORAL_CLI_WHEEL } from '../src/temporal/binaries';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/worker';
 import { benchEndToEnd, type E2eResult } from './e2e';
 import { benchLatency, type LatencyResult } from './latency';
 import { RUN_DIR, stopAllStacks } from './lib/stack';
@@ -65,10 +66,10 @@ const tuning = {
   ...(has('activity-slots') ? { maxConcurrentActivityTaskExecutions: num('activity-slots', 0) } : {}),
 };
 const profileDir = path.join(RUN_DIR, 'profiles');
-const workerExecArgv = has('profile') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined;
+const systemExecArgv = has('profile') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined;
 // --worker-env K=V[,K=V]: environment of the real worker's process (e.g. MALLOC_ARENA_MAX=2).
 const workerEnv = str('worker-env') ? Object.fromEntries(str('worker-env')!.split(',').map((kv) => kv.split('=') as [string, string])) : undefined;
-const common = { ...(Object.keys(tuning).length ? { tuning } : {}), ...(workerExecArgv ? { workerExecArgv } : {}), ...(workerEnv ? { workerEnv } : {}) };
+const common = { ...(Object.keys(tuning).length ? { tuning } : {}), ...(systemExecArgv ? { systemExecArgv } : {}), ...(workerEnv ? { workerEnv } : {}) };
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
@@ -131,7 +132,12 @@ function summary(r: Results): string {
     const l = r.latency;
     lines.push(row([`2 POST /applications p50, ${l.options.concurrency} clients`, fmtMs(l.api.p50Ms), `${fmtMs(l.bare.p50Ms)} bare endpoint`, l.p50Ratio.toFixed(2), ''], w));
     lines.push(row(['  p99', fmtMs(l.api.p99Ms), fmtMs(l.bare.p99Ms), l.p99Ratio.toFixed(2), `≤ 1.50 ${mark(l.p99Ratio <= 1.5)}`], w));
-    lines.push(row(['  requests/s', l.api.perSecond.toFixed(0), l.bare.perSecond.toFixed(0), (l.api.perSecond / l.bare.perSecond).toFixed(2), ''], w));
+    lines.push(row(['  requests/s (saturated: no pause)', l.api.perSecond.toFixed(0), l.bare.perSecond.toFixed(0), (l.api.perSecond / l.bare.perSecond).toFixed(2), ''], w));
+    if (l.paced) {
+      const p = l.paced;
+      lines.push(row([`  paced (~${l.options.thinkMs} ms between requests) p50`, fmtMs(p.api.p50Ms), fmtMs(p.bare.p50Ms), p.p50Ratio.toFixed(2), ''], w));
+      lines.push(row(['  paced p99', fmtMs(p.api.p99Ms), fmtMs(p.bare.p99Ms), p.p99Ratio.toFixed(2), `≤ 1.50 ${mark(p.p99Ratio <= 1.5)}`], w));
+    }
   }
   if (r.open) {
     const o = r.open;
@@ -183,9 +189,11 @@ async function main(): Promise<void> {
       results.latency = await benchLatency(
         {
           concurrency: num('latency-clients', 50),
+          thinkMs: has('latency-think-ms') ? num('latency-think-ms', 1) : quick ? 0 : 1000,
           requests: num('latency-requests', quick ? 300 : 2000),
           warmup: quick ? 50 : 200,
-          rounds: num('latency-rounds', quick ? 1 : 2),
+          rounds: num('latency-rounds', quick ? 1 : 4),
+          ...(systemExecArgv ? { systemExecArgv } : {}),
         },
         log,
       );
@@ -217,7 +225,7 @@ async function main(): Promise<void> {
     Object.entries(results.machine)
       .map(([k, v]) => `  ${k}: ${v}`)
       .join('\n'),
-    Object.keys(tuning).length ? `  worker tuning: ${JSON.stringify(tuning)}` : '  worker tuning: SDK defaults',
+    `  worker tuning: ${Object.keys(tuning).length ? JSON.stringify(tuning) : `the project's defaults (maxCachedWorkflows ${DEFAULT_MAX_CACHED_WORKFLOWS}, SDK defaults otherwise)`}`,
     '',
     summary(results),
     '',
@@ -225,7 +233,7 @@ async function main(): Promise<void> {
   process.stdout.write(out);
   const json = str('json');
   if (json) fs.writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
-  if (workerExecArgv) log(`CPU profiles of the worker: ${profileDir}`);
+  if (systemExecArgv) log(`CPU profiles of the API and worker processes: ${profileDir}`);
 }
 
 /** Whatever happens, every server this run started is stopped before it exits. */

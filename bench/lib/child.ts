@@ -18,7 +18,7 @@ import { keyRingFromConfig, PiiCipher } from '../../src/db/pii';
 import { createLogger } from '../../src/logger';
 import { connectClient, connectWorker, dataConverterFromConfig } from '../../src/temporal/connection';
 import { installTemporalRuntime } from '../../src/temporal/runtime';
-import { activityDepsFromConfig, createWorker, type CreateWorkerOptions } from '../../src/worker';
+import { activityDepsFromConfig, createWorker, DEFAULT_MAX_CACHED_WORKFLOWS, type CreateWorkerOptions } from '../../src/worker';
 import { baselineActivities, noopCallsByStep } from '../baseline/activities';
 
 export type Role = 'api' | 'worker' | 'bare-api' | 'baseline-worker';
@@ -72,7 +72,9 @@ async function main(): Promise<void> {
   const ready: Record<string, unknown> = {
     type: 'ready',
     pid: process.pid,
-    maxCachedWorkflows: spec.tuning?.maxCachedWorkflows ?? Math.max(Math.floor((Math.max(heapMiB - 200, 0) * 600) / 1024), 10),
+    maxCachedWorkflows: spec.tuning?.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
+    /** What the SDK would choose on this heap (worker-options.ts, reuseV8Context), for the record. */
+    sdkDefaultMaxCachedWorkflows: Math.max(Math.floor((Math.max(heapMiB - 200, 0) * 600) / 1024), 10),
   };
 
   const workers: Worker[] = [];
@@ -101,6 +103,8 @@ async function main(): Promise<void> {
         taskQueue: spec.baselineTaskQueue,
         workflowBundle: { codePath: spec.baselineBundlePath },
         activities: baselineActivities,
+        // The same cache as the real worker's (src/worker.ts), unless the bench tunes both.
+        maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
         ...spec.tuning,
       }),
     );

@@ -17,7 +17,7 @@ import postgres from 'postgres';
 import { openDb } from '../../src/db/client';
 import { freePort } from '../../src/temporal/devServer';
 import { temporalCli } from '../../src/temporal/binaries';
-import { WORKFLOWS_PATH } from '../../src/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/worker';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { BenchStep } from '../baseline/workflows';
 import type { ChildRequest, ChildSpec, Role } from './child';
@@ -36,7 +36,8 @@ let bundles: Promise<{ real: string; baseline: string }> | undefined;
 export function workflowBundles(): Promise<{ real: string; baseline: string }> {
   bundles ??= (async () => {
     const [real, baseline] = await Promise.all([
-      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet as never }),
+      // As the worker bundles them in production: with the workflow interceptors.
+      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quiet as never }),
       bundleWorkflowCode({ workflowsPath: require.resolve('../baseline/workflows'), logger: quiet as never }),
     ]);
     const files = { real: path.join(RUN_DIR, 'workflows.js'), baseline: path.join(RUN_DIR, 'baseline-workflows.js') };
@@ -159,8 +160,8 @@ export interface StackOptions {
   tuning?: ChildSpec['tuning'];
   /** Extra flags of `temporal server start-dev` (e.g. --dynamic-config-value …). */
   serverArgs?: string[];
-  /** Node flags of the real worker's process (e.g. --cpu-prof). */
-  workerExecArgv?: string[];
+  /** Node flags of the real API's and worker's processes (e.g. --cpu-prof). */
+  systemExecArgv?: string[];
   /** Environment of the real worker's process (e.g. MALLOC_ARENA_MAX). */
   workerEnv?: Record<string, string>;
 }
@@ -296,18 +297,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       if (!db.url) {
         // PGlite: one process owns the database, so the API and the worker share it.
         const roles: Role[] = [...(opts.api ? (['api'] as const) : []), ...(opts.worker ? (['worker'] as const) : [])];
-        const c = child('system', roles, opts.workerExecArgv);
+        const c = child('system', roles, opts.systemExecArgv);
         stack.api = opts.api ? c : undefined;
         stack.worker = opts.worker ? c : undefined;
         starting.push(c.ready.then((r) => (stack.apiUrl = r.apiPort ? `http://127.0.0.1:${r.apiPort}` : undefined)));
       } else {
         if (opts.api) {
-          const c = child('api', ['api']);
+          const c = child('api', ['api'], opts.systemExecArgv);
           stack.api = c;
           starting.push(c.ready.then((r) => (stack.apiUrl = `http://127.0.0.1:${r.apiPort}`)));
         }
         if (opts.worker) {
-          stack.worker = child('worker', ['worker'], opts.workerExecArgv);
+          stack.worker = child('worker', ['worker'], opts.systemExecArgv);
           starting.push(stack.worker.ready);
         }
       }
