@@ -14,6 +14,9 @@ import { LoanIdParams, LoanSchedule, REPAYMENT_EXAMPLES, RepaymentBody, Repaymen
 
 const TAGS = ['loans'];
 const ACCEPT_TIMEOUT_MS = 20_000;
+/** How long a repayment for an open loan waits for its servicing workflow to start. */
+const HANDOVER_WAIT_MS = 10_000;
+const HANDOVER_POLL_MS = 250;
 
 async function loadLoan(ctx: ApiContext, id: string) {
   const [loan] = await ctx.db.select().from(loans).where(eq(loans.id, id));
@@ -90,6 +93,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
       404: { description: 'No loan has this id' },
       409: { description: 'The reference was recorded with another amount, the loan is closed, or the Idempotency-Key is in use' },
       422: { description: 'The servicing workflow refused the repayment, or the Idempotency-Key was used with another body' },
+      503: { description: 'Temporal did not answer in time, or the loan is still being handed over to servicing: retry with the same reference' },
     },
     async handle({ staff, params, body }) {
       const loan = await loadLoan(ctx, params.id);
@@ -103,8 +107,8 @@ export function loanOperations(ctx: ApiContext): Operation[] {
       const paidAt = new Date(body.paidAt).toISOString();
       const handle = ctx.temporal.workflow.getHandle(loanServicingWorkflowId(loan.id));
       let state: ServicingState;
-      try {
-        const update = await ctx.temporal.connection.withDeadline(Date.now() + ACCEPT_TIMEOUT_MS, () =>
+      const send = () =>
+        ctx.temporal.connection.withDeadline(Date.now() + ACCEPT_TIMEOUT_MS, () =>
           handle.startUpdate(repaymentRecordedUpdate, {
             args: [{ actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference }],
             // The reference is the repayment's identity: Temporal itself folds a repeat into the first.
@@ -112,6 +116,19 @@ export function loanOperations(ctx: ApiContext): Operation[] {
             waitForStage: WorkflowUpdateStage.ACCEPTED,
           }),
         );
+      try {
+        let update;
+        // The loan row exists a moment before its servicing workflow does (the application run
+        // stores the loan, then starts the child): an open loan waits out that hand-over.
+        for (let waited = 0; ; waited += HANDOVER_POLL_MS) {
+          try {
+            update = await send();
+            break;
+          } catch (err) {
+            if (!(err instanceof WorkflowNotFoundError) || loan.status === 'closed' || waited >= HANDOVER_WAIT_MS) throw err;
+            await new Promise((resolve) => setTimeout(resolve, HANDOVER_POLL_MS));
+          }
+        }
         state = await update.result();
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
@@ -121,7 +138,8 @@ export function loanOperations(ctx: ApiContext): Operation[] {
           throw new ProblemError('invalid_act', code ? `The servicing workflow refused the repayment (${code})` : 'The servicing workflow refused the repayment', { code: code ?? 'REFUSED' });
         }
         if (err instanceof WorkflowNotFoundError) {
-          throw new ProblemError('loan_closed', 'The loan is not being serviced (closed or not yet handed over)', { loanStatus: loan.status });
+          if (loan.status === 'closed') throw new ProblemError('loan_closed', 'The loan is closed', { loanStatus: loan.status });
+          throw new ProblemError('unavailable', 'The loan is still being handed over to servicing; retry with the same reference', {}, { 'Retry-After': '5' });
         }
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
           throw new ProblemError('unavailable', 'The servicing workflow did not answer in time; retry with the same reference', {}, { 'Retry-After': '5' });
