@@ -15,7 +15,7 @@ import { LoanIdParams, LoanSchedule, REPAYMENT_EXAMPLES, RepaymentBody, Repaymen
 const TAGS = ['loans'];
 const ACCEPT_TIMEOUT_MS = 20_000;
 /** How long a repayment for an open loan waits for its servicing workflow to start. */
-const HANDOVER_WAIT_MS = 10_000;
+const HANDOVER_WAIT_MS = 5_000;
 const HANDOVER_POLL_MS = 250;
 
 async function loadLoan(ctx: ApiContext, id: string) {
@@ -91,9 +91,9 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     responses: {
       200: { description: 'Recorded (or recorded before with this reference)', schema: RepaymentResult },
       404: { description: 'No loan has this id' },
-      409: { description: 'The reference was recorded with another amount, the loan is closed, or the Idempotency-Key is in use' },
+      409: { description: 'The reference was recorded with another amount, the loan is closed or not yet handed over to servicing, or the Idempotency-Key is in use' },
       422: { description: 'The servicing workflow refused the repayment, or the Idempotency-Key was used with another body' },
-      503: { description: 'Temporal did not answer in time, or the loan is still being handed over to servicing: retry with the same reference' },
+      503: { description: 'Temporal did not answer in time: retry with the same reference' },
     },
     async handle({ staff, params, body }) {
       const loan = await loadLoan(ctx, params.id);
@@ -139,7 +139,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
         }
         if (err instanceof WorkflowNotFoundError) {
           if (loan.status === 'closed') throw new ProblemError('loan_closed', 'The loan is closed', { loanStatus: loan.status });
-          throw new ProblemError('unavailable', 'The loan is still being handed over to servicing; retry with the same reference', {}, { 'Retry-After': '5' });
+          throw new ProblemError('loan_closed', 'The loan is not being serviced yet (the hand-over from the application has not finished); retry with the same reference', { loanStatus: loan.status }, { 'Retry-After': '5' });
         }
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
           throw new ProblemError('unavailable', 'The servicing workflow did not answer in time; retry with the same reference', {}, { 'Retry-After': '5' });
