@@ -43,6 +43,8 @@ export interface OpenOptions {
 export interface OpenResult {
   options: OpenOptions;
   driver: Stack['driver'];
+  /** Whose memory: `worker`, or `api+worker+PGlite` (one process on PGlite). */
+  process: string;
   maxCachedWorkflows: number;
   seeded: number;
   seedMs: number;
@@ -282,6 +284,7 @@ export async function benchOpenApplications(o: OpenOptions, log: (m: string) => 
     return {
       options: o,
       driver: stack.driver,
+      process: workerName,
       maxCachedWorkflows,
       seeded: waiting,
       seedMs,

@@ -211,7 +211,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const asOfDate = shanghaiDate(Date.now());
   const cipher = new PiiCipher({ currentKeyId: 'b1', keys: { b1: Buffer.alloc(32, 9) }, hashKey: Buffer.alloc(32, 10) });
-  process.stderr.write(`starting PostgreSQL (${process.env.DATABASE_URL ? 'server' : 'PGlite'}), the dev server and the SMS sandbox…\n`);
+  process.stderr.write(`starting ${process.env.DATABASE_URL ? 'on the PostgreSQL server' : 'PGlite'}, the dev server and the SMS sandbox…\n`);
   const [h, env, sandbox, bundle] = await Promise.all([
     openBenchDb(),
     TestWorkflowEnvironment.createLocal({ server: { executable: temporalCli(), ip: '127.0.0.1', log: { format: 'pretty', level: 'error' } } }),
@@ -262,7 +262,7 @@ async function main(): Promise<void> {
       `  sweep (first run of the day)     ${secs(first.ms)}   ${f.scanned.toLocaleString('en')} rows   ${f.sent.toLocaleString('en')} texts   ${Math.round(f.sent / (first.ms / 1000)).toLocaleString('en')} reminders/s   ${f.runs} runs (continue-as-new)`,
       `  sweep (same day again)           ${secs(second.ms)}   ${second.value.scanned.toLocaleString('en')} rows   ${second.value.sent} texts   ${second.value.alreadySent.toLocaleString('en')} already sent`,
       `  sweep / bare SQL (paged)         ${(first.ms / baseline.pagedMs).toFixed(1)}×`,
-      `  peak memory during the sweep     RSS ${mb(first.peakRss)} (${mb(first.rssBefore)} before it), heap ${mb(first.peakHeap)}; one process: worker, PGlite, SMS sandbox`,
+      `  peak memory during the sweep     RSS ${mb(first.peakRss)} (${mb(first.rssBefore)} before it), heap ${mb(first.peakHeap)}; one process: worker, ${process.env.DATABASE_URL ? 'database client' : 'PGlite'}, SMS sandbox`,
       `  texts recorded by the gateway    ${texted.count.toLocaleString('en')} (owed ${seeded.owed.toLocaleString('en')})`,
       `  index plan                       ${baseline.plan}`,
       '',

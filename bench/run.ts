@@ -144,7 +144,7 @@ function summary(r: Results): string {
     const n = o.seeded.toLocaleString('en');
     lines.push(
       row(
-        [`3 worker RSS, ${n} waiting for approval`, fmtMb(o.workerRssWaitingBytes), `${fmtMb(o.baseline.rssWaitingBytes)} bench worker`, o.rssRatio.toFixed(2), `< 1 GiB ${mark(o.workerRssWaitingBytes < 2 ** 30)}`],
+        [`3 ${o.process} RSS, ${n} waiting for approval`, fmtMb(o.workerRssWaitingBytes), `${fmtMb(o.baseline.rssWaitingBytes)} bench worker`, o.rssRatio.toFixed(2), `< 1 GiB ${mark(o.workerRssWaitingBytes < 2 ** 30)}`],
         w,
       ),
     );
@@ -175,8 +175,8 @@ async function main(): Promise<void> {
       log(`\n1. end-to-end applications per second`);
       results.e2e = await benchEndToEnd(
         {
-          concurrency: num('e2e-clients', quick ? 4 : 16),
-          warmupMs: num('e2e-warmup', quick ? 5 : 15) * 1000,
+          concurrency: num('e2e-clients', quick ? 4 : 32),
+          warmupMs: num('e2e-warmup', quick ? 5 : 20) * 1000,
           durationMs: num('e2e-seconds', quick ? 15 : 30) * 1000,
           rounds: num('e2e-rounds', quick ? 1 : 2),
           pollMs: num('poll-ms', 500),
@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       log(`\n3. open applications waiting for approval`);
       results.open = await benchOpenApplications(
         {
-          applications: num('open', quick ? 50 : 600),
+          applications: num('open', quick ? 50 : 10_000),
           createConcurrency: num('open-create-clients', 32),
           actConcurrency: num('open-approvers', 50),
           seedTimeoutMs: num('open-seed-minutes', quick ? 5 : 240) * 60_000,

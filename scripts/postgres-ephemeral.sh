@@ -1,5 +1,6 @@
 # Sourced by .ci/run (and usable by hand): a throwaway PostgreSQL cluster on 127.0.0.1 on a free
 # port, owned by the postgres user, in a temporary folder. Exports DATABASE_URL.
+# fsync is off (a test cluster thrown away at the end) unless PG_FSYNC=on, as the benchmarks set it.
 pg_ephemeral_start() {
   PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
   PG_DIR=$(mktemp -d /tmp/car-loans-pg.XXXXXX)
@@ -11,7 +12,7 @@ pg_ephemeral_start() {
   fi
   "${run[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
   "${run[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=300 -c fsync=off" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=300 -c fsync=${PG_FSYNC:-off}" start >/dev/null
   "${run[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres car_loans
   export PG_BIN PG_DIR PG_PORT
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/car_loans"

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 
+class StaleSocketError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
 /**
  * A small JSON client over node:http with keep-alive sockets: lighter than fetch on a 2-core machine
  * where the load generator shares the CPU with what it measures. Every request has a deadline.
@@ -18,10 +24,26 @@ export class JsonClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  request<T = unknown>(
+  async request<T = unknown>(
     method: string,
     path: string,
     opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: T; headers: http.IncomingHttpHeaders }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once<T>(method, path, opts);
+      } catch (err) {
+        // A kept-alive socket the server closed at the same moment (its keep-alive timeout): the
+        // request never reached it, so sending it again on a fresh socket is safe.
+        if (!(err instanceof StaleSocketError) || attempt >= 3) throw err instanceof StaleSocketError ? err.cause : err;
+      }
+    }
+  }
+
+  private once<T>(
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; body: T; headers: http.IncomingHttpHeaders }> {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     return new Promise((resolve, reject) => {
@@ -57,7 +79,9 @@ export class JsonClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out after ${this.timeoutMs} ms`)));
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        reject(req.reusedSocket && err.code === 'ECONNRESET' ? new StaleSocketError(err) : err);
+      });
       req.end(payload);
     });
   }
