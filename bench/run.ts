@@ -2,7 +2,7 @@
  * `npm run bench`: the four benchmarks of issue 9, each next to a baseline run on the same machine
  * in the same run, and the ratio. Benchmarks, not tests: `npm test` never runs them.
  *
- *   npm run bench                         all four at full size (about 15 minutes on 2 cores)
+ *   npm run bench                         all four at full size (about 90 minutes on 2 cores: 10,000 open applications)
  *   npm run bench -- --quick              all four scaled down: a smoke run of the harness (minutes)
  *   npm run bench -- --only e2e,latency   some of them: e2e | latency | open | reminders (or 1-4)
  *
