@@ -21,7 +21,7 @@ import {
 } from '../../src/workflows/messages';
 import { createTestDb } from './db';
 import { seedApplication, testCipher, type SeedOptions, type Seeded } from './seed';
-import { workflowBundle } from './temporal';
+import { timeSkippingEnv, workflowBundle } from './temporal';
 
 export type LoanHandle = WorkflowHandle<typeof loanApplication>;
 
@@ -170,16 +170,51 @@ export function registerCollateral(handle: LoanHandle, actor = 'officer-1') {
 }
 
 /** Walks an application through every human act up to servicing (or its first refusal). */
-export async function walkToServicing(handle: LoanHandle, opts: { approvers?: string[]; used?: boolean } = {}): Promise<LoanState> {
+/** Phone verification passed; answers the state once the application waits for its approval. */
+export async function walkToApproval(handle: LoanHandle): Promise<LoanState> {
   await waitForTask(handle, 'phone_verification');
   await phoneOutcome(handle, 'passed');
-  await waitForTask(handle, 'approval');
-  for (const approver of opts.approvers ?? ['approver-1']) await decide(handle, approver);
-  await waitForTask(handle, 'sign_contract');
+  return waitForTask(handle, 'approval');
+}
+
+/** Approved (by each of `approvers`); answers the state once the contract waits for its signature. */
+export async function walkToSigning(handle: LoanHandle, approvers: string[] = ['approver-1']): Promise<LoanState> {
+  await walkToApproval(handle);
+  for (const approver of approvers) await decide(handle, approver);
+  return waitForTask(handle, 'sign_contract');
+}
+
+export async function walkToServicing(handle: LoanHandle, opts: { approvers?: string[]; used?: boolean } = {}): Promise<LoanState> {
+  await walkToSigning(handle, opts.approvers);
   await signOnSite(handle);
   if (opts.used) {
     await waitForTask(handle, 'register_collateral');
     await registerCollateral(handle);
   }
   return waitForState(handle, (s) => s.stage === 'servicing' || s.stage === 'failed', 'servicing');
+}
+
+/**
+ * The suite's world on a time-skipping server, started once per file and torn down after it;
+ * `afterEachTest` runs before the world's own cleanup between tests.
+ */
+export function useLoanWorld(
+  ready: (world: { env: TestWorkflowEnvironment; w: LoanWorld }) => void,
+  afterEachTest?: (w: LoanWorld) => Promise<unknown>,
+): void {
+  let env: TestWorkflowEnvironment | undefined;
+  let w: LoanWorld | undefined;
+  beforeAll(async () => {
+    env = await timeSkippingEnv();
+    w = await startLoanWorld(env);
+    ready({ env, w });
+  });
+  afterEach(async () => {
+    if (afterEachTest && w) await afterEachTest(w);
+    await w?.cleanup();
+  });
+  afterAll(async () => {
+    await w?.close();
+    await env?.teardown();
+  });
 }

@@ -6,24 +6,15 @@ import { DEFAULT_POLICY, HOUR_MS, DAY_MS, MINUTE_MS } from '../../src/domain';
 import { documentsSubmittedUpdate, stateQuery } from '../../src/workflows/messages';
 import { PendingTask } from '../../src/workflows/searchAttributes';
 import { keepHistory } from '../helpers/histories';
-import { decide, phoneOutcome, signOnSite, startLoanWorld, waitForState, waitForTask, type LoanWorld } from '../helpers/loanWorld';
+import { phoneOutcome, signOnSite, useLoanWorld, walkToApproval, walkToSigning, waitForState, waitForTask, type LoanWorld } from '../helpers/loanWorld';
 import { addDocuments } from '../helpers/seed';
-import { timeSkippingEnv } from '../helpers/temporal';
 
 // Every wait has its deadline from the policy: escalation to a supervisor at the SLA, expiry at the
 // hard deadline with the compensations of the steps already done. Time is skipped by the test server.
 
 let env: TestWorkflowEnvironment;
 let w: LoanWorld;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  w = await startLoanWorld(env);
-});
-afterEach(() => w.cleanup());
-afterAll(async () => {
-  await w?.close();
-  await env?.teardown();
-});
+useLoanWorld((world) => ({ env, w } = world));
 
 const { phoneVerification, approval, documentSetMs, offerExpiryMs } = DEFAULT_POLICY.deadlines;
 
@@ -103,9 +94,7 @@ describe('approval', () => {
   it('escalates at the SLA and expires after 7 days without a decision', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    const waiting = await waitForTask(handle, 'approval');
+    const waiting = await walkToApproval(handle);
     expect(Date.parse(waiting.pendingTask!.deadline) - Date.parse(waiting.pendingTask!.since)).toBeLessThanOrEqual(approval.expiryMs);
     await env.sleep(approval.slaMs + HOUR_MS);
     const escalated = await waitForState(handle, (s) => s.pendingTask?.escalated === true, 'escalation');
@@ -120,11 +109,7 @@ describe('offer', () => {
   it('expires after 7 days unsigned: the envelope is voided', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
-    await decide(handle, 'approver-1');
-    const waiting = await waitForTask(handle, 'sign_contract');
+    const waiting = await walkToSigning(handle);
     expect(Date.parse(waiting.pendingTask!.deadline) - Date.parse(waiting.pendingTask!.since)).toBeLessThanOrEqual(offerExpiryMs);
     expect((await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template)).toEqual(['signing_link']);
 
@@ -139,11 +124,7 @@ describe('offer', () => {
   it('expires a signed used-car contract whose mortgage is never registered: cancelled, and the customer told', async () => {
     const seeded = await w.seed({ vehicle: { condition: 'used' } });
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
-    await decide(handle, 'approver-1');
-    const signing = await waitForTask(handle, 'sign_contract');
+    const signing = await walkToSigning(handle);
     // The customer signs through the provider (whose webhook would tell the API, which sends the act).
     await w.admin.signEnvelope(signing.envelopeId!);
     await handle.executeUpdate('contractSignedUpdate', {
@@ -159,11 +140,7 @@ describe('offer', () => {
   it('refuses a signature for another envelope than the one open', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
-    await decide(handle, 'approver-1');
-    await waitForTask(handle, 'sign_contract');
+    await walkToSigning(handle);
     await expect(
       handle.executeUpdate('contractSignedUpdate', { args: [{ actor: 'esign-provider', source: 'esign_callback', envelopeId: 'env_other', signedAt: new Date().toISOString() }] }),
     ).rejects.toThrow();

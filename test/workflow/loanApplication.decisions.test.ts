@@ -1,4 +1,3 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
@@ -19,29 +18,20 @@ import {
   decide,
   phoneOutcome,
   signOnSite,
-  startLoanWorld,
+  useLoanWorld,
+  walkToApproval,
   waitForState,
   waitForTask,
   type LoanHandle,
   type LoanWorld,
 } from '../helpers/loanWorld';
 import { addDocuments } from '../helpers/seed';
-import { timeSkippingEnv } from '../helpers/temporal';
 
 // Decisions on the way: intake screens, the decision rules, approvers (four eyes), phone outcomes,
 // the request_info loop, and acts the workflow is not waiting for.
 
-let env: TestWorkflowEnvironment;
 let w: LoanWorld;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  w = await startLoanWorld(env);
-});
-afterEach(() => w.cleanup());
-afterAll(async () => {
-  await w?.close();
-  await env?.teardown();
-});
+useLoanWorld((world) => ({ w } = world));
 
 /** The refusal an update was answered with (the update must have been refused). */
 async function refusal(p: Promise<unknown>): Promise<ActRefusal> {
@@ -105,9 +95,7 @@ describe('decision rules', () => {
   it('sends a marginal score to an approver, who rejects it with a reason code', async () => {
     const seeded = await w.seed({ applicant: { idNumber: tv.CREDIT_MARGINAL_SCORE_ID } });
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    const waiting = await waitForTask(handle, 'approval');
+    const waiting = await walkToApproval(handle);
     expect(waiting.recommendation).toBe('manual_review');
     expect(['D', 'E']).toContain(waiting.riskGrade);
     // A reject needs a known reason code.
@@ -129,9 +117,7 @@ describe('decision rules', () => {
   it('lets an approver lower the amount within the limits; the lower amount is what is paid', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
+    await walkToApproval(handle);
     // Above the LTV maximum: refused with the field.
     const tooMuch = await refusal(decide(handle, 'approver-1', 'approve', { amountFen: 24_000_000 }));
     expect(tooMuch).toMatchObject({ code: 'INVALID_ACT', stage: 'approval' });
@@ -154,9 +140,7 @@ describe('four eyes', () => {
       applicant: { monthlyIncomeFen: 6_000_000 },
     });
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    const waiting = await waitForTask(handle, 'approval');
+    const waiting = await walkToApproval(handle);
     expect(waiting.requiresFourEyes).toBe(true);
     expect(waiting.pendingTask).toMatchObject({ role: 'approver', approvalsNeeded: 2, approvedBy: [] });
 
@@ -186,9 +170,7 @@ describe('four eyes', () => {
   it('a single approver suffices below the threshold', async () => {
     const seeded = await w.seed({ loan: { amountFen: 19_999_900 } });
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    const waiting = await waitForTask(handle, 'approval');
+    const waiting = await walkToApproval(handle);
     expect(waiting.pendingTask).toMatchObject({ approvalsNeeded: 1 });
     await decide(handle, 'approver-1');
     await waitForTask(handle, 'sign_contract');
@@ -240,9 +222,7 @@ describe('request_info', () => {
   it('goes back to document_check, waits for new documents, and comes round to approval again', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
+    await walkToApproval(handle);
     await decide(handle, 'approver-1', 'request_info', { reasonCode: 'DOCUMENTS_INCONSISTENT' });
     const back = await waitForTask(handle, 'submit_documents');
     expect(back.stage).toBe('document_check');

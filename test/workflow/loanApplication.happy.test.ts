@@ -7,8 +7,7 @@ import { loanServicingWorkflowId } from '../../src/workflows/messages';
 import { earlyPayoffRequestedUpdate, repaymentRecordedUpdate } from '../../src/workflows/servicingMessages';
 import { LoanStage, PendingTask, RiskGrade, LoanChannel, BranchId, LoanAmountFen } from '../../src/workflows/searchAttributes';
 import { historyText, keepHistory } from '../helpers/histories';
-import { startLoanWorld, walkToServicing, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
-import { timeSkippingEnv } from '../helpers/temporal';
+import { useLoanWorld, walkToServicing, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
 import type { Seeded } from '../helpers/seed';
 
 // The whole way from intake to servicing for each channel and for new and used cars, on the
@@ -16,15 +15,7 @@ import type { Seeded } from '../helpers/seed';
 
 let env: TestWorkflowEnvironment;
 let w: LoanWorld;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  w = await startLoanWorld(env);
-});
-afterEach(() => w.cleanup());
-afterAll(async () => {
-  await w?.close();
-  await env?.teardown();
-});
+useLoanWorld((world) => ({ env, w } = world));
 
 
 async function stagesRecorded(applicationId: string): Promise<string[]> {

@@ -14,31 +14,24 @@ import {
   phoneOutcome,
   registerCollateral,
   signOnSite,
-  startLoanWorld,
+  useLoanWorld,
+  walkToApproval,
+  walkToSigning,
   waitForState,
   waitForTask,
   type LoanHandle,
   type LoanWorld,
 } from '../helpers/loanWorld';
-import { timeSkippingEnv } from '../helpers/temporal';
 
 // Withdrawal at every stage before disbursement, with the compensations of what was done; steps that
 // cannot succeed end `failed` after theirs.
 
 let env: TestWorkflowEnvironment;
 let w: LoanWorld;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  w = await startLoanWorld(env);
-});
-afterEach(async () => {
-  await w.admin.clearFaults();
-  await w.cleanup();
-});
-afterAll(async () => {
-  await w?.close();
-  await env?.teardown();
-});
+useLoanWorld(
+  (world) => ({ env, w } = world),
+  (world) => world.admin.clearFaults(),
+);
 
 const withdrawal: Withdraw = { actor: 'officer-1', reasonCode: 'CUSTOMER_CHANGED_MIND' };
 const WITHDRAWN = { stage: 'withdrawn', outcomeReason: 'CUSTOMER_CHANGED_MIND', loanId: null };
@@ -104,9 +97,7 @@ describe('withdrawal', () => {
   it('at approval', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
+    await walkToApproval(handle);
     await handle.signal(withdrawSignal, withdrawal);
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect((await stagesOf(handle)).slice(-2)).toEqual(['approval', 'withdrawn']);
@@ -116,11 +107,7 @@ describe('withdrawal', () => {
   it('at signing: the envelope is voided and the customer told', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
-    await decide(handle, 'approver-1');
-    const signing = await waitForTask(handle, 'sign_contract');
+    const signing = await walkToSigning(handle);
     await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     const envelope = await createProviderClients(w.sandbox.providers).esign.getEnvelope(signing.envelopeId!);
@@ -133,11 +120,7 @@ describe('withdrawal', () => {
   it('is refused once the money is being paid, and in servicing', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
-    await decide(handle, 'approver-1');
-    await waitForTask(handle, 'sign_contract');
+    await walkToSigning(handle);
     await w.admin.setFault({ provider: 'payments', mode: 'slow', latencyMs: 2_000 });
     await signOnSite(handle);
     await waitForState(handle, (s) => s.stage === 'disbursement');
@@ -156,11 +139,7 @@ describe('a step that cannot succeed', () => {
   it('a refused disbursement (closed account): nothing paid, the signed contract cancelled, failed', async () => {
     const seeded = await w.seed({ vehicle: { condition: 'used' }, applicant: { bankAccount: tv.PAYMENTS_CLOSED_ACCOUNT } });
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
-    await decide(handle, 'approver-1');
-    await waitForTask(handle, 'sign_contract');
+    await walkToSigning(handle);
     await signOnSite(handle);
     await waitForTask(handle, 'register_collateral');
     await registerCollateral(handle);
@@ -177,9 +156,7 @@ describe('a step that cannot succeed', () => {
   it('a signer who fails the real-name check: no envelope, failed', async () => {
     const seeded = await w.seed({ applicant: { idNumber: tv.ESIGN_IDENTITY_UNVERIFIED_ID } });
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
-    await phoneOutcome(handle, 'passed');
-    await waitForTask(handle, 'approval');
+    await walkToApproval(handle);
     await decide(handle, 'approver-1');
     expect(await w.result(handle)).toEqual({ stage: 'failed', outcomeReason: 'CONTRACT_NOT_SENT', loanId: null });
     expect((await waitForState(handle, (x) => x.stage === 'failed')).flags).toContain('ESIGN_SIGNER_IDENTITY_UNVERIFIED');
