@@ -502,9 +502,12 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
     if (payload.actId !== undefined) seenActIds.add(payload.actId);
     const seq = ++actSeq;
     const data = apply(name, payload);
+    // The answer is the state as this act left it: while the act is recorded, the main flow may
+    // already move on (a withdrawal ends the run), and which of the two finishes first is a race.
+    const answer = JSON.parse(JSON.stringify(state)) as LoanState;
     await recordEvent(name, `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data }, payload.actor);
     await publish();
-    return state;
+    return answer;
   }
 
   function refusalFailure(r: ActRefusal): ApplicationFailure {
