@@ -21,8 +21,9 @@ export interface AuditEntry {
 
 type Tx = Pick<Db, 'insert'>;
 
-export async function audit(db: Tx, e: AuditEntry): Promise<void> {
-  await db
+/** The audit row's insert, unawaited: to run alone (`audit`) or with other writes (`writeTogether`). */
+export function auditInsert(db: Tx, e: AuditEntry) {
+  return db
     .insert(loanEvents)
     .values({
       eventKey: e.eventKey ?? `api:${e.kind}:${randomUUID()}`,
@@ -35,4 +36,8 @@ export async function audit(db: Tx, e: AuditEntry): Promise<void> {
       after: e.after ?? null,
     })
     .onConflictDoNothing({ target: loanEvents.eventKey });
+}
+
+export async function audit(db: Tx, e: AuditEntry): Promise<void> {
+  await auditInsert(db, e);
 }

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
-import type { DbHandle } from '../../src/db/client';
+import { writeTogether, type DbHandle } from '../../src/db/client';
 import { PiiCipher } from '../../src/db/pii';
-import { applicants, loanEvents } from '../../src/db/schema';
+import { applicants, applications, loanEvents } from '../../src/db/schema';
 import { createLoanEventActivities } from '../../src/activities/loanEvents';
 import { createTestDb } from '../helpers/db';
 
@@ -55,5 +55,30 @@ describe(`database (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () 
     expect(text).not.toContain('张三');
     const [found] = await h.db.select().from(applicants).where(eq(applicants.idNumberHash, cipher.lookupHash('id', '11010519491231002X')));
     expect(cipher.decrypt(found!.nameEnc)).toBe('张三');
+  });
+
+  it('writes several rows in one statement: all or none, children before their parent, a repeat changes nothing', async () => {
+    const applicant = (id: string) =>
+      h.db
+        .insert(applicants)
+        .values({ id, nameEnc: 'n', idNumberEnc: 'i', phoneEnc: 'p', idNumberHash: `ih-${id}`, phoneHash: `ph-${id}`, monthlyIncomeFen: 1 })
+        .onConflictDoNothing();
+    const application = (id: string, applicantId: string) =>
+      h.db
+        .insert(applications)
+        .values({ id, workflowId: `wf-${id}`, applicantId, channel: 'dealer', branchId: 'SH-001', submittedBy: 'officer-1', amountFen: 100, termMonths: 12, repaymentMethod: 'equal_installment', stage: 'intake' })
+        .onConflictDoNothing();
+    const count = async (id: string) => (await h.db.select().from(applications).where(eq(applications.id, id))).length;
+
+    // The application names its applicant before the applicant's row: checked at the statement's end.
+    await writeTogether(h.db, [application('app-together', 'applicant-together'), applicant('applicant-together')]);
+    expect(await count('app-together')).toBe(1);
+    await writeTogether(h.db, [application('app-together', 'applicant-together'), applicant('applicant-together')]);
+    expect(await count('app-together')).toBe(1);
+
+    // One write fails (an applicant nobody inserted): none of them stays.
+    await expect(writeTogether(h.db, [applicant('applicant-orphan'), application('app-orphan', 'no-such-applicant')])).rejects.toThrow();
+    expect(await count('app-orphan')).toBe(0);
+    expect(await h.db.select().from(applicants).where(eq(applicants.id, 'applicant-orphan'))).toHaveLength(0);
   });
 });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { validateVin } from '../../domain';
+import { writeTogether } from '../../db/client';
 import { applicants, applications, documents, vehicles } from '../../db/schema';
 import { loanApplicationWorkflowId, type LoanApplicationInput } from '../../workflows/messages';
-import { audit } from '../audit';
+import { audit, auditInsert } from '../audit';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
 import { defineOperation, type Operation } from '../operation';
@@ -27,6 +28,16 @@ export async function loadApplication(ctx: ApiContext, id: string): Promise<Appl
   const [row] = await ctx.db.select().from(applications).where(eq(applications.id, id));
   if (!row) throw new ProblemError('not_found', 'No application has this id');
   return row;
+}
+
+/** A document as the detail query's json_agg gives it (timestamps as PostgreSQL's JSON text). */
+interface DocumentJson {
+  id: string;
+  type: string;
+  uri: string;
+  sha256: string;
+  ocrStatus: string;
+  submittedAt: string;
 }
 
 interface Cursor {
@@ -83,65 +94,76 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
       const idNumber = body.applicant.idNumber.trim().toUpperCase();
       const submittedAtMs = Date.now();
 
-      // One transaction for every row of the application; a retry with the same key finds it done.
-      await ctx.db.transaction(async (tx) => {
-        const [existing] = await tx.select({ id: applications.id }).from(applications).where(eq(applications.id, id));
-        if (existing) return;
-        const applicantId = deterministicUuid(`applicant\n${id}`);
-        await tx.insert(applicants).values({
-          id: applicantId,
-          nameEnc: ctx.cipher.encrypt(body.applicant.name),
-          idNumberEnc: ctx.cipher.encrypt(idNumber),
-          phoneEnc: ctx.cipher.encrypt(body.applicant.phone),
-          idNumberHash: ctx.cipher.lookupHash('id_number', idNumber),
-          phoneHash: ctx.cipher.lookupHash('phone', body.applicant.phone),
-          monthlyIncomeFen: body.applicant.monthlyIncomeFen,
-        });
-        await tx.insert(applications).values({
-          id,
-          workflowId,
-          applicantId,
-          channel: body.channel,
-          branchId: body.branchId,
-          dealerId: body.dealerId ?? null,
-          submittedBy: staff.id,
-          amountFen: body.loan.amountFen,
-          termMonths: body.loan.termMonths,
-          repaymentMethod: body.loan.repaymentMethod,
-          stage: 'intake',
-        });
-        const v = body.vehicle;
-        await tx.insert(vehicles).values({
-          id: deterministicUuid(`vehicle\n${id}`),
-          applicationId: id,
-          vin: vin.normalized,
-          make: v.make,
-          model: v.model,
-          year: v.year,
-          condition: v.condition,
-          energy: v.energy,
-          usage: v.usage,
-          priceFen: v.priceFen,
-          mileageKm: v.mileageKm,
-          firstRegistrationDate: v.firstRegistrationDate ?? null,
-        });
-        const docs = body.documents ?? [];
-        if (docs.length > 0) {
-          await tx
-            .insert(documents)
-            .values(
-              docs.map((d, i) => ({
-                id: deterministicUuid(`document\n${id}\n${i}`),
-                applicationId: id,
-                type: d.type,
-                uri: d.uri,
-                sha256: d.sha256.toLowerCase(),
-                submittedBy: staff.id,
-              })),
-            )
-            .onConflictDoNothing();
-        }
-        await audit(tx, {
+      // Every row of the application in one statement (atomic, one round trip); each row's key
+      // derives from the application id, so a retry with the same Idempotency-Key finds it done.
+      const db = ctx.db;
+      const applicantId = deterministicUuid(`applicant\n${id}`);
+      const v = body.vehicle;
+      const docs = body.documents ?? [];
+      await writeTogether(db, [
+        db
+          .insert(applicants)
+          .values({
+            id: applicantId,
+            nameEnc: ctx.cipher.encrypt(body.applicant.name),
+            idNumberEnc: ctx.cipher.encrypt(idNumber),
+            phoneEnc: ctx.cipher.encrypt(body.applicant.phone),
+            idNumberHash: ctx.cipher.lookupHash('id_number', idNumber),
+            phoneHash: ctx.cipher.lookupHash('phone', body.applicant.phone),
+            monthlyIncomeFen: body.applicant.monthlyIncomeFen,
+          })
+          .onConflictDoNothing(),
+        db
+          .insert(applications)
+          .values({
+            id,
+            workflowId,
+            applicantId,
+            channel: body.channel,
+            branchId: body.branchId,
+            dealerId: body.dealerId ?? null,
+            submittedBy: staff.id,
+            amountFen: body.loan.amountFen,
+            termMonths: body.loan.termMonths,
+            repaymentMethod: body.loan.repaymentMethod,
+            stage: 'intake',
+          })
+          .onConflictDoNothing(),
+        db
+          .insert(vehicles)
+          .values({
+            id: deterministicUuid(`vehicle\n${id}`),
+            applicationId: id,
+            vin: vin.normalized,
+            make: v.make,
+            model: v.model,
+            year: v.year,
+            condition: v.condition,
+            energy: v.energy,
+            usage: v.usage,
+            priceFen: v.priceFen,
+            mileageKm: v.mileageKm,
+            firstRegistrationDate: v.firstRegistrationDate ?? null,
+          })
+          .onConflictDoNothing(),
+        ...(docs.length > 0
+          ? [
+              db
+                .insert(documents)
+                .values(
+                  docs.map((d, i) => ({
+                    id: deterministicUuid(`document\n${id}\n${i}`),
+                    applicationId: id,
+                    type: d.type,
+                    uri: d.uri,
+                    sha256: d.sha256.toLowerCase(),
+                    submittedBy: staff.id,
+                  })),
+                )
+                .onConflictDoNothing(),
+            ]
+          : []),
+        auditInsert(db, {
           eventKey: `api:application_created:${id}`,
           applicationId: id,
           kind: 'application_created',
@@ -160,8 +182,8 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
             vehicle: { make: v.make, model: v.model, year: v.year, condition: v.condition, energy: v.energy, usage: v.usage, priceFen: v.priceFen, mileageKm: v.mileageKm },
             monthlyIncomeFen: body.applicant.monthlyIncomeFen,
           },
-        });
-      });
+        }),
+      ]);
 
       const input: LoanApplicationInput = {
         applicationId: id,
@@ -255,13 +277,25 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
       404: { description: 'No application has this id' },
     },
     async handle({ staff, params, requestId }) {
-      const row = await loadApplication(ctx, params.id);
-      const [[applicant], [vehicle], docs, state] = await Promise.all([
-        ctx.db.select().from(applicants).where(eq(applicants.id, row.applicantId)),
-        ctx.db.select().from(vehicles).where(eq(vehicles.applicationId, row.id)),
-        ctx.db.select().from(documents).where(eq(documents.applicationId, row.id)).orderBy(asc(documents.submittedAt), asc(documents.id)),
-        ctx.workflows.state(row.workflowId),
-      ]);
+      // The application, its applicant, vehicle and documents in one round trip; then the live state.
+      const [found] = await ctx.db
+        .select({
+          row: applications,
+          applicant: applicants,
+          vehicle: vehicles,
+          docs: sql<DocumentJson[]>`coalesce((
+            select json_agg(json_build_object('id', ${documents.id}, 'type', ${documents.type}, 'uri', ${documents.uri}, 'sha256', ${documents.sha256},
+              'ocrStatus', ${documents.ocrStatus}, 'submittedAt', ${documents.submittedAt}) order by ${documents.submittedAt}, ${documents.id})
+            from ${documents} where ${documents.applicationId} = ${applications.id}), '[]'::json)`,
+        })
+        .from(applications)
+        .innerJoin(applicants, eq(applicants.id, applications.applicantId))
+        .leftJoin(vehicles, eq(vehicles.applicationId, applications.id))
+        .where(eq(applications.id, params.id));
+      if (!found) throw new ProblemError('not_found', 'No application has this id');
+      const { row, applicant, vehicle } = found;
+      const docs = typeof found.docs === 'string' ? (JSON.parse(found.docs) as DocumentJson[]) : found.docs;
+      const state = await ctx.workflows.state(row.workflowId);
       if (!applicant || !vehicle) throw new ProblemError('internal', 'The application record is incomplete');
       const full = fullFieldsFor(staff);
       const view = applicantView(
@@ -305,7 +339,7 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
           mileageKm: vehicle.mileageKm,
           firstRegistrationDate: vehicle.firstRegistrationDate,
         },
-        documents: docs.map((d) => ({ id: d.id, type: d.type, uri: d.uri, sha256: d.sha256, ocrStatus: d.ocrStatus, submittedAt: d.submittedAt.toISOString() })),
+        documents: docs.map((d) => ({ id: d.id, type: d.type, uri: d.uri, sha256: d.sha256, ocrStatus: d.ocrStatus, submittedAt: new Date(d.submittedAt).toISOString() })),
       };
       return { status: 200, body };
     },
