@@ -169,7 +169,6 @@ export function registerCollateral(handle: LoanHandle, actor = 'officer-1') {
   });
 }
 
-/** Walks an application through every human act up to servicing (or its first refusal). */
 /** Phone verification passed; answers the state once the application waits for its approval. */
 export async function walkToApproval(handle: LoanHandle): Promise<LoanState> {
   await waitForTask(handle, 'phone_verification');
@@ -184,6 +183,7 @@ export async function walkToSigning(handle: LoanHandle, approvers: string[] = ['
   return waitForTask(handle, 'sign_contract');
 }
 
+/** Walks an application through every human act up to servicing (or its first refusal). */
 export async function walkToServicing(handle: LoanHandle, opts: { approvers?: string[]; used?: boolean } = {}): Promise<LoanState> {
   await walkToSigning(handle, opts.approvers);
   await signOnSite(handle);

@@ -293,10 +293,9 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
         .leftJoin(vehicles, eq(vehicles.applicationId, applications.id))
         .where(eq(applications.id, params.id));
       if (!found) throw new ProblemError('not_found', 'No application has this id');
-      const { row, applicant, vehicle } = found;
-      const docs = typeof found.docs === 'string' ? (JSON.parse(found.docs) as DocumentJson[]) : found.docs;
+      const { row, applicant, vehicle, docs } = found;
       const state = await ctx.workflows.state(row.workflowId);
-      if (!applicant || !vehicle) throw new ProblemError('internal', 'The application record is incomplete');
+      if (!vehicle) throw new ProblemError('internal', 'The application record is incomplete');
       const full = fullFieldsFor(staff);
       const view = applicantView(
         {
