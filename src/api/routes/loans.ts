@@ -9,7 +9,7 @@ import type { ApiContext } from '../context';
 import { sha256Hex } from '../idempotency';
 import { defineOperation, type Operation } from '../operation';
 import { asUnavailable } from '../loanWorkflows';
-import { describeError, ProblemError } from '../problem';
+import { describeError, ProblemError, validationProblem } from '../problem';
 import { LoanIdParams, LoanSchedule, REPAYMENT_EXAMPLES, RepaymentBody, RepaymentResult } from '../schemas/loans';
 
 const TAGS = ['loans'];
@@ -97,6 +97,10 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     },
     async handle({ staff, params, body }) {
       const loan = await loadLoan(ctx, params.id);
+      // Money cannot come back before it went out (the schema already refuses a paidAt in the future).
+      if (Date.parse(body.paidAt) < loan.disbursedAt.getTime()) {
+        throw validationProblem([{ pointer: '#/paidAt', in: 'body', code: 'before_disbursement', message: `is before the loan was paid out (${loan.disbursedAt.toISOString()})` }]);
+      }
       const [known] = await ctx.db
         .select()
         .from(repayments)
