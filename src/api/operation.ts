@@ -273,7 +273,7 @@ export function routeConfig(op: Operation): RouteConfig {
   if (op.auth.kind === 'esign') add(401, 'The HMAC signature is missing, wrong or too old');
   if (op.body) {
     add(413, 'The body is larger than the limit');
-    add(415, 'The body is not application/json');
+    add(415, 'The body is not application/json, or is compressed (only uncompressed bodies are accepted)');
   }
   if (op.idempotent) {
     add(409, 'A request with this Idempotency-Key is still running');

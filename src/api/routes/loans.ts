@@ -81,7 +81,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     path: '/loans/:id/repayments',
     summary: 'Record a repayment (repaymentRecorded)',
     description:
-      'Idempotent by the bank reference: the same reference and amount again changes nothing and answers the current state; the same reference with another amount is 409. Applied by the loan-servicing-<loanId> workflow.',
+      'Idempotent by the bank reference: the same reference and amount again changes nothing and answers the current state; the same reference with another amount is 409. `paidAt` may be at most 5 minutes ahead of the server clock and not before the loan was paid out (400). Applied by the loan-servicing-<loanId> workflow.',
     tags: TAGS,
     auth: { kind: 'staff', roles: ['finance'] },
     params: LoanIdParams,
