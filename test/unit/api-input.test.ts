@@ -130,6 +130,9 @@ describe('every string the API accepts', () => {
   });
 
   it('and the document says so: each string in a request has a pattern refusing them (or is an enum or a date-time)', () => {
+    // A lone surrogate is not a code point a JSON Schema pattern can name (jsonschema-rs refuses such a
+    // pattern as not a regex): the document's description states that rule, the patterns the rest.
+    const codePoints = ALWAYS_BAD.filter(([what]) => !/surrogate|reversed/.test(what));
     const doc = buildOpenApiDocument(operations) as unknown as { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
     const found: string[] = [];
     const visit = (schema: any, where: string): void => {
@@ -141,8 +144,9 @@ describe('every string the API accepts', () => {
       if (schema.type !== 'string' || schema.enum || schema.format === 'date-time') return;
       found.push(where);
       expect(`${where}: ${typeof schema.pattern}`).toBe(`${where}: string`);
+      expect(schema.pattern).not.toMatch(/\\u[dD][89a-fA-F]/);
       const re = new RegExp(schema.pattern, 'u');
-      for (const [, bad] of ALWAYS_BAD) expect(`${where} ${re.test(bad)}`).toBe(`${where} false`);
+      for (const [, bad] of codePoints) expect(`${where} ${re.test(bad)}`).toBe(`${where} false`);
     };
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
@@ -151,6 +155,7 @@ describe('every string the API accepts', () => {
       }
     }
     expect(found).toEqual(expect.arrayContaining(['post /applications body #/applicant/name', 'post /applications/{id}/withdraw body #/reason']));
+    expect((doc as unknown as { info: { description: string } }).info.description).toMatch(/lone UTF-16 surrogate/);
   });
 });
 

@@ -54,7 +54,7 @@ export const TermMonths = z
  * the cloud metadata address or the intranet.
  */
 export const DocumentUri = Formatted(
-  /^(s3|https):\/\/[A-Za-z0-9.-]+(:\d{1,5})?([/?#][^\s\\]*)?$/,
+  /^(s3:\/\/[A-Za-z0-9.-]+|https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)([/?#][^\s\\]*)?$/,
   'must be an s3:// or https:// address of the document, such as s3://bucket/id-card.jpg',
   2048,
 ).openapi({ description: 's3://<bucket>/<key> or https://<host>/<path>, to a bucket or host the configuration allows (DOCUMENT_URI_HOSTS)', example: 's3://bucket/id-card.jpg' });
