@@ -288,7 +288,7 @@ export const ListApplicationsQuery = z.strictObject({
   cursor: Formatted(/^[A-Za-z0-9_-]+$/, 'is not a cursor this API gave out: pass nextCursor of the previous page', 512)
     .optional()
     .openapi({ description: 'nextCursor of the previous page' }),
-  limit: z.coerce.number().int().min(1).max(100).optional().openapi({ type: 'integer', description: 'Page size, default 20, at most 100', example: 20 }),
+  limit: z.coerce.number().int().min(1).max(100).optional().openapi({ type: 'integer', minimum: 1, maximum: 100, description: 'Page size, default 20, at most 100', example: 20 }),
 });
 
 export const ApplicationSummary = z
