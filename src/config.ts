@@ -23,6 +23,21 @@ const base64Key = z.string().refine((v) => Buffer.from(v, 'base64').length === 3
   message: 'must be 32 bytes, base64-encoded (openssl rand -base64 32)',
 });
 
+/**
+ * `DOCUMENT_URI_HOSTS`: where a document URI may point, as comma-separated `s3://<bucket>` and
+ * `https://<host>` entries. `s3://*` allows every bucket (buckets are names in the bank's object
+ * store, not network addresses); `https://*.<domain>` allows a domain's subdomains. An https host
+ * must be named: `https://*` would let a URI send the OCR provider anywhere (cloud metadata, the
+ * intranet), so it is refused.
+ */
+const DOCUMENT_HOST_ENTRY = /^(s3:\/\/(\*|[a-z0-9][a-z0-9.-]{1,62})|https:\/\/(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
+const documentHosts = z
+  .string()
+  .transform((v) => v.split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))
+  .refine((entries) => entries.length > 0 && entries.every((e) => DOCUMENT_HOST_ENTRY.test(e)), {
+    message: 'must be comma-separated s3://<bucket>, s3://*, https://<host> or https://*.<domain> entries',
+  });
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -56,6 +71,8 @@ const schema = z.object({
   PAYMENTS_BASE_URL: optionalString,
   SMS_BASE_URL: optionalString,
   ESIGN_WEBHOOK_SECRET: z.string().min(16).default(DEV_ESIGN_SECRET),
+  /** Where document URIs may point (see documentHosts); the default allows every S3 bucket and no https host. */
+  DOCUMENT_URI_HOSTS: optionalString.transform((v) => v ?? 's3://*').pipe(documentHosts),
 
   PII_ENCRYPTION_KEY: base64Key.default(DEV_PII_KEY),
   PII_ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('dev1'),

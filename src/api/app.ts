@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
@@ -17,8 +18,8 @@ import { DRAINING } from './lifecycle';
 import { LoanWorkflows, type LoanWorkflowsOptions } from './loanWorkflows';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi';
-import { handlerFor, type Operation } from './operation';
-import { errorHandler, notFoundHandler } from './problem';
+import { handlerFor, hasBody, type Operation } from './operation';
+import { errorHandler, notFoundHandler, ProblemError, validationProblem, type FieldError } from './problem';
 import { actionOperations } from './routes/actions';
 import { applicationOperations } from './routes/applications';
 import { loanOperations } from './routes/loans';
@@ -28,7 +29,7 @@ export interface AppDeps {
   db: DbHandle;
   temporal: Client;
   taskQueue: string;
-  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'> &
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS'> &
     Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS'>>;
   cipher: PiiCipher;
   log: Logger;
@@ -68,6 +69,42 @@ async function check(name: string, fn: () => Promise<boolean | void>): Promise<[
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
+
+const decodes = (text: string, plusIsSpace = false) => {
+  try {
+    decodeURIComponent(plusIsSpace ? text.replace(/\+/g, ' ') : text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Path segments and query values that are not percent-encoded UTF-8 (`%E0%A4%A`, `%C0%AE`): the
+ * router's decoding of one was a 500. A path segment is named by the parameter it would be.
+ */
+export function encodingErrors(operations: readonly Operation[], method: string, rawPath: string, rawQuery: string): FieldError[] {
+  const errors: FieldError[] = [];
+  const message = 'is not valid percent-encoded UTF-8';
+  const segments = rawPath.split('/');
+  segments.forEach((segment, i) => {
+    if (decodes(segment)) return;
+    const verb = method.toLowerCase() === 'head' ? 'get' : method.toLowerCase();
+    const parts = operations.filter((op) => op.method === verb).map((op) => op.path.split('/'));
+    const match = parts.find((p) => p.length === segments.length && p.every((part, j) => part.startsWith(':') || part === segments[j]));
+    const name = match?.[i]?.startsWith(':') ? match[i].slice(1) : undefined;
+    errors.push({ pointer: name ? `#/${name}` : '#', in: 'params', code: 'invalid_encoding', message: name ? message : `the path ${message}` });
+  });
+  for (const pair of rawQuery ? rawQuery.split('&') : []) {
+    const eq = pair.indexOf('=');
+    const [rawKey, rawValue] = eq < 0 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    if (!decodes(rawKey, true)) errors.push({ pointer: '#', in: 'query', code: 'invalid_encoding', message: `a parameter name ${message}` });
+    else if (!decodes(rawValue, true)) errors.push({ pointer: `#/${decodeURIComponent(rawKey.replace(/\+/g, ' '))}`, in: 'query', code: 'invalid_encoding', message });
+  }
+  return errors;
+}
+
+const CONTENT_CODING = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** Every operation of SPEC section 4, in one table (also the source of /openapi.json). */
 export function apiOperations(ctx: ApiContext): Operation[] {
@@ -113,6 +150,33 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(helmet());
 
+  // A request whose path or query is not percent-encoded UTF-8 is a bad request, not an error.
+  app.use((req, _res, next) => {
+    const q = req.originalUrl.indexOf('?');
+    const errors = encodingErrors(operations, req.method, req.path, q < 0 ? '' : req.originalUrl.slice(q + 1));
+    next(errors.length > 0 ? validationProblem(errors) : undefined);
+  });
+
+  // Bodies are accepted uncompressed only (a compressed one is 415 naming its Content-Encoding): 64 kB
+  // of JSON gains little from gzip or br, and inflating is where zip bombs live (and where a body
+  // labelled gzip that was not became a 500).
+  app.use((req, _res, next) => {
+    const encoding = req.get('content-encoding')?.trim();
+    if (encoding === undefined || encoding === '' || encoding.toLowerCase() === 'identity' || !hasBody(req)) {
+      next();
+      return;
+    }
+    const named = CONTENT_CODING.test(encoding) ? `"${encoding}"` : 'this content coding';
+    next(
+      new ProblemError(
+        'unsupported_content_encoding',
+        `Content-Encoding ${named} is not accepted: send the body uncompressed`,
+        { errors: [{ pointer: '#/content-encoding', in: 'header', code: 'unsupported_encoding', message: 'must be absent or identity: bodies are accepted uncompressed only' }] },
+        { 'Accept-Encoding': 'identity' },
+      ),
+    );
+  });
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -157,7 +221,10 @@ export function createApp(deps: AppDeps): Express {
       limit: deps.bodyLimit ?? BODY_LIMIT,
       type: ['application/json', 'application/*+json'],
       strict: true,
-      verify: (req, _res, buf) => {
+      inflate: false,
+      verify: (req, _res, buf, encoding) => {
+        // Invalid UTF-8 would be decoded into U+FFFD and stored as if it had been typed.
+        if ((encoding === 'utf-8' || encoding === 'utf8') && !isUtf8(buf)) throw Object.assign(new Error('invalid UTF-8'), { type: 'entity.invalid.utf8' });
         (req as unknown as { rawBody: Buffer }).rawBody = buf;
       },
     }),

@@ -78,7 +78,8 @@ export function buildOpenApiDocument(operations: readonly Operation[]): OpenApiD
       title: 'Car-loan operations API',
       version: '1.0.0',
       description:
-        'The thin API operations staff use: each application is a Temporal workflow, and every action here is an update of it. Errors are application/problem+json (RFC 9457). Money is integer fen.',
+        'The thin API operations staff use: each application is a Temporal workflow, and every action here is an update of it. Errors are application/problem+json (RFC 9457). Money is integer fen. ' +
+        'Text: no string may hold NUL, a control character (free text such as notes may hold line breaks and tabs) or a lone UTF-16 surrogate (each field\'s `pattern` states the first two; a surrogate is not a code point a pattern can name). Bodies are UTF-8 JSON, uncompressed.',
     },
     servers: [{ url: '/' }],
     security: [{ bearerAuth: [] }],

@@ -27,7 +27,7 @@ import {
   SubmitDocumentsBody,
   WithdrawBody,
 } from '../schemas/actions';
-import { ApplicationState } from '../schemas/applications';
+import { ApplicationState, documentUriErrors } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
 import { auditSnapshot, stateView, type ApplicationRow } from '../views';
 import { loadApplication } from './applications';
@@ -58,7 +58,9 @@ export async function runAct<A>(ctx: ApiContext, r: ActRequest<A>): Promise<Oper
   } catch (err) {
     if (err instanceof ProblemError && typeof err.extensions.code === 'string') {
       await audit(ctx.db, {
-        eventKey: `api:${r.act}:refused:${r.actId}`,
+        // One row per act and refusal: a retry refused the same way adds nothing, a changed answer (the
+        // key is not kept for refusals, so a retry is judged afresh) is recorded beside the first.
+        eventKey: `api:${r.act}:refused:${err.extensions.code}:${r.actId}`,
         applicationId: r.row.id,
         kind: 'act_refused',
         actor: r.actor,
@@ -119,6 +121,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
       role: 'officer',
     }),
     body: SubmitDocumentsBody,
+    checks: ({ body }) => documentUriErrors(body.documents, ctx.config.DOCUMENT_URI_HOSTS),
     examples: ACTION_EXAMPLES.documents,
     async handle({ staff, params, body, actId, keyed }) {
       const row = await loadApplication(ctx, params.id);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { validateVin } from '../../domain';
+import { isValidDate, validateVin } from '../../domain';
 import { writeTogether } from '../../db/client';
 import { applicants, applications, documents, vehicles } from '../../db/schema';
 import { loanApplicationWorkflowId, type LoanApplicationInput } from '../../workflows/messages';
@@ -16,6 +16,7 @@ import {
   CreateApplicationBody,
   createApplicationRules,
   CreatedApplication,
+  documentUriErrors,
   ListApplicationsQuery,
 } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
@@ -47,7 +48,14 @@ interface Cursor {
 }
 
 /** created_at as PostgreSQL prints a timestamptz, e.g. `2026-11-22 18:50:01.123456+00`. */
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+const CURSOR_TIME = /^(\d{4}-\d{2}-\d{2}) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?[+-](0\d|1[0-5])(:[0-5]\d)?$/;
+const CURSOR_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** A real instant PostgreSQL printed (a forged `2026-13-45 25:61:61` failed its cast: a 500). */
+const isCursorTime = (c: string) => {
+  const m = CURSOR_TIME.exec(c);
+  return m !== null && isValidDate(m[1] as string);
+};
 
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
@@ -56,7 +64,7 @@ function encodeCursor(c: Cursor): string {
 function decodeCursor(text: string): Cursor {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof value.c === 'string' && typeof value.i === 'string' && CURSOR_TIME.test(value.c) && value.i.length <= 128) {
+    if (typeof value.c === 'string' && typeof value.i === 'string' && isCursorTime(value.c) && CURSOR_ID.test(value.i)) {
       return { c: value.c, i: value.i };
     }
   } catch {
@@ -77,6 +85,7 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
     auth: { kind: 'staff', roles: ['officer'] },
     body: CreateApplicationBody,
     bodyRules: createApplicationRules,
+    checks: ({ body }) => documentUriErrors(body.documents, ctx.config.DOCUMENT_URI_HOSTS),
     examples: CREATE_APPLICATION_EXAMPLES,
     idempotent: true,
     responses: {

@@ -9,7 +9,7 @@ import type { ApiContext } from '../context';
 import { sha256Hex } from '../idempotency';
 import { defineOperation, type Operation } from '../operation';
 import { asUnavailable } from '../loanWorkflows';
-import { describeError, ProblemError } from '../problem';
+import { describeError, ProblemError, validationProblem } from '../problem';
 import { LoanIdParams, LoanSchedule, REPAYMENT_EXAMPLES, RepaymentBody, RepaymentResult } from '../schemas/loans';
 
 const TAGS = ['loans'];
@@ -81,7 +81,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     path: '/loans/:id/repayments',
     summary: 'Record a repayment (repaymentRecorded)',
     description:
-      'Idempotent by the bank reference: the same reference and amount again changes nothing and answers the current state; the same reference with another amount is 409. Applied by the loan-servicing-<loanId> workflow.',
+      'Idempotent by the bank reference: the same reference and amount again changes nothing and answers the current state; the same reference with another amount is 409. `paidAt` may be at most 5 minutes ahead of the server clock and not before the loan was paid out (400). Applied by the loan-servicing-<loanId> workflow.',
     tags: TAGS,
     auth: { kind: 'staff', roles: ['finance'] },
     params: LoanIdParams,
@@ -97,6 +97,10 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     },
     async handle({ staff, params, body }) {
       const loan = await loadLoan(ctx, params.id);
+      // Money cannot come back before it went out (the schema already refuses a paidAt in the future).
+      if (Date.parse(body.paidAt) < loan.disbursedAt.getTime()) {
+        throw validationProblem([{ pointer: '#/paidAt', in: 'body', code: 'before_disbursement', message: `is before the loan was paid out (${loan.disbursedAt.toISOString()})` }]);
+      }
       const [known] = await ctx.db
         .select()
         .from(repayments)

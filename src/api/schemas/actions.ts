@@ -1,14 +1,14 @@
 import { REASON_CODES } from '../../domain';
 import { z } from '../zod';
-import { IsoDateTime, PositiveFen } from './common';
+import { FreeText, Formatted, Line, PastDateTime, PositiveFen } from './common';
 import { addRuleIssues, DocumentInput, TermMonths, type RuleIssue } from './applications';
 
 /**
  * Bodies of the human acts. Free text (notes, comment, reason) is audited in loan_events and never
  * sent to the workflow, whose history must stay free of anything a person typed.
  */
-const FreeText = z.string().max(2000);
-const Code = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'an upper-case code such as PHONE_RECENTLY_CHANGED');
+const Notes = () => FreeText(2000);
+const Code = Formatted(/^[A-Z][A-Z0-9_]{1,63}$/, 'an upper-case code such as PHONE_RECENTLY_CHANGED', 64);
 
 export const SubmitDocumentsBody = z
   .strictObject({ documents: z.array(DocumentInput).min(1).max(20) })
@@ -17,7 +17,7 @@ export const SubmitDocumentsBody = z
 export const PhoneVerificationBody = z
   .strictObject({
     outcome: z.enum(['passed', 'failed', 'unreachable']),
-    recordingRef: z.string().min(1).max(128).optional().openapi({ example: 'rec-123' }),
+    recordingRef: Line(128, { visible: true }).optional().openapi({ example: 'rec-123' }),
     checklist: z
       .strictObject({
         identityConfirmed: z.boolean(),
@@ -26,7 +26,7 @@ export const PhoneVerificationBody = z
         anomalies: z.array(Code).max(20).optional().openapi({ description: 'Anomaly codes, e.g. PHONE_RECENTLY_CHANGED' }),
       })
       .openapi('PhoneChecklist'),
-    notes: FreeText.optional(),
+    notes: Notes().optional(),
   })
   .openapi('PhoneVerification');
 
@@ -50,7 +50,7 @@ export const DecisionBody = z
   .strictObject({
     decision: z.enum(['approve', 'reject', 'request_info']),
     reasonCode: z.enum(REASON_CODES as [string, ...string[]]).optional().openapi({ description: 'Required to reject or ask for information' }),
-    comment: FreeText.optional(),
+    comment: Notes().optional(),
     amountFen: PositiveFen.optional().openapi({ description: 'Changes the offer (approve only)' }),
     termMonths: TermMonths.optional().openapi({ description: 'Changes the offer (approve only)' }),
     annualRateBps: z.int().min(0).max(10_000).optional().openapi({ description: 'Changes the offer (approve only)', example: 650 }),
@@ -58,18 +58,18 @@ export const DecisionBody = z
   .superRefine((body, ctx) => addRuleIssues(ctx, decisionRules(body)), { when: () => true })
   .openapi('Decision', { description: 'reasonCode is required for reject and request_info; amountFen, termMonths and annualRateBps only change the offer on approve' });
 
-export const SignatureBody = z.strictObject({ signedAt: IsoDateTime.optional() }).openapi('OnSiteSignature');
+export const SignatureBody = z.strictObject({ signedAt: PastDateTime.optional() }).openapi('OnSiteSignature');
 
 export const CollateralRegistrationBody = z
   .strictObject({
-    registrationRef: z.string().min(1).max(128).openapi({ example: 'DJ-2026-000123' }),
-    registeredAt: IsoDateTime,
+    registrationRef: Line(128, { visible: true }).openapi({ example: 'DJ-2026-000123' }),
+    registeredAt: PastDateTime,
   })
   .openapi('CollateralRegistration');
 
 export const WithdrawBody = z
   .strictObject({
-    reason: FreeText.optional(),
+    reason: Notes().optional(),
     reasonCode: Code.optional().openapi({ description: 'A short code, e.g. CUSTOMER_CHANGED_MIND' }),
   })
   .openapi('Withdraw');

@@ -3,6 +3,7 @@ import {
   CHANNELS,
   compareDates,
   DOCUMENT_TYPES,
+  isValidDate,
   MOBILE_PATTERN,
   REPAYMENT_METHODS,
   RISK_GRADES,
@@ -13,8 +14,9 @@ import {
   VEHICLE_USAGES,
   type ResidentIdError,
 } from '../../domain';
+import type { FieldError } from '../problem';
 import { z } from '../zod';
-import { Fen, IsoDate, IsoDateTime, MAX_FEN, orNull, PositiveFen, StageSchema } from './common';
+import { Fen, Formatted, IsoDate, IsoDateTime, Line, MAX_FEN, orNull, PositiveFen, StageSchema, text } from './common';
 
 const ID_NUMBER_MESSAGES: Record<ResidentIdError, string> = {
   FORMAT: 'a resident ID number is 17 digits followed by a digit or X',
@@ -36,35 +38,61 @@ export const ResidentIdNumber = z
   })
   .openapi({ description: 'Resident ID number (GB 11643, check character verified)', pattern: '^\\d{17}[\\dXx]$', example: '11010519491231002X' });
 
-export const MobileNumber = z
-  .string()
-  .regex(MOBILE_PATTERN, 'a mobile number is 11 digits starting 13-19')
-  .openapi({ example: '13800138000' });
+export const MobileNumber = Formatted(MOBILE_PATTERN, 'a mobile number is 11 digits starting 13-19', 11).openapi({ example: '13800138000' });
 
-export const Vin = z
-  .string()
-  .regex(/^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$/, 'a VIN is 17 characters from 0-9 and A-Z without I, O and Q')
-  .openapi({ description: 'Vehicle identification number; a wrong check digit (position 9) is accepted and flagged for manual review', example: 'LFV2A21K2A3010006' });
+export const Vin = Formatted(/^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$/, 'a VIN is 17 characters from 0-9 and A-Z without I, O and Q', 17).openapi({ description: 'Vehicle identification number; a wrong check digit (position 9) is accepted and flagged for manual review', example: 'LFV2A21K2A3010006' });
 
 export const TermMonths = z
   .int()
   .refine((v) => (ALLOWED_TERM_MONTHS as readonly number[]).includes(v), `must be one of ${ALLOWED_TERM_MONTHS.join(', ')}`)
   .openapi({ enum: [...ALLOWED_TERM_MONTHS], example: 36 });
 
+/**
+ * Where a document is: `s3://bucket/key` or `https://host/path`, nothing else (no file:, no http:,
+ * no credentials in the URI). Which buckets and hosts is configuration (DOCUMENT_URI_HOSTS, checked
+ * by `documentUriErrors`): the OCR provider fetches what this names, so a URI must never send it to
+ * the cloud metadata address or the intranet.
+ */
+export const DocumentUri = Formatted(
+  /^(s3:\/\/[A-Za-z0-9.-]+|https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)([/?#][^\s\\]*)?$/,
+  'must be an s3:// or https:// address of the document, such as s3://bucket/id-card.jpg',
+  2048,
+).openapi({ description: 's3://<bucket>/<key> or https://<host>/<path>, to a bucket or host the configuration allows (DOCUMENT_URI_HOSTS)', example: 's3://bucket/id-card.jpg' });
+
 export const DocumentInput = z
   .strictObject({
     type: z.enum(DOCUMENT_TYPES),
-    uri: z
-      .string()
-      .max(2048)
-      .regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, 'a URI such as s3://bucket/key.jpg')
-      .openapi({ example: 's3://bucket/id-card.jpg' }),
-    sha256: z
-      .string()
-      .regex(/^[0-9a-fA-F]{64}$/, 'a SHA-256 in hex (64 characters)')
-      .openapi({ example: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' }),
+    uri: DocumentUri,
+    sha256: Formatted(/^[0-9a-fA-F]{64}$/, 'a SHA-256 in hex (64 characters)', 64).openapi({
+      example: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+    }),
   })
   .openapi('DocumentInput');
+
+/** Is this (well-formed) document URI's bucket or host one the configuration allows? */
+export function documentUriAllowed(uri: string, allowed: readonly string[]): boolean {
+  const m = /^(s3|https):\/\/([A-Za-z0-9.-]+)(:\d{1,5})?(?:[/?#]|$)/.exec(uri);
+  if (!m) return false;
+  const [, scheme, rawHost, port] = m;
+  if (scheme === 's3' && port) return false;
+  const host = (rawHost as string).toLowerCase();
+  return allowed.some((entry) => {
+    const [entryScheme, pattern] = entry.split('://') as [string, string];
+    if (entryScheme !== scheme) return false;
+    if (pattern === '*') return scheme === 's3';
+    if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+    return host === pattern;
+  });
+}
+
+/** The documents whose URI points to a bucket or host outside DOCUMENT_URI_HOSTS. */
+export function documentUriErrors(docs: readonly { uri: string }[] | undefined, allowed: readonly string[], path: (string | number)[] = ['documents']): FieldError[] {
+  return (docs ?? []).flatMap((d, i) =>
+    documentUriAllowed(d.uri, allowed)
+      ? []
+      : [{ pointer: `#/${[...path, i, 'uri'].join('/')}`, in: 'body' as const, code: 'host_not_allowed', message: 'points to a bucket or host documents may not come from (DOCUMENT_URI_HOSTS)' }],
+  );
+}
 
 const currentYear = () => Number(todayInShanghai().slice(0, 4));
 
@@ -92,7 +120,7 @@ export function createApplicationRules(raw: unknown): RuleIssue[] {
   if (v.condition === 'used' && !v.firstRegistrationDate) {
     out.push({ path: ['vehicle', 'firstRegistrationDate'], message: 'is required for a used car' });
   }
-  if (typeof v.firstRegistrationDate === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v.firstRegistrationDate) && compareDates(v.firstRegistrationDate, todayInShanghai()) > 0) {
+  if (typeof v.firstRegistrationDate === 'string' && isValidDate(v.firstRegistrationDate) && compareDates(v.firstRegistrationDate, todayInShanghai()) > 0) {
     out.push({ path: ['vehicle', 'firstRegistrationDate'], message: 'is in the future' });
   }
   if (typeof v.year === 'number' && v.year > currentYear() + 1) out.push({ path: ['vehicle', 'year'], message: 'is more than a year ahead' });
@@ -106,15 +134,13 @@ export function createApplicationRules(raw: unknown): RuleIssue[] {
 export const CreateApplicationBody = z
   .strictObject({
     channel: z.enum(CHANNELS),
-    branchId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ (at most 32)').openapi({ example: 'BJ-001' }),
-    dealerId: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ (at most 32)')
+    branchId: Formatted(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ (at most 32)', 32).openapi({ example: 'BJ-001' }),
+    dealerId: Formatted(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ (at most 32)', 32)
       .optional()
       .openapi({ description: 'Required for the dealer channel', example: 'D-100' }),
     applicant: z
       .strictObject({
-        name: z.string().min(1).max(64).openapi({ example: '张三' }),
+        name: text('name', { max: 64 }).openapi({ description: 'As on the ID card: at least one letter, no control or invisible formatting characters', example: '张三' }),
         idNumber: ResidentIdNumber,
         phone: MobileNumber,
         monthlyIncomeFen: Fen,
@@ -123,8 +149,8 @@ export const CreateApplicationBody = z
     vehicle: z
       .strictObject({
         vin: Vin,
-        make: z.string().min(1).max(64).openapi({ example: 'BYD' }),
-        model: z.string().min(1).max(64).openapi({ example: 'Han' }),
+        make: Line(64, { visible: true }).openapi({ example: 'BYD' }),
+        model: Line(64, { visible: true }).openapi({ example: 'Han' }),
         year: z.int().min(1980).max(2200).openapi({ example: 2025 }),
         condition: z.enum(VEHICLE_CONDITIONS),
         energy: z.enum(VEHICLE_ENERGIES),
@@ -259,13 +285,10 @@ export const PENDING_TASK_FILTERS = ['submit_documents', 'phone_verification', '
 export const ListApplicationsQuery = z.strictObject({
   stage: StageSchema.optional(),
   pendingTask: z.enum(PENDING_TASK_FILTERS).optional().openapi({ description: '`none`: applications nobody has to act on' }),
-  cursor: z
-    .string()
-    .max(512)
-    .regex(/^[A-Za-z0-9_-]+$/, 'an opaque cursor from nextCursor')
+  cursor: Formatted(/^[A-Za-z0-9_-]+$/, 'is not a cursor this API gave out: pass nextCursor of the previous page', 512)
     .optional()
     .openapi({ description: 'nextCursor of the previous page' }),
-  limit: z.coerce.number().int().min(1).max(100).optional().openapi({ type: 'integer', description: 'Page size, default 20, at most 100', example: 20 }),
+  limit: z.coerce.number().int().min(1).max(100).optional().openapi({ type: 'integer', minimum: 1, maximum: 100, description: 'Page size, default 20, at most 100', example: 20 }),
 });
 
 export const ApplicationSummary = z

@@ -1,7 +1,7 @@
 import { z } from '../zod';
-import { Fen, IsoDateTime, PositiveFen } from './common';
+import { Fen, Formatted, Line, PastDateTime, PositiveFen } from './common';
 
-export const LoanIdParams = z.object({ id: z.string().openapi({ description: 'Loan id', example: 'loan-a1b2c3d4' }) });
+export const LoanIdParams = z.object({ id: Line(128).openapi({ description: 'Loan id', example: 'loan-a1b2c3d4' }) });
 
 export const InstallmentView = z
   .object({
@@ -22,8 +22,8 @@ export const LoanSchedule = z
 export const RepaymentBody = z
   .strictObject({
     amountFen: PositiveFen.openapi({ example: 456_789 }),
-    paidAt: IsoDateTime,
-    reference: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').openapi({ example: 'bank-txn-1' }),
+    paidAt: PastDateTime.openapi({ description: 'When the money was paid: not in the future (5 minutes of clock skew allowed), not before the loan was paid out' }),
+    reference: Formatted(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces, as the bank gives it', 128).openapi({ example: 'bank-txn-1' }),
   })
   .openapi('Repayment');
 
@@ -43,5 +43,5 @@ export const RepaymentResult = z
   .openapi('RepaymentResult');
 
 export const REPAYMENT_EXAMPLES = {
-  instalment: { summary: 'One instalment paid by bank transfer', value: { amountFen: 456_789, paidAt: '2026-12-22T10:00:00+08:00', reference: 'bank-txn-1' } },
+  instalment: { summary: 'One instalment paid by bank transfer', value: { amountFen: 456_789, paidAt: '2026-11-22T10:00:00+08:00', reference: 'bank-txn-1' } },
 } as const;

@@ -58,7 +58,7 @@ const SPEC_TABLE: Row[] = [
     body: () => ({ registrationRef: 'DJ-1', registeredAt: '2026-11-22T10:00:00+08:00' }),
   },
   { method: 'get', path: '/loans/{id}/schedule', roles: 'any', url: () => `/loans/${loanId}/schedule` },
-  { method: 'post', path: '/loans/{id}/repayments', roles: ['finance'], url: () => `/loans/${loanId}/repayments`, body: () => ({ amountFen: 100, paidAt: '2026-11-22T10:00:00+08:00', reference: `m-${Date.now()}` }) },
+  { method: 'post', path: '/loans/{id}/repayments', roles: ['finance'], url: () => `/loans/${loanId}/repayments`, body: () => ({ amountFen: 100, paidAt: new Date().toISOString(), reference: `m-${Date.now()}` }) },
   { method: 'post', path: '/applications/{id}/withdraw', roles: ['officer'], url: () => `/applications/${appId}/withdraw`, body: () => ({ reasonCode: 'CUSTOMER_CHANGED_MIND' }) },
   { method: 'get', path: '/healthz', roles: 'public', url: () => '/healthz' },
   { method: 'get', path: '/readyz', roles: 'public', url: () => '/readyz' },
