@@ -10,7 +10,7 @@ import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttr
 import { installTemporalRuntime } from './temporal/runtime';
 import { startDevServer, type DevServer } from './temporal/devServer';
 import { ensureReminderSchedule } from './temporal/schedules';
-import { REMINDERS_SCHEDULE_ID } from './workflows/messages';
+import { REMINDERS_SCHEDULE_ID } from './domain/ids';
 import { activityDepsFromConfig, createWorker } from './worker';
 import type { Logger } from './logger';
 import { startSandbox, type RunningSandbox } from './sandbox';

@@ -13,8 +13,8 @@ import {
   DEFAULT_POLICY,
   shanghaiDate,
 } from '../domain';
-import type { OverdueBucket } from '../workflows/servicingMessages';
-import { type ScheduleRow, isFullyPaid, loanIdForApplication, payoffSettlement } from '../workflows/servicingRules';
+import { type OverdueBucket, type ScheduleRow, isFullyPaid, payoffSettlement } from '../domain/servicingRules';
+import { loanIdForApplication } from '../domain/ids';
 import { ProviderFailureType, type CallCentreClient, type ProviderRefusalDetails } from './providers';
 
 /**

@@ -4,15 +4,13 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import { dealers } from '../db/schema';
-import { loanApplicationWorkflowId } from '../workflows/messages';
+import { disbursementKey, disbursementReference } from '../domain/ids';
 import { decryptApplicant, loadApplicationRecord, type ApplicationRecord } from './applications';
 import { LoanActivityFailureType, type Disbursement, type DisburseInput, type ReverseTransferInput, type TransferRef } from './contracts';
 import type { PaymentsClient, TransferRequest } from './providers';
 
-/** One key per application, whatever the attempt or the run: the loan is paid exactly once. */
-export const disbursementKey = (applicationId: string) => `${loanApplicationWorkflowId(applicationId)}/disbursement`;
-/** What the beneficiary's statement shows, and what the ledger is searched by. */
-export const disbursementReference = (applicationId: string) => `loan-application-${applicationId}`;
+// The payout's key and reference are defined with every other id; the tests read the ledger by them.
+export { disbursementKey, disbursementReference };
 
 export const SANDBOX_BANK_CODE = 'SANDBOX';
 

@@ -9,7 +9,7 @@
  */
 import { Client } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../config';
-import { REMINDERS_SCHEDULE_ID } from '../workflows/messages';
+import { REMINDERS_SCHEDULE_ID } from '../domain/ids';
 import { connectClient } from '../temporal/connection';
 import { describeReminderSchedule, ensureReminderSchedule } from '../temporal/schedules';
 

@@ -1,5 +1,5 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
-import { REMINDERS_SCHEDULE_ID } from '../workflows/messages';
+import { REMINDERS_SCHEDULE_ID, REMINDERS_WORKFLOW_ID_PREFIX } from '../domain/ids';
 
 /**
  * The Temporal Schedule that starts the daily repayment-reminder sweep: 08:00 every day in
@@ -17,7 +17,7 @@ export const REMINDERS_SCHEDULE = {
   catchupWindow: '6 hours',
   workflowType: 'repaymentReminders',
   /** The Schedule appends the scheduled time to this, one id per day. */
-  workflowIdPrefix: 'repayment-reminders',
+  workflowIdPrefix: REMINDERS_WORKFLOW_ID_PREFIX,
 } as const;
 
 export interface ReminderScheduleOptions {

@@ -17,12 +17,10 @@ import type { Offer, RiskGrade, Stage, TerminalStage, Channel, DocumentType, Rep
 import * as SA from './searchAttributes';
 
 // ---------------------------------------------------------------------------------------------
-// Workflow ids (one helper each, used by the API, the tests and the workflows)
+// Workflow ids: defined in src/domain/ids.ts with every other id; here for the messages' users.
 
-export const TASK_QUEUE = 'car-loans';
-export const loanApplicationWorkflowId = (applicationId: string): string => `loan-application-${applicationId}`;
-export const loanServicingWorkflowId = (loanId: string): string => `loan-servicing-${loanId}`;
-export const REMINDERS_SCHEDULE_ID = 'repayment-reminders-daily';
+import { TASK_QUEUE, loanApplicationWorkflowId } from '../domain/ids';
+export { TASK_QUEUE, loanApplicationWorkflowId, loanServicingWorkflowId, REMINDERS_SCHEDULE_ID } from '../domain/ids';
 
 // ---------------------------------------------------------------------------------------------
 // Input

@@ -2,7 +2,7 @@ import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, Wo
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
 import { installments, loans, repayments } from '../../db/schema';
-import { loanServicingWorkflowId } from '../../workflows/messages';
+import { loanServicingWorkflowId } from '../../domain/ids';
 import { repaymentRecordedUpdate, SERVICING_REFUSED, type ServicingRefusalCode, type ServicingState } from '../../workflows/servicingMessages';
 import { audit } from '../audit';
 import type { ApiContext } from '../context';

@@ -2,25 +2,14 @@
 // deterministic (domain functions only, no I/O, no clock), so the workflow's quote and the
 // activity's settlement are computed by the same code from the same figures.
 
-import {
-  type Fen,
-  type Installment,
-  type InstallmentStatus,
-  type IsoDate,
-  type Reminder,
-  addDays,
-  compareDates,
-  daysPastDue,
-  DEFAULT_POLICY,
-  earlyPayoffAmount,
-  fenToYuanString,
-  installmentStatus,
-  isValidDate,
-  overdueBucketRule,
-  paidThroughSeq,
-  reminderKey,
-} from '../domain';
-import type { OverdueBucket } from './servicingMessages';
+import { type Fen, fenToYuanString } from './money';
+import { type IsoDate, addDays, compareDates, isValidDate } from './dates';
+import { type Installment, earlyPayoffAmount } from './schedule';
+import { type InstallmentStatus, type Reminder, daysPastDue, installmentStatus, paidThroughSeq, reminderKey } from './servicing';
+import { type OverdueBucketName, DEFAULT_POLICY, overdueBucketRule } from './policy';
+
+/** An overdue bucket of a loan (the `OverdueBucket` search attribute holds it, or `none`). */
+export type OverdueBucket = OverdueBucketName;
 
 /** An instalment as the workflow holds it (the stored schedule row). */
 export type ScheduleRow = Pick<
@@ -32,10 +21,6 @@ export type ScheduleRow = Pick<
 export const COLLATERAL_REMINDER_EVERY_DAYS = 7;
 /** A payoff quote can be asked for today or up to this many days ahead. */
 export const PAYOFF_QUOTE_MAX_DAYS_AHEAD = 30;
-
-export function loanIdForApplication(applicationId: string): string {
-  return `L-${applicationId}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Early payoff
