@@ -3,7 +3,8 @@ import { and, asc, count, eq, inArray, lt, ne, or } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import { applicants, applications, blacklist, documents, vehicles } from '../db/schema';
-import { LoanActivityFailureType, type ApplicationFacts, type ApplicationRef, type ScreenResult } from './contracts';
+import { FailureType } from '../contracts/failures';
+import { type ApplicationFacts, type ApplicationRef, type ScreenResult } from './contracts';
 
 /** Stages in which an application is still open: a second application of the same person is a duplicate. */
 const OPEN_STAGES = ['intake', 'document_check', 'phone_verification', 'valuation', 'approval', 'signing', 'disbursement'];
@@ -37,7 +38,7 @@ export async function loadApplicationRecord(db: Db, applicationId: string): Prom
     .limit(1);
   const row = rows[0];
   if (!row) {
-    throw ApplicationFailure.nonRetryable(`application ${applicationId} not found`, LoanActivityFailureType.ApplicationNotFound);
+    throw ApplicationFailure.nonRetryable(`application ${applicationId} not found`, FailureType.ApplicationNotFound);
   }
   return { application: row.application, applicant: row.applicant, vehicle: row.vehicle };
 }

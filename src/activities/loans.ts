@@ -15,19 +15,14 @@ import {
 } from '../domain';
 import { type OverdueBucket, type ScheduleRow, isFullyPaid, payoffSettlement } from '../domain/servicingRules';
 import { loanIdForApplication } from '../domain/ids';
-import { ProviderFailureType, type CallCentreClient, type ProviderRefusalDetails } from './providers';
+import { FailureType, refusalCode } from '../contracts/failures';
+import type { CallCentreClient } from './providers';
 
 /**
  * The loan's records in PostgreSQL, which is the source of truth for the schedule and for what was
  * paid. Every activity here is idempotent: createLoan by application id, applyRepayment by the
  * bank's payment reference, the mirrors and closeLoan by writing the same values again.
  */
-
-export const ServicingFailureType = {
-  LoanNotFound: 'LoanNotFound',
-  /** createLoan was called again for the application with different terms: a bug upstream. */
-  LoanTermsConflict: 'LoanTermsConflict',
-} as const;
 
 export interface CreateLoanInput {
   applicationId: string;
@@ -104,12 +99,6 @@ function isPositiveFen(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 }
 
-function providerRefusal(err: unknown, type: string): string | null {
-  if (!(err instanceof ApplicationFailure) || err.type !== type) return null;
-  const d = err.details?.[0] as Partial<ProviderRefusalDetails> | undefined;
-  return typeof d?.code === 'string' ? d.code : 'refused';
-}
-
 function rowOf(r: typeof installments.$inferSelect): ScheduleRow {
   return {
     seq: r.seq,
@@ -165,7 +154,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
           .from(applications)
           .where(eq(applications.id, input.applicationId));
         if (!app) {
-          throw ApplicationFailure.nonRetryable(`no application ${input.applicationId}`, ServicingFailureType.LoanNotFound);
+          throw ApplicationFailure.nonRetryable(`no application ${input.applicationId}`, FailureType.LoanNotFound);
         }
         const inserted = await tx
           .insert(loans)
@@ -196,7 +185,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
             existing.repaymentMethod === offer.repaymentMethod &&
             existing.disbursementDate === disbursementDate;
           if (!same) {
-            throw ApplicationFailure.nonRetryable(`loan ${loanId} exists with other terms`, ServicingFailureType.LoanTermsConflict);
+            throw ApplicationFailure.nonRetryable(`loan ${loanId} exists with other terms`, FailureType.LoanTermsConflict);
           }
           return;
         }
@@ -229,7 +218,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
           .where(and(eq(loans.id, input.loanId), sql`${loans.collateralRegisteredAt} is null`));
       }
       const [loan] = await db.select().from(loans).where(eq(loans.id, input.loanId));
-      if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, ServicingFailureType.LoanNotFound);
+      if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, FailureType.LoanNotFound);
       const rows = await db.select().from(installments).where(eq(installments.loanId, input.loanId)).orderBy(asc(installments.seq));
       return {
         loanId: loan.id,
@@ -270,7 +259,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
       return db.transaction(async (tx) => {
         // The loan row lock serialises repayments of one loan, whoever applies them.
         const [loan] = await tx.select().from(loans).where(eq(loans.id, input.loanId)).for('update');
-        if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, ServicingFailureType.LoanNotFound);
+        if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, FailureType.LoanNotFound);
         const rows = await tx.select().from(installments).where(eq(installments.loanId, input.loanId)).orderBy(asc(installments.seq));
         const schedule = rows.map(rowOf);
         const paid = rows.map((r) => r.paidFen);
@@ -408,9 +397,9 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
     /** Opens the collections call of a bucket; the same key is the same task. A refusal is an answer, not a failure. */
     async openCollectionsCall(input: CollectionsCallInput): Promise<CollectionsCallResult> {
       const [loan] = await db.select({ applicationId: loans.applicationId }).from(loans).where(eq(loans.id, input.loanId));
-      if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, ServicingFailureType.LoanNotFound);
+      if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, FailureType.LoanNotFound);
       const phone = (await borrowerPhones(db, cipher, [input.loanId])).get(input.loanId);
-      if (!phone) throw ApplicationFailure.nonRetryable(`no borrower for ${input.loanId}`, ServicingFailureType.LoanNotFound);
+      if (!phone) throw ApplicationFailure.nonRetryable(`no borrower for ${input.loanId}`, FailureType.LoanNotFound);
       try {
         const task = await callCentre.createTask({
           applicationId: loan.applicationId,
@@ -421,7 +410,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
         });
         return { status: 'created', taskId: task.taskId };
       } catch (err) {
-        const code = providerRefusal(err, ProviderFailureType.CallTaskRefused);
+        const code = refusalCode(err, FailureType.CallTaskRefused);
         if (code === null) throw err;
         return { status: 'refused', code };
       }
@@ -433,8 +422,8 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
         await callCentre.cancelTask(input.taskId, 'arrears_cured');
         return 'cancelled';
       } catch (err) {
-        if (providerRefusal(err, ProviderFailureType.CallTaskRefused) === 'task_already_completed') return 'already_completed';
-        if (providerRefusal(err, ProviderFailureType.ProviderResourceNotFound) !== null) return 'not_found';
+        if (refusalCode(err, FailureType.CallTaskRefused) === 'task_already_completed') return 'already_completed';
+        if (refusalCode(err, FailureType.ProviderResourceNotFound) !== null) return 'not_found';
         throw err;
       }
     },

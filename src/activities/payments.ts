@@ -6,7 +6,8 @@ import type { PiiCipher } from '../db/pii';
 import { dealers } from '../db/schema';
 import { disbursementKey, disbursementReference } from '../domain/ids';
 import { decryptApplicant, loadApplicationRecord, type ApplicationRecord } from './applications';
-import { LoanActivityFailureType, type Disbursement, type DisburseInput, type ReverseTransferInput, type TransferRef } from './contracts';
+import { FailureType } from '../contracts/failures';
+import { type Disbursement, type DisburseInput, type ReverseTransferInput, type TransferRef } from './contracts';
 import type { PaymentsClient, TransferRequest } from './providers';
 
 // The payout's key and reference are defined with every other id; the tests read the ledger by them.
@@ -61,7 +62,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       const [d] = await db.select().from(dealers).where(eq(dealers.id, dealerId)).limit(1);
       if (d) return { kind, account: { accountNumber: d.accountNumber, accountName: d.accountName, bankCode: d.bankCode }, fallback: false };
       if (!deps.sandboxPayeeFallback) {
-        throw ApplicationFailure.nonRetryable(`dealer ${dealerId} has no settlement account on file`, LoanActivityFailureType.PayeeAccountMissing);
+        throw ApplicationFailure.nonRetryable(`dealer ${dealerId} has no settlement account on file`, FailureType.PayeeAccountMissing);
       }
       return {
         kind,
@@ -72,7 +73,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     const pii = decryptApplicant(cipher, rec.applicant);
     if (pii.bankAccount) return { kind, account: { accountNumber: pii.bankAccount, accountName: pii.name, bankCode: bankCodeOf(pii.bankAccount) }, fallback: false };
     if (!deps.sandboxPayeeFallback) {
-      throw ApplicationFailure.nonRetryable(`application ${rec.application.id}: the customer has no bank account on file`, LoanActivityFailureType.PayeeAccountMissing);
+      throw ApplicationFailure.nonRetryable(`application ${rec.application.id}: the customer has no bank account on file`, FailureType.PayeeAccountMissing);
     }
     return {
       kind,

@@ -10,7 +10,6 @@
  * validator (acts.ts) and one handler. See docs/architecture.md, "The loan-application workflow".
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   ParentClosePolicy,
   allHandlersFinished,
@@ -29,14 +28,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
-  LoanActivityFailureType,
   type CreateLoanInput,
   type CreateLoanResult,
   type ApplicantSmsTemplate,
   type CreditAssessment,
 } from '../activities/contracts';
+import { FailureType, activityFailureReason, refusalCode } from '../contracts/failures';
 import {
-  ProviderFailureType,
   callCentreActivityOptions,
   creditBureauActivityOptions,
   esignActivityOptions,
@@ -44,7 +42,6 @@ import {
   paymentsActivityOptions,
   smsActivityOptions,
   valuationActivityOptions,
-  type ProviderRefusalDetails,
 } from '../activities/providers/options';
 import {
   DEFAULT_POLICY,
@@ -138,23 +135,6 @@ class StageExit {
     readonly stage: Exclude<TerminalStage, 'closed'>,
     readonly reason: string,
   ) {}
-}
-
-function providerRefusal(err: unknown, type: string): string | null {
-  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure) || err.cause.type !== type) return null;
-  const details = err.cause.details?.[0] as Partial<ProviderRefusalDetails> | undefined;
-  return typeof details?.code === 'string' ? details.code : 'refused';
-}
-
-/** A reason code for an activity that failed for good (its type, e.g. PaymentRefused, or the code). */
-function failureReason(err: unknown): string | null {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-    const details = err.cause.details?.[0] as Partial<ProviderRefusalDetails> | undefined;
-    const code = typeof details?.code === 'string' ? `:${details.code}` : '';
-    return `${err.cause.type ?? 'ActivityFailed'}${code}`;
-  }
-  if (err instanceof ActivityFailure) return 'ActivityFailed';
-  return null;
 }
 
 const yuan = (fen: number) => `${fenToYuanString(fen, { grouping: true })} CNY`;
@@ -353,7 +333,7 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
         result = await c.undo(reason);
       } catch (err) {
         // A compensation that cannot run is recorded for a person to finish; the others still run.
-        result = `failed:${failureReason(err) ?? 'error'}`;
+        result = `failed:${activityFailureReason(err) ?? 'error'}`;
         addFlag('COMPENSATION_FAILED');
       }
       await recordEvent('compensated', `compensation:${c.step}`, { step: c.step, result, reason });
@@ -629,7 +609,7 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
         });
         taskId = task.taskId;
       } catch (err) {
-        const code = providerRefusal(err, ProviderFailureType.CallTaskRefused);
+        const code = refusalCode(err, FailureType.CallTaskRefused);
         if (code === null) throw err;
         addFlag(`PHONE_${code.toUpperCase()}`);
         throw new StageExit('failed', 'PHONE_NOT_CALLABLE');
@@ -685,7 +665,7 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
       });
       return v.valuationFen;
     } catch (err) {
-      const code = providerRefusal(err, ProviderFailureType.ValuationRefused);
+      const code = refusalCode(err, FailureType.ValuationRefused);
       if (code === 'vehicle_reported_stolen') {
         addFlag('VEHICLE_REPORTED_STOLEN');
         throw new StageExit('rejected', 'COLLATERAL_UNACCEPTABLE');
@@ -762,7 +742,7 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
         asOfDate: shanghaiDate(now()),
       });
     } catch (err) {
-      const code = providerRefusal(err, ProviderFailureType.EsignRefused);
+      const code = refusalCode(err, FailureType.EsignRefused);
       if (code === null) throw err;
       addFlag(`ESIGN_${code.toUpperCase()}`);
       throw new StageExit('failed', 'CONTRACT_NOT_SENT');
@@ -800,10 +780,8 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
     try {
       paid = await run(payments.disburseLoan, `pay out ${yuan(amountFen)} (exactly once, keyed by the application)`, { applicationId, amountFen });
     } catch (err) {
-      const code = providerRefusal(err, ProviderFailureType.PaymentRefused);
-      if (code === null && !(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === LoanActivityFailureType.PayeeAccountMissing)) {
-        throw err;
-      }
+      const code = refusalCode(err, FailureType.PaymentRefused);
+      if (code === null && refusalCode(err, FailureType.PayeeAccountMissing) === null) throw err;
       addFlag(code ? `PAYMENT_${code.toUpperCase()}` : 'PAYEE_ACCOUNT_MISSING');
       throw new StageExit('failed', 'DISBURSEMENT_REFUSED');
     }
@@ -872,9 +850,9 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
     } catch (err) {
       let exit: StageExit;
       if (err instanceof StageExit) exit = err;
-      else if (failureReason(err) !== null && canTransition(state.stage, 'failed')) {
+      else if (activityFailureReason(err) !== null && canTransition(state.stage, 'failed')) {
         // An external step that failed for good (a non-retryable failure): undo and end failed.
-        addFlag(failureReason(err) as string);
+        addFlag(activityFailureReason(err) as string);
         exit = new StageExit('failed', 'STEP_FAILED');
       } else throw err;
       log.info('application ending', { applicationId, stage: exit.stage, reason: exit.reason });

@@ -14,6 +14,7 @@ import type { SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { fenToYuanString } from '../domain';
 import type { Offer, RiskGrade, Stage, TerminalStage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
+import { FailureType } from '../contracts/failures';
 import * as SA from './searchAttributes';
 
 // ---------------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ export interface ActRefusal {
   stage: Stage;
   message: string;
 }
-export const ACT_REFUSED = 'ActRefused';
+export const ACT_REFUSED = FailureType.ActRefused;
 
 // ---------------------------------------------------------------------------------------------
 // State (the `state` query and every update's answer)

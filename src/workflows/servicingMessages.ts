@@ -3,6 +3,7 @@
  * and the daily `repaymentReminders` sweep. Ids and figures only, no personal data.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { FailureType } from '../contracts/failures';
 
 export interface LoanServicingInput {
   loanId: string;
@@ -47,7 +48,7 @@ export const earlyPayoffRequestedSignal = defineSignal<[EarlyPayoffRequested]>('
 export const earlyPayoffRequestedUpdate = defineUpdate<ServicingState, [EarlyPayoffRequested]>('earlyPayoffRequestedUpdate');
 
 /** Type of the ApplicationFailure a servicing update's validator throws; details: [{ code }]. */
-export const SERVICING_REFUSED = 'ServicingRequestRefused';
+export const SERVICING_REFUSED = FailureType.ServicingRequestRefused;
 export type ServicingRefusalCode = 'INVALID_AMOUNT' | 'INVALID_REFERENCE' | 'INVALID_PAID_AT' | 'INVALID_PAYOFF_DATE' | 'LOAN_CLOSED';
 
 /** What became of one repayment (the update's answer carries it as `lastRepayment`). */

@@ -1,9 +1,10 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
 import { installments, loans, repayments } from '../../db/schema';
 import { loanServicingWorkflowId } from '../../domain/ids';
-import { repaymentRecordedUpdate, SERVICING_REFUSED, type ServicingRefusalCode, type ServicingState } from '../../workflows/servicingMessages';
+import { FailureType, refusalDetails } from '../../contracts/failures';
+import { repaymentRecordedUpdate, type ServicingRefusalCode, type ServicingState } from '../../workflows/servicingMessages';
 import { audit } from '../audit';
 import type { ApiContext } from '../context';
 import { sha256Hex } from '../idempotency';
@@ -136,8 +137,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
         state = await update.result();
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
-          const cause = err.cause;
-          const code = cause instanceof ApplicationFailure && cause.type === SERVICING_REFUSED ? (cause.details?.[0] as { code?: ServicingRefusalCode } | undefined)?.code : undefined;
+          const code = refusalDetails<{ code: ServicingRefusalCode }>(err, FailureType.ServicingRequestRefused)?.code;
           if (code === 'LOAN_CLOSED') throw new ProblemError('loan_closed', 'The loan is closed', { code });
           throw new ProblemError('invalid_act', code ? `The servicing workflow refused the repayment (${code})` : 'The servicing workflow refused the repayment', { code: code ?? 'REFUSED' });
         }
