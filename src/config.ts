@@ -55,6 +55,8 @@ const schema = z.object({
   TEMPORAL_TEST_SERVER_PATH: optionalString,
   TEMPORAL_TLS: bool.default(false),
   TEMPORAL_API_KEY: optionalString,
+  /** Where the demo links each run (the dev server's UI at TEMPORAL_UI_PORT when unset). */
+  TEMPORAL_UI_URL: optionalString,
 
   /** Prometheus endpoint of the Temporal SDK's worker metrics (0: off). */
   WORKER_METRICS_PORT: port.default(9464),
@@ -75,6 +77,11 @@ const schema = z.object({
 
   START_SANDBOX: bool.default(true),
   SANDBOX_PORT: port.default(4010),
+  /** `npm run sandbox` alone: its bind address, state file (empty: memory only; default in DATA_DIR), e-signature callback and payment delay. */
+  SANDBOX_HOST: z.string().default('127.0.0.1'),
+  SANDBOX_STATE_FILE: z.string().optional(),
+  ESIGN_WEBHOOK_URL: optionalString,
+  SANDBOX_PAYMENT_PENDING_MS: z.coerce.number().int().min(0).max(3_600_000).optional(),
   OCR_BASE_URL: optionalString,
   CREDIT_BUREAU_BASE_URL: optionalString,
   CALL_CENTRE_BASE_URL: optionalString,

@@ -1,18 +1,9 @@
-import { ConfigError, loadConfig } from './config';
+import { configOrExit } from './bootstrap';
 import { createLogger } from './logger';
 import { startSystem } from './system';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = configOrExit();
   const log = createLogger(config.LOG_LEVEL);
   const system = await startSystem(config, log);
 

@@ -1,12 +1,13 @@
 import path from 'node:path';
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
+import { connectTemporal, temporalTarget } from './bootstrap';
 import { createApp } from './api/app';
 import { listen } from './api/lifecycle';
 import { keyRingFromConfig, PiiCipher } from './db/pii';
 import type { Config } from './config';
 import { openDb, type DbHandle } from './db/client';
-import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from './temporal/connection';
+import { connectWorker, dataConverterFromConfig, ensureSearchAttributes } from './temporal/connection';
 import { installTemporalRuntime } from './temporal/runtime';
 import { startDevServer, type DevServer } from './temporal/devServer';
 import { ensureReminderSchedule } from './temporal/schedules';
@@ -70,9 +71,9 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       undo.push(() => devServer!.stop());
       address = devServer.address;
     }
-    const target = { address, namespace: config.TEMPORAL_NAMESPACE, tls: config.TEMPORAL_TLS, apiKey: config.TEMPORAL_API_KEY };
+    const target = temporalTarget(config, address);
 
-    const clientConnection = await connectClient(target);
+    const { client, connection: clientConnection } = await connectTemporal(config, target);
     undo.push(() => clientConnection.close());
     if (!devServer) {
       try {
@@ -82,7 +83,6 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         log.warn({ err: (err as Error).message }, 'could not register search attributes; register them on the cluster');
       }
     }
-    const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 
     const db = await openDb({
       databaseUrl: config.DATABASE_URL,

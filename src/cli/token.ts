@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { mintDevToken, STAFF_ROLES } from '../api/auth';
-import { ConfigError, loadConfig } from '../config';
+import { configOrExit } from '../bootstrap';
 import type { StaffRole } from '../workflows/messages';
 
 /**
@@ -30,13 +30,7 @@ async function main(): Promise<void> {
   if (roles.length === 0 || unknown.length > 0) fail(unknown.length ? `unknown role(s): ${unknown.join(', ')}` : '--roles is required');
   if (values.expires && !/^\d+\s*(s|sec|m|min|h|hr|d|day|w)$/.test(values.expires)) fail('--expires must look like 30m, 8h or 7d');
 
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
+  const config = configOrExit();
   if (config.JWT_JWKS_URL) {
     process.stderr.write('note: JWT_JWKS_URL is set, so the API verifies tokens from the identity provider, not this one\n');
   }

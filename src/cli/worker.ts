@@ -1,11 +1,10 @@
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../config';
+import { configOrExit, connectTemporal, temporalTarget } from '../bootstrap';
 import { openDb } from '../db/client';
 import { createLogger } from '../logger';
-import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '../temporal/connection';
+import { connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '../temporal/connection';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { ensureReminderSchedule } from '../temporal/schedules';
-import { Client } from '@temporalio/client';
 import { activityDepsFromConfig, createWorker } from '../worker';
 
 /**
@@ -14,24 +13,10 @@ import { activityDepsFromConfig, createWorker } from '../worker';
  * the providers. SIGTERM drains it: activity attempts in flight finish, then it stops polling.
  */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = configOrExit();
   const log = createLogger(config.LOG_LEVEL).child({ component: 'worker' });
   installTemporalRuntime(log, { metricsBind: config.WORKER_METRICS_PORT ? `${config.HOST}:${config.WORKER_METRICS_PORT}` : undefined });
-  const target = {
-    address: config.TEMPORAL_ADDRESS ?? `${config.TEMPORAL_DEV_HOST}:${config.TEMPORAL_DEV_PORT}`,
-    namespace: config.TEMPORAL_NAMESPACE,
-    tls: config.TEMPORAL_TLS,
-    apiKey: config.TEMPORAL_API_KEY,
-  };
+  const target = temporalTarget(config);
   const dataConverter = dataConverterFromConfig(config);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATABASE_URL ? undefined : path.join(config.DATA_DIR, 'pglite') });
   const connection = await connectWorker(target);
@@ -43,7 +28,7 @@ async function main(): Promise<void> {
     dataConverter,
   });
 
-  const clientConnection = await connectClient(target);
+  const { client, connection: clientConnection } = await connectTemporal(config, target);
   // The loan search attributes must exist before a workflow upserts them (a fresh cluster, e.g.
   // docker compose, has none); on Temporal Cloud they are registered in its console instead.
   try {
@@ -54,7 +39,7 @@ async function main(): Promise<void> {
   }
   // Every worker ensures the daily reminders Schedule; doing it twice is harmless (idempotent).
   try {
-    await ensureReminderSchedule(new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }), {
+    await ensureReminderSchedule(client, {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
     });
   } catch (err) {

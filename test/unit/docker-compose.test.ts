@@ -105,8 +105,10 @@ describe('docker-compose.yml', () => {
 
     it('configures the sandbox with variables it reads, calling the API back at its webhook', () => {
       const source = fs.readFileSync(path.join(root, 'src', 'sandbox', 'server.ts'), 'utf8');
-      const read = new Set([...source.matchAll(/env\.([A-Z0-9_]+)/g)].map((m) => m[1]));
+      const read = new Set([...source.matchAll(/config\.([A-Z0-9_]+)/g)].map((m) => m[1]));
       const env = envOf('sandbox');
+      // It reads them through the one configuration loader, which accepts them.
+      expect(loadConfig(env).SANDBOX_HOST).toBe('0.0.0.0');
       expect(Object.keys(env).filter((k) => !read.has(k))).toEqual([]);
       expect(env.SANDBOX_HOST).toBe('0.0.0.0');
       expect(env.ESIGN_WEBHOOK_URL).toBe(`http://api:${envOf('api').PORT}/webhooks/esign`);
