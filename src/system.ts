@@ -11,6 +11,8 @@ import { connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '
 import { installTemporalRuntime } from './temporal/runtime';
 import { startDevServer, type DevServer } from './temporal/devServer';
 import { ensureReminderSchedule } from './temporal/schedules';
+import { workerVersion } from './temporal/buildId';
+import { rollOutAtStart } from './temporal/deployments';
 import { REMINDERS_SCHEDULE_ID } from './domain/ids';
 import { activityDepsFromConfig, createWorker } from './worker';
 import type { Logger } from './logger';
@@ -104,18 +106,25 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
 
     const workerConnection = await connectWorker(target);
     undo.push(() => workerConnection.close());
+    const version = workerVersion(config);
     const worker = await createWorker({
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       deps: activityDepsFromConfig(config, db.db),
       dataConverter,
+      version,
     });
     const workerRun = worker.run();
     undo.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun;
     });
+    if (version) {
+      // One process, one worker: on its own dev server its build takes over from the last one's
+      // (nothing else could run that build's pinned runs); against a cluster an operator decides.
+      await rollOutAtStart(client, version, config.WORKER_ROLLOUT ?? (devServer ? 'auto' : 'manual'), log.child({ component: 'worker' }));
+    }
 
     // --- Repayment reminders (issue 7): the daily Schedule, created or updated at every start. ---
     try {

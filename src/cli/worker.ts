@@ -5,6 +5,8 @@ import { createLogger } from '../logger';
 import { connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '../temporal/connection';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { ensureReminderSchedule } from '../temporal/schedules';
+import { workerVersion } from '../temporal/buildId';
+import { rollOutAtStart } from '../temporal/deployments';
 import { activityDepsFromConfig, createWorker } from '../worker';
 
 /**
@@ -20,12 +22,14 @@ async function main(): Promise<void> {
   const dataConverter = dataConverterFromConfig(config);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATABASE_URL ? undefined : path.join(config.DATA_DIR, 'pglite') });
   const connection = await connectWorker(target);
+  const version = workerVersion(config);
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: activityDepsFromConfig(config, db.db),
     dataConverter,
+    version,
   });
 
   const { client, connection: clientConnection } = await connectTemporal(config, target);
@@ -39,13 +43,9 @@ async function main(): Promise<void> {
   }
   // Every worker ensures the daily reminders Schedule; doing it twice is harmless (idempotent).
   try {
-    await ensureReminderSchedule(client, {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-    });
+    await ensureReminderSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
   } catch (err) {
     log.error({ err: (err as Error).message }, 'could not ensure the repayment reminders schedule');
-  } finally {
-    await clientConnection.close();
   }
 
   const stop = (signal: string) => {
@@ -54,8 +54,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: target.address }, 'worker polling');
-  await worker.run();
+  const running = worker.run();
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: target.address, buildId: version?.buildId ?? null }, 'worker polling');
+  if (version) {
+    try {
+      await rollOutAtStart(client, version, config.WORKER_ROLLOUT ?? 'manual', log);
+    } catch (err) {
+      // Still polling: an operator can promote the version with npm run release.
+      log.error({ err: (err as Error).message, buildId: version.buildId }, 'could not roll out the worker version');
+    }
+  }
+  await clientConnection.close();
+  await running;
   await connection.close();
   await db.close();
   log.info('worker stopped');

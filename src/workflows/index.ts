@@ -1,4 +1,10 @@
-// Bundle entry for the worker: every workflow the car-loans task queue runs.
-export { loanApplication } from './loanApplication';
-export { loanServicing } from './loanServicing';
-export { repaymentReminders } from './repaymentReminders';
+// Bundle entry for the worker: every workflow the car-loans task queue runs, each with its
+// versioning behaviour (versioning.ts).
+import { loanApplication } from './loanApplication';
+import { loanServicing } from './loanServicing';
+import { repaymentReminders } from './repaymentReminders';
+import { declareVersioningBehaviours } from './versioning';
+
+declareVersioningBehaviours({ loanApplication, loanServicing, repaymentReminders });
+
+export { loanApplication, loanServicing, repaymentReminders };
