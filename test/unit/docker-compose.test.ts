@@ -38,10 +38,12 @@ describe('docker-compose.yml', () => {
 
   it('runs the production topology with pinned images and start order', () => {
     const services = file.services as Record<string, { image?: string; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown; deploy?: { replicas?: number } }>;
-    expect(Object.keys(services).sort()).toEqual(['api', 'postgres', 'sandbox', 'temporal', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'postgres', 'sandbox', 'temporal', 'temporal-ui', 'worker', 'worker-previous']);
     for (const s of Object.values(services)) {
-      if (s.image) expect(s.image).toMatch(/:\d+\.\d+(\.\d+)?(-[a-z0-9]+)?$/); // pinned, never :latest
+      // Pinned, never :latest; our own worker images are tagged with their build.
+      if (s.image && !s.image.startsWith('car-loans-worker:')) expect(s.image).toMatch(/:\d+\.\d+(\.\d+)?(-[a-z0-9]+)?$/);
     }
+    expect(services.worker!.image).toBe('car-loans-worker:${BUILD_ID:-dev}');
     expect(services.temporal!.depends_on!.postgres!.condition).toBe('service_healthy');
     expect(services.worker!.depends_on!.temporal!.condition).toBe('service_healthy');
     expect(services.api!.healthcheck).toBeDefined();
@@ -67,12 +69,13 @@ describe('docker-compose.yml', () => {
     it('starts each service with an npm script that exists', () => {
       expect(services.api!.command).toEqual(['npm', 'run', 'api']);
       expect(services.worker!.command).toEqual(['npm', 'run', 'worker']);
+      expect(services['worker-previous']!.command).toEqual(['npm', 'run', 'worker']);
       expect(services.sandbox!.command).toEqual(['npm', 'run', 'sandbox']);
       for (const s of ['api', 'worker', 'sandbox']) expect(scripts[services[s]!.command![2]!]).toBeDefined();
     });
 
     it('gives the API and the workers a production configuration the loader accepts, in variables it knows', () => {
-      for (const name of ['api', 'worker']) {
+      for (const name of ['api', 'worker', 'worker-previous']) {
         const env = envOf(name);
         expect(env.NODE_ENV).toBe('production');
         // In production every secret must be set (a missing one stops the start): this throws if one is not.
