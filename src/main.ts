@@ -1,5 +1,6 @@
 import { configOrExit } from './bootstrap';
 import { createLogger } from './logger';
+import { workerVersion } from './temporal/buildId';
 import { startSystem } from './system';
 
 async function main(): Promise<void> {
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     `  Worker metrics ${config.WORKER_METRICS_PORT ? `http://${config.HOST}:${config.WORKER_METRICS_PORT}/metrics` : '(off)'}`,
     `  Sandbox        ${system.sandbox?.url ?? '(off: providers at their configured URLs)'}`,
     `  Temporal       ${system.temporalAddress}  namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE}`,
+    `  Worker build   ${workerVersion(config)?.buildId ?? '(unversioned)'}  deployment ${config.WORKER_DEPLOYMENT_NAME}`,
     `  Database       ${system.db.driver === 'pglite' ? `PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}`,
     'Press Ctrl-C to stop.',
     '',

@@ -151,7 +151,13 @@ export async function moveRuns(client: Client, from: WorkerDeploymentVersion, to
 export async function retireVersion(client: Client, version: WorkerDeploymentVersion): Promise<void> {
   const left = await openRuns(client, version);
   if (left.length > 0) throw new Error(`${left.length} pinned run(s) still open on ${version.buildId} (e.g. ${left[0]!.workflowId}): let them finish or move them first`);
-  await client.workflowService.deleteWorkerDeploymentVersion({ namespace: client.options.namespace, deploymentVersion: version, skipDrainage: true, identity: IDENTITY });
+  try {
+    await client.workflowService.deleteWorkerDeploymentVersion({ namespace: client.options.namespace, deploymentVersion: version, skipDrainage: true, identity: IDENTITY });
+  } catch (err) {
+    // The server counts a stopped worker's pollers for about five minutes after it stops.
+    if (/active pollers/.test((err as Error).message)) throw new Error(`workers of ${version.buildId} still poll or polled minutes ago: stop them, then retry in five minutes`);
+    throw err;
+  }
 }
 
 /**
