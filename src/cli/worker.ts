@@ -55,9 +55,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   const running = worker.run();
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: target.address, buildId: version?.buildId ?? null }, 'worker polling');
   if (version) {
     try {
+      // Polling already: the server learns the version from the polls.
       await rollOutAtStart(client, version, config.WORKER_ROLLOUT ?? 'manual', log);
     } catch (err) {
       // Still polling: an operator can promote the version with npm run release.
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     }
   }
   await clientConnection.close();
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: target.address, buildId: version?.buildId ?? null }, 'worker polling');
   await running;
   await connection.close();
   await db.close();
