@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { SandboxAdminClient } from '../../src/sandbox/admin-client';
 import { startSystem, type RunningSystem } from '../../src/system';
 import { freePort } from '../../src/temporal/devServer';
 import { LoanStage } from '../../src/workflows/searchAttributes';
+import { runCommand } from '../helpers/cli';
 
 /**
  * `npm run demo` against the whole system as `npm start` runs it (dev server, worker, API, sandbox,
@@ -25,8 +25,6 @@ const EXPECTED: Record<ScenarioName, string> = {
   'four-eyes': 'servicing',
   withdrawal: 'withdrawn',
 };
-const ROOT = path.join(__dirname, '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 describe('npm run demo', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-demo-'));
@@ -139,21 +137,7 @@ describe('npm run demo', () => {
     }
   });
 
-  function runCli(args: string[], extraEnv: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(TSX, ['src/cli/demo.ts', ...args], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const runCli = (args: string[], extraEnv: Record<string, string>) => runCommand('src/cli/demo.ts', args, extraEnv);
 
   it('the command plays a scenario against the running system, configured like npm start, and exits 0', async () => {
     const { code, stdout, stderr } = await runCli(['--only', 'withdrawal', '--timeout', '120'], {

@@ -1,6 +1,3 @@
-import { spawn } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createProviderClients } from '../../src/activities/providers';
@@ -10,6 +7,7 @@ import { describeDeployment, waitForVersion } from '../../src/temporal/deploymen
 import { createWorker } from '../../src/worker';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanApplicationStartOptions } from '../../src/workflows/messages';
+import { runCommand } from '../helpers/cli';
 import { createTestDb } from '../helpers/db';
 import { waitForTask } from '../helpers/loanWorld';
 import { seedApplication, testCipher } from '../helpers/seed';
@@ -21,7 +19,6 @@ import { localEnv, workflowBundle } from '../helpers/temporal';
  * takes a build's pinned runs to another, retire refuses while something still runs.
  */
 describe('npm run release', () => {
-  const root = path.join(__dirname, '..', '..');
   let env: TestWorkflowEnvironment;
   let h: DbHandle;
   let sandbox: RunningSandbox;
@@ -50,18 +47,7 @@ describe('npm run release', () => {
     await h?.close();
   });
 
-  function release(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['src/cli/release.ts', ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), TEMPORAL_ADDRESS: env.address },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-  }
+  const release = (args: string[]) => runCommand('src/cli/release.ts', args, { TEMPORAL_ADDRESS: env.address });
 
   it('promotes a build, shows what runs on it, moves its runs to the next and refuses to retire one in use', async () => {
     expect(await release(['promote', 'cli-a'])).toMatchObject({ code: 0, stderr: 'cli-a is current\n' });

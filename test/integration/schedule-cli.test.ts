@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { connectTemporal, temporalTarget } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config';
 import { REMINDERS_SCHEDULE_ID } from '../../src/domain/ids';
 import { ensureReminderSchedule } from '../../src/temporal/schedules';
+import { runCommand } from '../helpers/cli';
 import { localEnv } from '../helpers/temporal';
 
 /**
@@ -15,7 +13,6 @@ import { localEnv } from '../helpers/temporal';
  */
 describe('npm run schedule', () => {
   let env: TestWorkflowEnvironment;
-  const root = path.join(__dirname, '..', '..');
 
   beforeAll(async () => {
     env = await localEnv();
@@ -32,18 +29,7 @@ describe('npm run schedule', () => {
     await env?.teardown();
   });
 
-  function schedule(args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['src/cli/schedule.ts', ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), TEMPORAL_ADDRESS: env.address, ...extra },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-  }
+  const schedule = (args: string[], extra: Record<string, string> = {}) => runCommand('src/cli/schedule.ts', args, { TEMPORAL_ADDRESS: env.address, ...extra });
 
   it('describes the Schedule a worker created, its encrypted arguments read with the codec', async () => {
     const { code, stdout, stderr } = await schedule(['describe']);
