@@ -26,6 +26,7 @@ import {
   type LoanWorld,
 } from '../helpers/loanWorld';
 import { addDocuments } from '../helpers/seed';
+import { signAct } from '../helpers/acts';
 
 // Decisions on the way: intake screens, the decision rules, approvers (four eyes), phone outcomes,
 // the request_info loop, and acts the workflow is not waiting for.
@@ -154,7 +155,7 @@ describe('four eyes', () => {
 
     // The same approver again does not count as a second, by update (refused) or by signal (recorded as refused).
     expect(await refusal(decide(handle, 'approver-1'))).toMatchObject({ code: 'ALREADY_APPROVED_BY_THIS_APPROVER' });
-    await handle.signal(approvalDecisionSignal, { actor: 'approver-1', decision: 'approve' });
+    await handle.signal(approvalDecisionSignal, await signAct('approvalDecision', handle.workflowId, { actor: 'approver-1', decision: 'approve' }));
     const afterSignal = await waitForState(handle, (x) => x.refusedActs.length === 1);
     expect(afterSignal.refusedActs).toEqual([expect.objectContaining({ act: 'approvalDecision', actor: 'approver-1', code: 'ALREADY_APPROVED_BY_THIS_APPROVER' })]);
     expect(afterSignal.stage).toBe('approval');
@@ -228,7 +229,7 @@ describe('request_info', () => {
     expect(back.stage).toBe('document_check');
 
     const [docId] = await addDocuments(w.h.db, seeded.applicationId, [{ type: 'bank_statement' }]);
-    await handle.executeUpdate(documentsSubmittedUpdate, { args: [{ actor: 'officer-1', documentIds: [docId!] }] });
+    await handle.executeUpdate(documentsSubmittedUpdate, { args: [await signAct('documentsSubmitted', handle.workflowId, { actor: 'officer-1', documentIds: [docId!] })] });
     // The applicant was verified already: no second call; straight on to a fresh decision.
     const again = await waitForTask(handle, 'approval');
     expect(again.stageHistory.map((v) => v.stage)).toEqual([
@@ -249,7 +250,7 @@ describe('request_info', () => {
     expect(waiting.documents.problems).toEqual(['id_card:NAME_MISMATCH', 'id_card:ID_NUMBER_MISMATCH']);
     expect(waiting.flags).toContain('DOCUMENTS_INCONSISTENT');
     const [docId] = await addDocuments(w.h.db, seeded.applicationId, [{ type: 'id_card' }]);
-    await handle.executeUpdate(documentsSubmittedUpdate, { args: [{ actor: 'officer-1', documentIds: [docId!] }] });
+    await handle.executeUpdate(documentsSubmittedUpdate, { args: [await signAct('documentsSubmitted', handle.workflowId, { actor: 'officer-1', documentIds: [docId!] })] });
     const s = await waitForTask(handle, 'phone_verification');
     expect(s.documents.problems).toEqual([]);
     expect(s.flags).not.toContain('DOCUMENTS_INCONSISTENT');
@@ -261,11 +262,12 @@ describe('acts the workflow is not waiting for', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     await waitForTask(handle, 'phone_verification');
-    const r = await refusal(handle.executeUpdate(contractSignedUpdate, { args: [{ actor: 'officer-1', source: 'on_site', signedAt: new Date().toISOString() }] }));
+    const onSite = { actor: 'officer-1', source: 'on_site' as const, signedAt: new Date().toISOString() };
+    const r = await refusal(handle.executeUpdate(contractSignedUpdate, { args: [await signAct('contractSigned', handle.workflowId, onSite)] }));
     expect(r).toMatchObject({ code: 'NOT_WAITING', stage: 'phone_verification' });
     expect((await refusal(decide(handle, 'approver-1'))).code).toBe('NOT_WAITING');
 
-    await handle.signal(contractSignedSignal, { actor: 'officer-1', source: 'on_site', signedAt: new Date().toISOString() });
+    await handle.signal(contractSignedSignal, await signAct('contractSigned', handle.workflowId, onSite));
     const s = await waitForState(handle, (x) => x.refusedActs.length === 1);
     expect(s.refusedActs[0]).toMatchObject({ act: 'contractSigned', code: 'NOT_WAITING' });
     const [ev] = await events(seeded.applicationId, 'act_refused');
@@ -277,10 +279,10 @@ describe('acts the workflow is not waiting for', () => {
     await phoneOutcome(handle, 'unreachable');
     await waitForTask(handle, 'phone_verification', (x) => x.pendingTask?.attempt === 2);
     const once = { actor: 'verifier-1', actId: 'act-42', outcome: 'passed' as const, checklist: { identityConfirmed: true, incomeConfirmed: true, purposeConfirmed: true } };
-    await handle.executeUpdate('phoneVerificationCompletedUpdate', { args: [once] });
+    await handle.executeUpdate('phoneVerificationCompletedUpdate', { args: [await signAct('phoneVerificationCompleted', handle.workflowId, once)] });
     await waitForTask(handle, 'approval');
     // (the stage moved on; a repeat is refused either way, ALREADY_APPLIED first)
-    expect((await refusal(handle.executeUpdate('phoneVerificationCompletedUpdate', { args: [once] }))).code).toBe('ALREADY_APPLIED');
+    expect((await refusal(handle.executeUpdate('phoneVerificationCompletedUpdate', { args: [await signAct('phoneVerificationCompleted', handle.workflowId, once)] }))).code).toBe('ALREADY_APPLIED');
   });
 });
 
