@@ -145,7 +145,7 @@ describe('offer', () => {
       handle.executeUpdate('contractSignedUpdate', {
         args: [await signAct('contractSigned', handle.workflowId, { actor: 'esign-provider', source: 'esign_callback' as const, envelopeId: 'env_other', signedAt: new Date().toISOString() })],
       }),
-    ).rejects.toThrow(/another envelope/);
+    ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/another envelope/) } });
     await signOnSite(handle);
     await waitForState(handle, (s) => s.stage === 'servicing');
   });
