@@ -132,3 +132,17 @@ it('refuses and records the forged approvals of finding 1 and every other act th
   const audited = (await h.db.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, id), eq(loanEvents.kind, 'emergency_act'))))[0];
   expect(audited).toMatchObject({ actor: 'engineer-1', data: expect.objectContaining({ act: 'approvalDecision', reasonCode: 'STAFF_UNAVAILABLE', reason: body.reason }) });
 });
+
+it('knows a person however the token spells them: PROBE-CASE cannot approve what probe-case submitted (finding 6)', async () => {
+  const created = await h.http.post('/applications').set('Authorization', await auth('probe-case', 'officer', 'approver')).send(applicationBody());
+  expect(created.status).toBe(201);
+  const { id } = created.body as { id: string };
+  await waitForTask(h, id, 'phone_verification');
+  expect((await h.http.post(`/applications/${id}/phone-verification`).set('Authorization', await auth('verifier-1', 'verifier')).send(PASSED)).status).toBeLessThan(300);
+  await waitForTask(h, id, 'approval');
+  const res = await h.http.post(`/applications/${id}/decision`).set('Authorization', await auth('PROBE-CASE', 'approver')).send({ decision: 'approve' });
+  expect(res.status).toBe(403);
+  expect(res.body).toMatchObject({ code: 'SUBMITTER_CANNOT_APPROVE' });
+  expect((await h.http.post(`/applications/${id}/decision`).set('Authorization', await auth('approver-1', 'approver')).send({ decision: 'approve' })).status).toBe(200);
+  await waitForState(h, id, (x) => x.stage === 'signing');
+});
