@@ -502,7 +502,8 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
   }
 
   async function handleAct<N extends ActName>(name: N, payload: ActPayloads[N], via: 'signal' | 'update'): Promise<LoanState> {
-    // Acts a run took before proofs existed replay as they were; every act taken since needs one.
+    // Acts a run took before proofs existed replay as they were; every act taken live since needs
+    // one, in old runs too (the patch marker goes into the history with the first such act).
     const verdict = patched('act-proofs') ? authenticity(name, payload) : null;
     const refused = verdict && !verdict.ok ? unauthenticated(verdict, state.stage) : refuseAct(name, payload, view());
     if (refused) {

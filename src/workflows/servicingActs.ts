@@ -47,6 +47,7 @@ export function servicingActGuard(opts: ServicingActGuardOptions) {
      * it was); otherwise the refusal being recorded, which an update's handler returns (it fails).
      */
     refused(act: ServicingActName, payload: unknown, via: 'signal' | 'update'): Promise<void> | null {
+      // Acts taken before proofs existed replay as they were; every act taken live since needs one.
       if (!patched('act-proofs')) return null;
       const v = verdict(act, payload);
       if (v.ok) return null;

@@ -7,6 +7,7 @@ import * as tv from '../../src/sandbox/test-values';
 import {
   ACT_REFUSED,
   approvalDecisionSignal,
+  approvalDecisionUpdate,
   contractSignedSignal,
   contractSignedUpdate,
   documentsSubmittedUpdate,
@@ -175,6 +176,36 @@ describe('four eyes', () => {
     expect(waiting.pendingTask).toMatchObject({ approvalsNeeded: 1 });
     await decide(handle, 'approver-1');
     await waitForTask(handle, 'sign_contract');
+  });
+});
+
+describe('acts the API did not sign (issue 15, finding 1)', () => {
+  it('refuses and records unsigned, forged and misdirected approvals by signal and by update; the application does not move', async () => {
+    const seeded = await w.seed({ vehicle: { priceFen: 40_000_000 }, loan: { amountFen: 25_000_000 }, applicant: { monthlyIncomeFen: 6_000_000 } });
+    const handle = await w.start(seeded);
+    await walkToApproval(handle);
+    await handle.signal(approvalDecisionSignal, { actor: 'ghost-approver-1', decision: 'approve' });
+    expect(await refusal(handle.executeUpdate(approvalDecisionUpdate, { args: [{ actor: 'ghost-approver-2', decision: 'approve' }] }))).toMatchObject({ code: 'NOT_AUTHENTICATED' });
+    const signed = await signAct('approvalDecision', handle.workflowId, { actor: 'approver-1', decision: 'approve' as const, actId: 'a-1' });
+    await handle.signal(approvalDecisionSignal, { ...signed, actor: 'ghost-approver-3' });
+    await handle.signal(approvalDecisionSignal, await signAct('approvalDecision', 'loan-application-another', { actor: 'approver-2', decision: 'approve' as const }));
+    const s = await waitForState(handle, (x) => x.refusedActs.length === 4);
+    expect(s.refusedActs.map((r) => [r.actor, r.code, r.problem])).toEqual([
+      ['ghost-approver-1', 'NOT_AUTHENTICATED', 'missing'],
+      ['ghost-approver-2', 'NOT_AUTHENTICATED', 'missing'],
+      ['ghost-approver-3', 'NOT_AUTHENTICATED', 'tampered'],
+      ['approver-2', 'NOT_AUTHENTICATED', 'wrong_workflow'],
+    ]);
+    expect(s).toMatchObject({ stage: 'approval', decisions: [], pendingTask: expect.objectContaining({ approvedBy: [] }) });
+    // Recorded by activities, a moment after the state shows them.
+    for (let i = 0; i < 600 && (await events(seeded.applicationId, 'act_refused')).length < 4; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await events(seeded.applicationId, 'act_refused')).map((e) => e.actor).sort()).toEqual(['approver-2', 'ghost-approver-1', 'ghost-approver-2', 'ghost-approver-3']);
+    // The API's own acts still count, and the run goes on.
+    await handle.executeUpdate(approvalDecisionUpdate, { args: [signed] });
+    await decide(handle, 'approver-2');
+    await waitForTask(handle, 'sign_contract');
+    // Replay: the signal handlers verify again, on the same workflow time, to the same answers.
+    await keepHistory(handle, 'forged-acts-refused');
   });
 });
 
