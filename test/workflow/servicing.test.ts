@@ -13,6 +13,7 @@ import { loanServicing } from '../../src/workflows/loanServicing';
 import { loanApplicationWorkflowId, loanServicingWorkflowId } from '../../src/workflows/messages';
 import {
   collateralRegisteredLateSignal,
+  earlyPayoffRequestedSignal,
   earlyPayoffRequestedUpdate,
   repaymentRecordedSignal,
   repaymentRecordedUpdate,
@@ -268,6 +269,26 @@ describe('loanServicing on the time-skipping server', () => {
     await handle.signal(repaymentRecordedSignal, await signAct('repaymentRecorded', handle.workflowId, { actor: 'bank-feed', amountFen: 12.5, paidAt: await isoAt(), reference: 'b-bad' }));
     await eventually(async () => expect(await events(applicationId, 'repayment_refused')).toHaveLength(1));
     expect((await handle.query(servicingStateQuery)).repaymentReferences).toBe(0);
+
+    // Acts the API did not sign (issue 15): refused and recorded, nothing booked, whichever the path.
+    const forged = { actor: 'ghost-finance', amountFen: total(1), paidAt: await isoAt(), reference: 'forged-1' };
+    await handle.signal(repaymentRecordedSignal, forged);
+    await expect(handle.executeUpdate(repaymentRecordedUpdate, { args: [{ ...forged, reference: 'forged-2' }] })).rejects.toMatchObject({
+      cause: { type: SERVICING_REFUSED, details: [{ code: 'NOT_AUTHENTICATED', problem: 'missing' }] },
+    });
+    const tampered = { ...(await signAct('repaymentRecorded', handle.workflowId, { ...forged, actor: 'finance-1', reference: 'forged-3' })), amountFen: 1 };
+    await handle.signal(repaymentRecordedSignal, tampered);
+    await handle.signal(earlyPayoffRequestedSignal, { actor: 'ghost-finance', asOfDate: due(1) });
+    await eventually(async () =>
+      expect((await events(applicationId, 'act_refused')).map((e) => [(e.data as { via: string }).via, (e.data as { problem: string }).problem]).sort()).toEqual([
+        ['signal', 'missing'],
+        ['signal', 'missing'],
+        ['signal', 'tampered'],
+        ['update', 'missing'],
+      ]),
+    );
+    expect((await handle.query(servicingStateQuery)).repaymentReferences).toBe(0);
+    expect(await h.db.select().from(repayments).where(eq(repayments.loanId, loanId))).toEqual([]);
 
     for (let seq = 1; seq <= 36; seq++) {
       if (seq === 11) continue; // paid ahead with instalment 10
