@@ -7,8 +7,8 @@ const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescri
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)sx?$': swc },
-  // jose ships ESM only; let swc turn it into CommonJS for jest's module system.
-  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  // jose and @noble ship ESM only; let swc turn them into CommonJS for jest's module system.
+  transformIgnorePatterns: ['/node_modules/(?!(jose|@noble)/)'],
 };
 
 module.exports = {

@@ -87,6 +87,15 @@ const schema = z.object({
   /** How long an Idempotency-Key claimed by a request that never finished (its API process died) blocks retries. */
   IDEMPOTENCY_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
 
+  /**
+   * Act proofs (src/temporal/actKeys.ts): the API's Ed25519 signing seed (32 bytes, base64) and its
+   * id; the workers' public keys, `id:base64[@retired-at],…`. Development keys when unset; required
+   * in production by the process that needs them (the API the first two, a worker the last).
+   */
+  ACT_SIGNING_KEY: optionalString,
+  ACT_SIGNING_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('dev1'),
+  ACT_VERIFY_KEYS: optionalString,
+
   JWT_SECRET: z.string().min(32).default(DEV_JWT_SECRET),
   JWT_JWKS_URL: optionalString,
   JWT_ISSUER: z.string().default('car-loans-dev'),

@@ -6,6 +6,7 @@ import { listen } from './api/lifecycle';
 import { keyRingFromConfig, PiiCipher } from './db/pii';
 import type { Config } from './config';
 import { openDb, type DbHandle } from './db/client';
+import { actKeyRingFromConfig } from './temporal/actKeys';
 import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from './temporal/connection';
 import { installTemporalRuntime } from './temporal/runtime';
 import { startDevServer, type DevServer } from './temporal/devServer';
@@ -109,6 +110,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       deps: activityDepsFromConfig(config, db.db),
+      actKeyRing: actKeyRingFromConfig(config),
       dataConverter,
     });
     const workerRun = worker.run();

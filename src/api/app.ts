@@ -10,6 +10,7 @@ import type { PiiCipher } from '../db/pii';
 import type { Logger } from '../logger';
 import { createAuthenticator } from './auth';
 import { codecCorsOrigins, codecRouter } from './codecServer';
+import { actSignerFromConfig } from '../temporal/actKeys';
 import { codecFromConfig } from '../temporal/codec';
 import type { ApiContext } from './context';
 import { renderDocsPage } from './docs';
@@ -29,7 +30,7 @@ export interface AppDeps {
   db: DbHandle;
   temporal: Client;
   taskQueue: string;
-  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS'> &
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS' | 'NODE_ENV' | 'ACT_SIGNING_KEY' | 'ACT_SIGNING_KEY_ID' | 'ACT_VERIFY_KEYS'> &
     Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS'>>;
   cipher: PiiCipher;
   log: Logger;
@@ -125,6 +126,8 @@ export function createApp(deps: AppDeps): Express {
     workflows: new LoanWorkflows(deps.temporal, { taskQueue: deps.taskQueue, ...deps.workflowTimeouts }),
     config: deps.config,
     log,
+    // Fails the start in production without ACT_SIGNING_KEY.
+    signer: actSignerFromConfig(deps.config),
   };
   const operations = apiOperations(ctx);
   const openApi: OpenApiDocument = buildOpenApiDocument(operations);

@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import type { Logger } from '../logger';
+import type { ActSigner } from '../temporal/actKeys';
 import type { LoanWorkflows } from './loanWorkflows';
 
 /** What every router gets: the database, the PII cipher, the workflows' door and the settings. */
@@ -13,4 +14,6 @@ export interface ApiContext {
   temporal: Client;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS'>;
   log: Logger;
+  /** Signs every act the API sends to a workflow (the workflow refuses unsigned acts). */
+  signer: ActSigner;
 }

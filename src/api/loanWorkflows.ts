@@ -168,6 +168,9 @@ export function refusalProblem(refusal: ActRefusal | undefined): ProblemError {
       return new ProblemError('already_approved', message ?? 'A second approval must come from another approver', ext);
     case 'INVALID_ACT':
       return new ProblemError('invalid_act', message ?? 'The workflow refused this action', ext);
+    case 'NOT_AUTHENTICATED':
+      // The API's own proof refused: late (a worker outage, a clock off) or keys out of step. Signed anew on retry.
+      return new ProblemError('unavailable', `The workflow did not accept the API's signature on this act: ${message ?? 'not authenticated'}; retry with the same Idempotency-Key`, ext, { 'Retry-After': '5' });
     default:
       return new ProblemError('internal', 'The workflow refused this action for an unknown reason', ext);
   }

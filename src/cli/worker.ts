@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { openDb } from '../db/client';
 import { createLogger } from '../logger';
+import { actKeyRingFromConfig } from '../temporal/actKeys';
 import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '../temporal/connection';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { ensureReminderSchedule } from '../temporal/schedules';
@@ -15,8 +16,11 @@ import { activityDepsFromConfig, createWorker } from '../worker';
  */
 async function main(): Promise<void> {
   let config;
+  let actKeyRing;
   try {
     config = loadConfig();
+    // Fails here, before anything connects, when production lacks the act-proof keys.
+    actKeyRing = actKeyRingFromConfig(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: activityDepsFromConfig(config, db.db),
+    actKeyRing,
     dataConverter,
   });
 

@@ -14,6 +14,7 @@ import type { SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { fenToYuanString } from '../domain';
 import type { Offer, RiskGrade, Stage, TerminalStage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
+import type { ActProof } from './actProof';
 import * as SA from './searchAttributes';
 
 // ---------------------------------------------------------------------------------------------
@@ -57,6 +58,8 @@ export interface ActBase {
   actor: string;
   /** Client-chosen id of this act; a repeat with the same id is the same act (idempotent). */
   actId?: string | undefined;
+  /** The API's signature over the act (src/workflows/actProof.ts): without a valid one the act is refused. */
+  proof?: ActProof | undefined;
 }
 
 export interface DocumentsSubmitted extends ActBase {
@@ -130,7 +133,8 @@ export type ActRefusalCode =
   | 'SUBMITTER_CANNOT_APPROVE'
   | 'ALREADY_APPROVED_BY_THIS_APPROVER'
   | 'INVALID_ACT' // e.g. reject without a reason code, an offer change outside the limits
-  | 'ALREADY_APPLIED'; // same actId seen before (the API treats this as success)
+  | 'ALREADY_APPLIED' // same actId seen before (the API treats this as success)
+  | 'NOT_AUTHENTICATED'; // no valid proof that the API authenticated the actor (unsigned, tampered, expired, ...)
 export interface ActRefusal {
   code: ActRefusalCode;
   stage: Stage;
@@ -193,7 +197,8 @@ export interface LoanState {
   loanId: string | null;
   /** Why it ended where it did (a reason code), for terminal stages. */
   outcomeReason: string | null;
-  refusedActs: { act: string; actor: string; code: ActRefusalCode; at: string }[];
+  /** Acts refused that no caller could be told about (signals); `problem` says what was wrong with an unauthenticated one. */
+  refusedActs: { act: string; actor: string; code: ActRefusalCode; at: string; problem?: string | undefined }[];
 }
 
 export const stateQuery = defineQuery<LoanState>('state');

@@ -74,3 +74,13 @@ export function readableText(json: unknown): string {
   walk(json, '');
   return out.join('\n');
 }
+
+/**
+ * The workflow id a stored loan-application history ran under (from its input), which replay must
+ * use: act proofs are signed for that id, and the signal handlers check them again on replay.
+ */
+export function loanWorkflowIdOf(history: History): string {
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const input = JSON.parse(Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8')) as { applicationId: string };
+  return `loan-application-${input.applicationId}`;
+}

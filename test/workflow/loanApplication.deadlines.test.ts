@@ -8,6 +8,7 @@ import { PendingTask } from '../../src/workflows/searchAttributes';
 import { keepHistory } from '../helpers/histories';
 import { phoneOutcome, signOnSite, useLoanWorld, walkToApproval, walkToSigning, waitForState, waitForTask, type LoanWorld } from '../helpers/loanWorld';
 import { addDocuments } from '../helpers/seed';
+import { signAct } from '../helpers/acts';
 
 // Every wait has its deadline from the policy: escalation to a supervisor at the SLA, expiry at the
 // hard deadline with the compensations of the steps already done. Time is skipped by the test server.
@@ -42,7 +43,7 @@ describe('document set', () => {
     await waitForTask(handle, 'submit_documents');
     await env.sleep(documentSetMs - DAY_MS);
     const [docId] = await addDocuments(w.h.db, seeded.applicationId, [{ type: 'income_proof' }]);
-    await handle.executeUpdate(documentsSubmittedUpdate, { args: [{ actor: 'officer-1', documentIds: [docId!] }] });
+    await handle.executeUpdate(documentsSubmittedUpdate, { args: [await signAct('documentsSubmitted', handle.workflowId, { actor: 'officer-1', documentIds: [docId!] })] });
     const s = await waitForTask(handle, 'phone_verification');
     expect(s.documents.missing).toEqual([]);
   });
@@ -127,9 +128,8 @@ describe('offer', () => {
     const signing = await walkToSigning(handle);
     // The customer signs through the provider (whose webhook would tell the API, which sends the act).
     await w.admin.signEnvelope(signing.envelopeId!);
-    await handle.executeUpdate('contractSignedUpdate', {
-      args: [{ actor: 'esign-provider', source: 'esign_callback', envelopeId: signing.envelopeId!, signedAt: new Date().toISOString() }],
-    });
+    const signed = { actor: 'esign-provider', source: 'esign_callback' as const, envelopeId: signing.envelopeId!, signedAt: new Date().toISOString() };
+    await handle.executeUpdate('contractSignedUpdate', { args: [await signAct('contractSigned', handle.workflowId, signed)] });
     await waitForTask(handle, 'register_collateral');
     await env.sleep(offerExpiryMs + MINUTE_MS);
     expect(await w.result(handle)).toEqual({ stage: 'expired', outcomeReason: 'OFFER_EXPIRED', loanId: null });
@@ -142,8 +142,10 @@ describe('offer', () => {
     const handle = await w.start(seeded);
     await walkToSigning(handle);
     await expect(
-      handle.executeUpdate('contractSignedUpdate', { args: [{ actor: 'esign-provider', source: 'esign_callback', envelopeId: 'env_other', signedAt: new Date().toISOString() }] }),
-    ).rejects.toThrow();
+      handle.executeUpdate('contractSignedUpdate', {
+        args: [await signAct('contractSigned', handle.workflowId, { actor: 'esign-provider', source: 'esign_callback' as const, envelopeId: 'env_other', signedAt: new Date().toISOString() })],
+      }),
+    ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/another envelope/) } });
     await signOnSite(handle);
     await waitForState(handle, (s) => s.stage === 'servicing');
   });

@@ -9,6 +9,7 @@ import { LoanStage, PendingTask, RiskGrade, LoanChannel, BranchId, LoanAmountFen
 import { historyText, keepHistory } from '../helpers/histories';
 import { useLoanWorld, walkToServicing, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
 import type { Seeded } from '../helpers/seed';
+import { signAct } from '../helpers/acts';
 
 // The whole way from intake to servicing for each channel and for new and used cars, on the
 // time-skipping server with the real activities calling the provider sandbox over HTTP.
@@ -166,10 +167,9 @@ describe('happy paths', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const asOfDate = shanghaiDate(await env.currentTimeMs());
-    const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [{ actor: 'finance-1', asOfDate }] });
-    await servicing.executeUpdate(repaymentRecordedUpdate, {
-      args: [{ actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` }],
-    });
+    const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [await signAct('earlyPayoffRequested', servicing.workflowId, { actor: 'finance-1', asOfDate })] });
+    const payoff = { actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` };
+    await servicing.executeUpdate(repaymentRecordedUpdate, { args: [await signAct('repaymentRecorded', servicing.workflowId, payoff)] });
     expect(await w.result(handle)).toEqual({ stage: 'closed', outcomeReason: 'EARLY_PAYOFF', loanId: s.loanId });
     const final = await handle.query('state');
     expect((final as { stageHistory: { stage: string }[] }).stageHistory.map((v) => v.stage)).toEqual([...FULL_PATH, 'closed']);

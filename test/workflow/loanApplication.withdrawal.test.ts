@@ -22,6 +22,7 @@ import {
   type LoanHandle,
   type LoanWorld,
 } from '../helpers/loanWorld';
+import { signAct } from '../helpers/acts';
 
 // Withdrawal at every stage before disbursement, with the compensations of what was done; steps that
 // cannot succeed end `failed` after theirs.
@@ -51,7 +52,7 @@ describe('withdrawal', () => {
     const handle = await env.client.workflow.signalWithStart(loanApplication, {
       ...loanApplicationStartOptions(seeded.input, w.taskQueue),
       signal: withdrawSignal,
-      signalArgs: [withdrawal],
+      signalArgs: [await signAct('withdraw', loanApplicationStartOptions(seeded.input).workflowId, withdrawal)],
     });
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect(await stagesOf(handle)).toEqual(['intake', 'withdrawn']);
@@ -64,7 +65,7 @@ describe('withdrawal', () => {
     const seeded = await w.seed({ documents: ['id_card'] });
     const handle = await w.start(seeded);
     await waitForTask(handle, 'submit_documents');
-    const answer = await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
+    const answer = await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
     expect(answer.stage).toBe('document_check');
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect(await stagesOf(handle)).toEqual(['intake', 'document_check', 'withdrawn']);
@@ -74,7 +75,7 @@ describe('withdrawal', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     await waitForTask(handle, 'phone_verification');
-    await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
+    await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     const [task] = await w.admin.callTasks(seeded.applicationId);
     expect(task!.status).toBe('cancelled');
@@ -89,7 +90,7 @@ describe('withdrawal', () => {
     await w.admin.setFault({ provider: 'valuation', mode: 'slow', latencyMs: 2_000 });
     await phoneOutcome(handle, 'passed');
     await waitForState(handle, (s) => s.stage === 'valuation');
-    await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
+    await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect(await stagesOf(handle)).toEqual(['intake', 'document_check', 'phone_verification', 'valuation', 'withdrawn']);
   });
@@ -98,7 +99,7 @@ describe('withdrawal', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     await walkToApproval(handle);
-    await handle.signal(withdrawSignal, withdrawal);
+    await handle.signal(withdrawSignal, await signAct('withdraw', handle.workflowId, withdrawal));
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect((await stagesOf(handle)).slice(-2)).toEqual(['approval', 'withdrawn']);
     await keepHistory(handle, 'withdrawn-approval');
@@ -108,7 +109,7 @@ describe('withdrawal', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     const signing = await walkToSigning(handle);
-    await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
+    await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     const envelope = await createProviderClients(w.sandbox.providers).esign.getEnvelope(signing.envelopeId!);
     expect(envelope.status).toBe('voided');
@@ -126,7 +127,7 @@ describe('withdrawal', () => {
     await waitForState(handle, (s) => s.stage === 'disbursement');
     for (const stage of ['disbursement', 'servicing']) {
       await waitForState(handle, (s) => s.stage === stage);
-      const err = await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] }).catch((e: unknown) => e);
+      const err = await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       const refusal = ((err as WorkflowUpdateFailedError).cause as ApplicationFailure).details?.[0] as ActRefusal;
       expect(refusal).toMatchObject({ code: 'NOT_WAITING', stage });

@@ -1,7 +1,7 @@
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { validateResidentId } from '../../src/domain';
-import { RECORDING, historyToJson, readableText, storedHistories } from '../helpers/histories';
+import { RECORDING, historyToJson, loanWorkflowIdOf, readableText, storedHistories } from '../helpers/histories';
 import { workflowBundle } from '../helpers/temporal';
 
 // The stored histories of every loan-application path (test/workflow/histories/, regenerated with
@@ -27,6 +27,7 @@ describeUnlessRecording('replay of stored loan-application histories', () => {
       'expired-offer',
       'withdrawn-signing',
       'failed-disbursement',
+      'forged-acts-refused',
     ]) {
       expect(names).toContain(expected);
     }
@@ -44,15 +45,17 @@ describeUnlessRecording('replay of stored loan-application histories', () => {
 
   it('replays every stored history with the current workflow code', async () => {
     const bundle = await workflowBundle();
+    const names = new Map(histories.map(([name, history]) => [loanWorkflowIdOf(history), name]));
     const failures: string[] = [];
     const results = Worker.runReplayHistories(
       { workflowBundle: bundle },
-      histories.map(([name, history]) => ({ workflowId: name, history })),
+      // Under the ids they ran with: the act proofs in them are signed for those ids.
+      histories.map(([, history]) => ({ workflowId: loanWorkflowIdOf(history), history })),
     );
     let replayed = 0;
     for await (const r of results) {
       replayed++;
-      if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
+      if (r.error) failures.push(`${names.get(r.workflowId) ?? r.workflowId}: ${r.error.message}`);
     }
     expect(failures).toEqual([]);
     expect(replayed).toBe(histories.length);

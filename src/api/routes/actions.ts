@@ -15,6 +15,7 @@ import {
 import { audit } from '../audit';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
+import type { EmergencyReasonCode } from '../../workflows/actProof';
 import { defineOperation, type Operation, type OperationResult } from '../operation';
 import { ProblemError } from '../problem';
 import {
@@ -22,6 +23,7 @@ import {
   CollateralRegistrationBody,
   DecisionBody,
   decisionRules,
+  EmergencyActBody,
   PhoneVerificationBody,
   SignatureBody,
   SubmitDocumentsBody,
@@ -34,12 +36,16 @@ import { loadApplication } from './applications';
 
 const TAGS = ['actions'];
 
-export interface ActRequest<A> {
+export interface ActRequest<A extends { actor: string }> {
   row: ApplicationRow;
   /** Name of the act in the audit trail (`documents_submitted`, `approval_decision`, ...). */
   act: string;
   actor: string;
+  /** The roles the actor was authenticated with: signed into the act's proof. */
+  roles: Iterable<string>;
   actId: string;
+  /** The emergency path only (an admin with a reason code, POST /applications/:id/emergency-acts). */
+  emergency?: { reasonCode: EmergencyReasonCode } | undefined;
   update: UpdateDefinition<LoanState, [A]>;
   arg: A;
   /** What the audit trail keeps beside the act: codes, refs and the free text staff typed. */
@@ -47,14 +53,22 @@ export interface ActRequest<A> {
 }
 
 /**
- * Sends one act to the workflow and writes the audit entry: accepted (200 with the state, 202
- * while the handler still runs) or refused (the problem of the refusal, audited too).
+ * Signs one act (actor, roles, act, workflow, act id, time, payload digest: the workflow refuses
+ * an act without the API's proof), sends it to the workflow and writes the audit entry: accepted
+ * (200 with the state, 202 while the handler still runs) or refused (the problem, audited too).
  */
-export async function runAct<A>(ctx: ApiContext, r: ActRequest<A>): Promise<OperationResult> {
+export async function runAct<A extends { actor: string }>(ctx: ApiContext, r: ActRequest<A>): Promise<OperationResult> {
   const before = auditSnapshot(r.row);
+  // The update `<act>Update` carries the act `<act>`: the name the workflow checks the proof against.
+  const signed = ctx.signer.sign(r.update.name.replace(/Update$/, ''), r.row.workflowId, r.arg, {
+    actor: r.actor,
+    roles: [...r.roles],
+    actId: r.actId,
+    emergency: r.emergency,
+  });
   let outcome;
   try {
-    outcome = await ctx.workflows.act(r.row.workflowId, r.update, r.arg, r.actId);
+    outcome = await ctx.workflows.act(r.row.workflowId, r.update, signed, r.actId);
   } catch (err) {
     if (err instanceof ProblemError && typeof err.extensions.code === 'string') {
       await audit(ctx.db, {
@@ -147,6 +161,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
           row,
           act: 'documents_submitted',
           actor: staff.id,
+          roles: staff.roles,
           actId,
           update: documentsSubmittedUpdate,
           arg: { actor: staff.id, actId, documentIds },
@@ -184,6 +199,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'phone_verification_completed',
         actor: staff.id,
+        roles: staff.roles,
         actId,
         update: phoneVerificationCompletedUpdate,
         arg: { actor: staff.id, actId, outcome: body.outcome, recordingRef: body.recordingRef, checklist },
@@ -210,6 +226,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'approval_decision',
         actor: staff.id,
+        roles: staff.roles,
         actId,
         update: approvalDecisionUpdate,
         arg: {
@@ -249,6 +266,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'contract_signed',
         actor: staff.id,
+        roles: staff.roles,
         actId,
         update: contractSignedUpdate,
         arg: { actor: staff.id, actId, source: 'on_site', signedAt },
@@ -274,6 +292,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'collateral_registered',
         actor: staff.id,
+        roles: staff.roles,
         actId,
         update: collateralRegisteredUpdate,
         arg: { actor: staff.id, actId, registrationRef: body.registrationRef, registeredAt },
@@ -299,6 +318,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'withdrawal',
         actor: staff.id,
+        roles: staff.roles,
         actId,
         update: withdrawUpdate,
         arg: { actor: staff.id, actId, reasonCode: body.reasonCode },
@@ -307,5 +327,57 @@ export function actionOperations(ctx: ApiContext): Operation[] {
     },
   });
 
-  return [submitDocuments, phoneVerification, decision, signature, collateral, withdraw];
+  const emergencyAct = defineOperation({
+    operationId: 'recordEmergencyAct',
+    method: 'post',
+    path: '/applications/:id/emergency-acts',
+    summary: 'An engineer acts on the emergency path (admins only, with a reason code)',
+    description:
+      'For when the ordinary route cannot be used (an outage, staff unavailable, a correction ordered). The admin acts in their own name: the workflow applies its usual rules (four eyes included), flags the run (`EMERGENCY_ACT`, search attribute `EmergencyAct`) and records the act with its reason code in loan_events; `reason` goes to the audit trail only. Answers as the act would.',
+    tags: TAGS,
+    auth: { kind: 'staff', roles: ['admin'] },
+    params: ApplicationIdParams,
+    body: EmergencyActBody,
+    examples: ACTION_EXAMPLES.emergency,
+    idempotent: true,
+    responses: {
+      200: { description: 'Applied: the application state', schema: ApplicationState },
+      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState },
+      404: { description: 'No application has this id' },
+      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), or the Idempotency-Key is in use' },
+    },
+    async handle({ staff, params, body, actId }) {
+      const row = await loadApplication(ctx, params.id);
+      const base = { actor: staff.id, actId };
+      const common = { row, act: 'emergency_act', actor: staff.id, roles: staff.roles, actId, emergency: { reasonCode: body.reasonCode } };
+      const audit = { act: body.act, reasonCode: body.reasonCode, reason: body.reason };
+      switch (body.act) {
+        case 'documentsSubmitted':
+          return runAct(ctx, { ...common, update: documentsSubmittedUpdate, arg: { ...base, documentIds: body.payload.documentIds }, data: { ...audit, documentIds: body.payload.documentIds } });
+        case 'phoneVerificationCompleted': {
+          const p = body.payload;
+          const checklist = { ...p.checklist };
+          return runAct(ctx, { ...common, update: phoneVerificationCompletedUpdate, arg: { ...base, outcome: p.outcome, recordingRef: p.recordingRef, checklist }, data: { ...audit, outcome: p.outcome, notes: p.notes ?? null } });
+        }
+        case 'approvalDecision': {
+          const p = body.payload;
+          const arg = { ...base, decision: p.decision, reasonCode: p.reasonCode, amountFen: p.amountFen, termMonths: p.termMonths, annualRateBps: p.annualRateBps };
+          return runAct(ctx, { ...common, update: approvalDecisionUpdate, arg, data: { ...audit, decision: p.decision, decisionReasonCode: p.reasonCode ?? null, comment: p.comment ?? null } });
+        }
+        case 'contractSigned': {
+          const signedAt = body.payload.signedAt ? new Date(body.payload.signedAt).toISOString() : new Date().toISOString();
+          return runAct(ctx, { ...common, update: contractSignedUpdate, arg: { ...base, source: 'on_site' as const, signedAt }, data: { ...audit, signedAt } });
+        }
+        case 'collateralRegistered': {
+          const registeredAt = new Date(body.payload.registeredAt).toISOString();
+          const arg = { ...base, registrationRef: body.payload.registrationRef, registeredAt };
+          return runAct(ctx, { ...common, update: collateralRegisteredUpdate, arg, data: { ...audit, registrationRef: arg.registrationRef, registeredAt } });
+        }
+        case 'withdraw':
+          return runAct(ctx, { ...common, update: withdrawUpdate, arg: { ...base, reasonCode: body.payload.reasonCode }, data: { ...audit, withdrawReasonCode: body.payload.reasonCode ?? null, withdrawReason: body.payload.reason ?? null } });
+      }
+    },
+  });
+
+  return [submitDocuments, phoneVerification, decision, signature, collateral, withdraw, emergencyAct];
 }

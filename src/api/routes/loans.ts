@@ -109,14 +109,23 @@ export function loanOperations(ctx: ApiContext): Operation[] {
         throw new ProblemError('reference_conflict', 'This payment reference was recorded with another amount', { reference: body.reference });
       }
       const paidAt = new Date(body.paidAt).toISOString();
-      const handle = ctx.temporal.workflow.getHandle(loanServicingWorkflowId(loan.id));
+      const workflowId = loanServicingWorkflowId(loan.id);
+      const handle = ctx.temporal.workflow.getHandle(workflowId);
       let state: ServicingState;
+      // The reference is the repayment's identity: Temporal itself folds a repeat into the first.
+      const updateId = `repayment-${sha256Hex(body.reference).slice(0, 32)}`;
       const send = () =>
         ctx.temporal.connection.withDeadline(Date.now() + ACCEPT_TIMEOUT_MS, () =>
           handle.startUpdate(repaymentRecordedUpdate, {
-            args: [{ actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference }],
-            // The reference is the repayment's identity: Temporal itself folds a repeat into the first.
-            updateId: `repayment-${sha256Hex(body.reference).slice(0, 32)}`,
+            // Signed at each attempt: the servicing workflow refuses an act without the API's proof.
+            args: [
+              ctx.signer.sign('repaymentRecorded', workflowId, { actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference }, {
+                actor: staff.id,
+                roles: [...staff.roles],
+                actId: updateId,
+              }),
+            ],
+            updateId,
             waitForStage: WorkflowUpdateStage.ACCEPTED,
           }),
         );
@@ -139,6 +148,9 @@ export function loanOperations(ctx: ApiContext): Operation[] {
           const cause = err.cause;
           const code = cause instanceof ApplicationFailure && cause.type === SERVICING_REFUSED ? (cause.details?.[0] as { code?: ServicingRefusalCode } | undefined)?.code : undefined;
           if (code === 'LOAN_CLOSED') throw new ProblemError('loan_closed', 'The loan is closed', { code });
+          if (code === 'NOT_AUTHENTICATED') {
+            throw new ProblemError('unavailable', "The servicing workflow did not accept the API's signature on this repayment; retry with the same reference", { code }, { 'Retry-After': '5' });
+          }
           throw new ProblemError('invalid_act', code ? `The servicing workflow refused the repayment (${code})` : 'The servicing workflow refused the repayment', { code: code ?? 'REFUSED' });
         }
         if (err instanceof WorkflowNotFoundError) {

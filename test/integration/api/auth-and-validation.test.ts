@@ -32,6 +32,7 @@ const STAFF_OPERATIONS: { method: 'get' | 'post'; path: string; roles?: StaffRol
   { method: 'post', path: '/applications/some-id/signature', roles: ['officer'] },
   { method: 'post', path: '/applications/some-id/collateral-registration', roles: ['officer'] },
   { method: 'post', path: '/applications/some-id/withdraw', roles: ['officer'] },
+  { method: 'post', path: '/applications/some-id/emergency-acts', roles: ['admin'] },
   { method: 'get', path: '/loans/some-loan/schedule' },
   { method: 'post', path: '/loans/some-loan/repayments', roles: ['finance'] },
 ];
@@ -73,6 +74,45 @@ describe('authentication (401)', () => {
     expect(res.status).toBe(401);
     expect(res.headers['content-type']).toMatch(PROBLEM);
     expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  // Issue 15, finding 6: a token's time is bounded (exp required, at most 12 hours, iat not ahead).
+  const nowS = () => Math.floor(Date.now() / 1000);
+  it.each([
+    ['a token without exp', async () => base().sign(secret())],
+    ['a token that expires in 2286', async () => base().setExpirationTime(9_999_999_999).sign(secret())],
+    ['a token issued ten years ahead', async () => base().setIssuedAt(nowS() + 10 * 365 * 86_400).setExpirationTime(nowS() + 10 * 365 * 86_400 + 3600).sign(secret())],
+    ['a token issued two minutes ahead', async () => base().setIssuedAt(nowS() + 120).setExpirationTime('1h').sign(secret())],
+    ['a token that lives 13 hours', async () => base().setIssuedAt(nowS() - 60).setExpirationTime(nowS() - 60 + 13 * 3600).sign(secret())],
+    [
+      'a token without iat that ends in 13 hours',
+      async () => new SignJWT({ roles: ['officer'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('officer-1').setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setExpirationTime('13h').sign(secret()),
+    ],
+  ])('refuses %s (401)', async (_what, token) => {
+    const res = await h.http.get('/applications').set('Authorization', `Bearer ${await token()}`);
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  it('accepts the longest and the most forward tokens allowed: 12 hours, iat a minute ahead, no iat ending within 12 hours', async () => {
+    for (const token of [
+      await base().setIssuedAt(nowS()).setExpirationTime(nowS() + 12 * 3600).sign(secret()),
+      await base().setIssuedAt(nowS() + 50).setExpirationTime('1h').sign(secret()),
+      await new SignJWT({ roles: ['officer'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('officer-1').setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setExpirationTime('11h').sign(secret()),
+    ]) {
+      expect((await h.http.get('/applications').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    }
+  });
+
+  it('refuses a token with no known role everything, reads included (403)', async () => {
+    for (const roles of [[], ['auditor'], 'superuser']) {
+      const token = await new SignJWT({ roles }).setProtectedHeader({ alg: 'HS256' }).setSubject('someone-1').setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setIssuedAt().setExpirationTime('1h').sign(secret());
+      for (const path of ['/applications', '/applications/some-id', '/loans/some-loan/schedule']) {
+        const res = await h.http.get(path).set('Authorization', `Bearer ${token}`);
+        expect(res.status).toBe(403);
+        expect(res.headers['content-type']).toMatch(PROBLEM);
+      }
+    }
   });
 
   it('accepts a token minted like `npm run token` does', async () => {
@@ -130,9 +170,9 @@ describe('authorisation (403): the role table of SPEC section 4', () => {
     }
   });
 
-  it('a token with no known role may read but not act', async () => {
+  it('a token with no known role may neither read nor act (issue 15, finding 6)', async () => {
     const token = await h.token('visitor-1');
-    expect((await h.http.get('/applications').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    expect((await h.http.get('/applications').set('Authorization', `Bearer ${token}`)).status).toBe(403);
     expect((await h.http.post('/applications').set('Authorization', `Bearer ${token}`).send(applicationBody())).status).toBe(403);
   });
 });

@@ -44,6 +44,8 @@ const SPEC_OPERATIONS: [string, string][] = [
   ['post', '/webhooks/esign'],
   ['post', '/applications/{id}/collateral-registration'],
   ['post', '/applications/{id}/withdraw'],
+  // Issue 15: the engineers' emergency path (admins only, with a reason code).
+  ['post', '/applications/{id}/emergency-acts'],
   ['get', '/loans/{id}/schedule'],
   ['post', '/loans/{id}/repayments'],
   ['get', '/healthz'],
@@ -79,6 +81,7 @@ describe('the OpenAPI document', () => {
       'post /applications/{id}/signature': ['officer'],
       'post /applications/{id}/collateral-registration': ['officer'],
       'post /applications/{id}/withdraw': ['officer'],
+      'post /applications/{id}/emergency-acts': ['admin'],
       'post /loans/{id}/repayments': ['finance'],
     };
     for (const { method, path, op } of operations()) {

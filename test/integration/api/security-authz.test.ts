@@ -60,6 +60,13 @@ const SPEC_TABLE: Row[] = [
   { method: 'get', path: '/loans/{id}/schedule', roles: 'any', url: () => `/loans/${loanId}/schedule` },
   { method: 'post', path: '/loans/{id}/repayments', roles: ['finance'], url: () => `/loans/${loanId}/repayments`, body: () => ({ amountFen: 100, paidAt: new Date().toISOString(), reference: `m-${Date.now()}` }) },
   { method: 'post', path: '/applications/{id}/withdraw', roles: ['officer'], url: () => `/applications/${appId}/withdraw`, body: () => ({ reasonCode: 'CUSTOMER_CHANGED_MIND' }) },
+  {
+    method: 'post',
+    path: '/applications/{id}/emergency-acts',
+    roles: ['admin'],
+    url: () => `/applications/${appId}/emergency-acts`,
+    body: () => ({ act: 'approvalDecision', reasonCode: 'API_OUTAGE', reason: 'authorisation matrix probe', payload: { decision: 'request_info', reasonCode: 'OTHER' } }),
+  },
   { method: 'get', path: '/healthz', roles: 'public', url: () => '/healthz' },
   { method: 'get', path: '/readyz', roles: 'public', url: () => '/readyz' },
   { method: 'get', path: '/metrics', roles: 'public', url: () => '/metrics' },
