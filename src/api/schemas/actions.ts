@@ -1,7 +1,7 @@
 import { REASON_CODES } from '../../domain';
 import { EMERGENCY_REASON_CODES } from '../../workflows/actProof';
 import { z } from '../zod';
-import { FreeText, Formatted, Line, PastDateTime, PositiveFen } from './common';
+import { FreeText, Formatted, Line, PastDateTime, PositiveFen, text } from './common';
 import { addRuleIssues, DocumentInput, TermMonths, type RuleIssue } from './applications';
 
 /**
@@ -82,11 +82,11 @@ export const WithdrawBody = z
  */
 const emergency = {
   reasonCode: z.enum(EMERGENCY_REASON_CODES).openapi({ description: 'Why the ordinary route was not used' }),
-  reason: FreeText.min(10).openapi({ description: 'What happened and who asked for it (audit trail only)' }),
+  reason: text('multiline', { max: 2000, min: 10, visible: true }).openapi({ description: 'What happened and who asked for it (audit trail only)' }),
 };
 export const EmergencyActBody = z
   .discriminatedUnion('act', [
-    z.strictObject({ act: z.literal('documentsSubmitted'), payload: z.strictObject({ documentIds: z.array(z.uuid()).min(1).max(20) }), ...emergency }),
+    z.strictObject({ act: z.literal('documentsSubmitted'), payload: z.strictObject({ documentIds: z.array(Formatted(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a document id (a UUID)', 36)).min(1).max(20) }), ...emergency }),
     z.strictObject({ act: z.literal('phoneVerificationCompleted'), payload: PhoneVerificationBody, ...emergency }),
     z.strictObject({ act: z.literal('approvalDecision'), payload: DecisionBody, ...emergency }),
     z.strictObject({ act: z.literal('contractSigned'), payload: SignatureBody, ...emergency }),
