@@ -216,6 +216,51 @@ describe('GET /applications/:id and the work queues', () => {
 });
 
 describe('actions the workflow is not waiting for', () => {
+  type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<typeof h.env.client.workflow.getHandle>['fetchHistory']>>['events']>[number];
+  /** The run's history once it is idle: no workflow task and no activity open (only timers wait). */
+  async function idleHistory(workflowId: string): Promise<HistoryEvent[]> {
+    for (let i = 0; ; i++) {
+      const events = (await h.env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      const open = new Set<string>();
+      for (const e of events) {
+        if (e.activityTaskScheduledEventAttributes || e.workflowTaskScheduledEventAttributes) open.add(String(e.eventId));
+        const closed =
+          e.activityTaskCompletedEventAttributes ??
+          e.activityTaskFailedEventAttributes ??
+          e.activityTaskTimedOutEventAttributes ??
+          e.workflowTaskCompletedEventAttributes ??
+          e.workflowTaskFailedEventAttributes ??
+          e.workflowTaskTimedOutEventAttributes;
+        if (closed) open.delete(String(closed.scheduledEventId));
+      }
+      if (open.size === 0) return events;
+      if (i > 1_200) throw new Error(`${workflowId} never went idle`);
+      await sleep(100);
+    }
+  }
+  const updateEvents = (events: HistoryEvent[]) =>
+    events.flatMap((e) => Object.keys(e).filter((k) => k.startsWith('workflowExecutionUpdate') && (e as Record<string, unknown>)[k]));
+
+  it('a refused act leaves no event in the workflow history; an accepted one does', async () => {
+    const { id } = await create();
+    await waitForTask(h, id, 'phone_verification');
+    const workflowId = `loan-application-${id}`;
+    const before = await idleHistory(workflowId);
+    expect(updateEvents(before)).toEqual([]);
+
+    expect((await act(id, 'decision', 'approver-1', 'approver', { decision: 'approve' })).status).toBe(409);
+    expect((await act(id, 'signature', 'officer-1', 'officer', {})).status).toBe(409);
+    const unconfirmed = { ...PASSED, checklist: { ...PASSED.checklist, identityConfirmed: false } };
+    expect((await act(id, 'phone-verification', 'verifier-1', 'verifier', unconfirmed)).status).toBe(422);
+    const after = (await h.env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    expect(after.length).toBe(before.length);
+    expect(updateEvents(after)).toEqual([]);
+
+    expect((await act(id, 'phone-verification', 'verifier-1', 'verifier', PASSED)).status).toBe(200);
+    const accepted = updateEvents((await h.env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []);
+    expect(accepted).toEqual(['workflowExecutionUpdateAcceptedEventAttributes', 'workflowExecutionUpdateCompletedEventAttributes']);
+  });
+
   it('are 409 with the current stage, and documents submitted then are not kept', async () => {
     const { id } = await create({ withDocuments: false });
     await waitForTask(h, id, 'submit_documents');
