@@ -14,6 +14,8 @@ import { seedApplication, testCipher } from './seed';
  * (seed.ts, the API's own row builder, with the development keys every worker has), moved to
  * servicing by the workflow's own mirror activity, then the loan itself through createLoan.
  */
+
+/** The development key ring, which the workers of every test have too. */
 export { testCipher };
 
 export function sandboxProviders(sandbox: RunningSandbox): ProviderClients {
