@@ -5,6 +5,7 @@ import { checkApplications, newTally, rawClient, summaryLine, type Tally } from 
 import { reasonToSkip, startCluster, type Cluster } from './cluster';
 import { done, LoanDriver, sleep, type AppState, type Submitted } from './driver';
 import { scanRawHistories } from './histories';
+import { describeUnless } from '../helpers/skips';
 
 /**
  * Faults with real processes and real signals (issue 8). One system runs as separate processes
@@ -15,17 +16,11 @@ import { scanRawHistories } from './histories';
  * line: faults injected, applications checked, losses, duplicates.
  */
 
-const skip = reasonToSkip();
-if (skip) {
-  // eslint-disable-next-line no-console
-  console.warn(`reliability suite skipped: ${skip}`);
-}
-const describeIf = skip ? describe.skip : describe;
 
 /** How long the provider outage lasts (RELIABILITY_OUTAGE_MS to try longer ones by hand). */
 const OUTAGE_MS = Number(process.env.RELIABILITY_OUTAGE_MS ?? 60_000);
 
-describeIf('reliability: crashes, restarts and outages with real processes', () => {
+describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with real processes', () => {
   let cluster: Cluster;
   let driver: LoanDriver;
   let temporal: Client;

@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import { createProviderClients } from '../../src/activities/providers';
 import { loanEvents } from '../../src/db/schema';
 import { DEFAULT_POLICY, HOUR_MS, DAY_MS, MINUTE_MS } from '../../src/domain';
-import { documentsSubmittedUpdate, stateQuery } from '../../src/workflows/messages';
+import { ACT_REFUSED, documentsSubmittedUpdate, stateQuery, type LoanState } from '../../src/workflows/messages';
 import { PendingTask } from '../../src/workflows/searchAttributes';
 import { keepHistory } from '../helpers/histories';
 import { phoneOutcome, signOnSite, useLoanWorld, walkToApproval, walkToSigning, waitForState, waitForTask, type LoanWorld } from '../helpers/loanWorld';
@@ -19,6 +19,19 @@ useLoanWorld((world) => ({ env, w } = world));
 
 const { phoneVerification, approval, documentSetMs, offerExpiryMs } = DEFAULT_POLICY.deadlines;
 
+/**
+ * A deadline `policyMs` after the stage began: the workflow counts from a moment between entering
+ * the stage and opening the task, so it lies no earlier than entry + policy and no later than
+ * since + policy. (A zero-length or doubled deadline fails one of the two.)
+ */
+function expectDeadline(s: LoanState, at: string | undefined, policyMs: number) {
+  const entered = Date.parse(s.stageHistory.filter((h) => h.stage === s.stage).at(-1)!.at);
+  const since = Date.parse(s.pendingTask!.since);
+  const deadline = Date.parse(at!);
+  expect(deadline - entered).toBeGreaterThanOrEqual(policyMs);
+  expect(deadline - since).toBeLessThanOrEqual(policyMs);
+}
+
 async function events(applicationId: string, kind: string) {
   return w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, applicationId), eq(loanEvents.kind, kind)));
 }
@@ -29,7 +42,7 @@ describe('document set', () => {
     const handle = await w.start(seeded);
     const waiting = await waitForTask(handle, 'submit_documents');
     expect(waiting.documents.missing).toEqual(['income_proof']);
-    expect(Date.parse(waiting.pendingTask!.deadline) - Date.parse(waiting.pendingTask!.since)).toBeLessThanOrEqual(documentSetMs);
+    expectDeadline(waiting, waiting.pendingTask!.deadline, documentSetMs);
     await env.sleep(documentSetMs + MINUTE_MS);
     expect(await w.result(handle)).toEqual({ stage: 'expired', outcomeReason: 'DOCUMENTS_INCOMPLETE', loanId: null });
     const texts = (await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template);
@@ -54,7 +67,8 @@ describe('phone verification', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     const waiting = await waitForTask(handle, 'phone_verification');
-    expect(Date.parse(waiting.pendingTask!.slaAt!) - Date.parse(waiting.pendingTask!.since)).toBeLessThanOrEqual(phoneVerification.slaMs);
+    expectDeadline(waiting, waiting.pendingTask!.slaAt, phoneVerification.slaMs);
+    expectDeadline(waiting, waiting.pendingTask!.deadline, phoneVerification.expiryMs);
     expect(waiting.pendingTask!.escalated).toBe(false);
 
     await env.sleep(phoneVerification.slaMs + HOUR_MS);
@@ -96,7 +110,8 @@ describe('approval', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     const waiting = await walkToApproval(handle);
-    expect(Date.parse(waiting.pendingTask!.deadline) - Date.parse(waiting.pendingTask!.since)).toBeLessThanOrEqual(approval.expiryMs);
+    expectDeadline(waiting, waiting.pendingTask!.slaAt, approval.slaMs);
+    expectDeadline(waiting, waiting.pendingTask!.deadline, approval.expiryMs);
     await env.sleep(approval.slaMs + HOUR_MS);
     const escalated = await waitForState(handle, (s) => s.pendingTask?.escalated === true, 'escalation');
     expect(escalated.flags).toContain('APPROVAL_ESCALATED');
@@ -111,7 +126,7 @@ describe('offer', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     const waiting = await walkToSigning(handle);
-    expect(Date.parse(waiting.pendingTask!.deadline) - Date.parse(waiting.pendingTask!.since)).toBeLessThanOrEqual(offerExpiryMs);
+    expectDeadline(waiting, waiting.pendingTask!.deadline, offerExpiryMs);
     expect((await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template)).toEqual(['signing_link']);
 
     await env.sleep(offerExpiryMs + MINUTE_MS);
@@ -145,7 +160,10 @@ describe('offer', () => {
       handle.executeUpdate('contractSignedUpdate', {
         args: [await signAct('contractSigned', handle.workflowId, { actor: 'esign-provider', source: 'esign_callback' as const, envelopeId: 'env_other', signedAt: new Date().toISOString() })],
       }),
-    ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/another envelope/) } });
+    ).rejects.toMatchObject({
+      name: 'WorkflowUpdateFailedError',
+      cause: { type: ACT_REFUSED, details: [expect.objectContaining({ code: 'INVALID_ACT', stage: 'signing', message: expect.stringMatching(/another envelope/) })] },
+    });
     await signOnSite(handle);
     await waitForState(handle, (s) => s.stage === 'servicing');
   });

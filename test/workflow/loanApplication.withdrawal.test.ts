@@ -2,13 +2,16 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
+import { createLoanActivities } from '../../src/activities/loans';
 import { disbursementReference } from '../../src/activities/payments';
 import { createProviderClients } from '../../src/activities/providers';
 import { loanEvents } from '../../src/db/schema';
+import { buildOffer } from '../../src/domain';
 import * as tv from '../../src/sandbox/test-values';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanApplicationStartOptions, withdrawSignal, withdrawUpdate, type ActRefusal, type Withdraw } from '../../src/workflows/messages';
 import { keepHistory } from '../helpers/histories';
+import { testCipher } from '../helpers/seed';
 import {
   decide,
   phoneOutcome,
@@ -38,7 +41,7 @@ const withdrawal: Withdraw = { actor: 'officer-1', reasonCode: 'CUSTOMER_CHANGED
 const WITHDRAWN = { stage: 'withdrawn', outcomeReason: 'CUSTOMER_CHANGED_MIND', loanId: null };
 
 async function compensations(applicationId: string) {
-  const rows = await w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, applicationId), eq(loanEvents.kind, 'compensated')));
+  const rows = await w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, applicationId), eq(loanEvents.kind, 'compensated'))).orderBy(loanEvents.seq);
   return rows.map((r) => r.data as { step: string; result: string });
 }
 
@@ -152,6 +155,55 @@ describe('a step that cannot succeed', () => {
     expect(await compensations(seeded.applicationId)).toEqual([expect.objectContaining({ step: 'envelope', result: 'contract_cancelled' })]);
     expect((await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template)).toEqual(['signing_link', 'contract_cancelled']);
     await keepHistory(handle, 'failed-disbursement');
+  });
+
+  /**
+   * A loan already booked for this application under other terms (what a conflicting earlier run
+   * would leave): the workflow's createLoan refuses it for good (LoanTermsConflict) after the payout.
+   */
+  async function loanAlreadyBookedElsewhere(applicationId: string) {
+    const acts = createLoanActivities({ db: w.h.db, cipher: testCipher(), callCentre: createProviderClients(w.sandbox.providers).callCentre });
+    const otherTerms = buildOffer({ amountFen: 1_000_000, termMonths: 12, repaymentMethod: 'equal_installment', annualRateBps: 650 });
+    await acts.createLoan({ applicationId, offer: otherTerms, disbursedAtMs: Date.now(), transferId: 'tr-booked-elsewhere' });
+  }
+
+  it('the loan cannot be booked after the payout: the payout is reversed, the signed contract cancelled, failed', async () => {
+    const seeded = await w.seed();
+    await loanAlreadyBookedElsewhere(seeded.applicationId);
+    const handle = await w.start(seeded);
+    await walkToSigning(handle);
+    await signOnSite(handle);
+    expect(await w.result(handle)).toEqual({ stage: 'failed', outcomeReason: 'STEP_FAILED', loanId: null });
+    const s = await waitForState(handle, (x) => x.stage === 'failed');
+    expect(s.flags).toContain('LoanTermsConflict');
+    expect(s.flags).not.toContain('COMPENSATION_FAILED');
+    const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
+    expect(ledger.entries.map((e) => e.kind)).toEqual(['payout', 'reversal']);
+    expect(ledger.totalFen).toBe(0);
+    // Newest first: the payout, then the envelope of the contract signed before it.
+    expect(await compensations(seeded.applicationId)).toEqual([
+      expect.objectContaining({ step: 'payout', result: 'reversed' }),
+      expect.objectContaining({ step: 'envelope', result: 'contract_cancelled' }),
+    ]);
+    expect((await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template)).toEqual(['signing_link', 'contract_cancelled']);
+  });
+
+  it('a compensation that fails (the bank refuses to return the payout) is flagged, and the older ones still run', async () => {
+    const seeded = await w.seed({ applicant: { bankAccount: tv.PAYMENTS_IRREVERSIBLE_ACCOUNT } });
+    await loanAlreadyBookedElsewhere(seeded.applicationId);
+    const handle = await w.start(seeded);
+    await walkToSigning(handle);
+    await signOnSite(handle);
+    expect(await w.result(handle)).toEqual({ stage: 'failed', outcomeReason: 'STEP_FAILED', loanId: null });
+    const s = await waitForState(handle, (x) => x.stage === 'failed');
+    expect(s.flags).toEqual(expect.arrayContaining(['LoanTermsConflict', 'COMPENSATION_FAILED']));
+    const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
+    expect(ledger.entries.map((e) => e.kind)).toEqual(['payout']);
+    expect(await compensations(seeded.applicationId)).toEqual([
+      expect.objectContaining({ step: 'payout', result: 'failed:PaymentRefused:reversal_not_permitted' }),
+      expect.objectContaining({ step: 'envelope', result: 'contract_cancelled' }),
+    ]);
+    expect((await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template)).toEqual(['signing_link', 'contract_cancelled']);
   });
 
   it('a signer who fails the real-name check: no envelope, failed', async () => {

@@ -2,6 +2,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { validateResidentId } from '../../src/domain';
 import { RECORDING, historyToJson, loanWorkflowIdOf, readableText, storedHistories } from '../helpers/histories';
+import { describeUnless } from '../helpers/skips';
 import { workflowBundle } from '../helpers/temporal';
 
 // The stored histories of every loan-application path (test/workflow/histories/, regenerated with
@@ -9,9 +10,7 @@ import { workflowBundle } from '../helpers/temporal';
 // applications already running fails here, before it reaches a worker.
 
 const histories = storedHistories();
-const describeUnlessRecording = RECORDING ? describe.skip : describe;
-
-describeUnlessRecording('replay of stored loan-application histories', () => {
+describeUnless(RECORDING ? 'RECORD_HISTORIES=1 rewrites the histories this suite replays' : undefined, 'replay of stored loan-application histories', () => {
   it('has a history for each path', () => {
     const names = histories.map(([name]) => name);
     for (const expected of [

@@ -7,7 +7,7 @@ import type { ProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
 import type { PiiCipher } from '../../src/db/pii';
 import { installments, loanEvents, loans, repayments } from '../../src/db/schema';
-import { addDays, earlyPayoffAmount, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs, type Installment } from '../../src/domain';
+import { addDays, DEFAULT_POLICY, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } from '../../src/domain';
 import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { loanServicing } from '../../src/workflows/loanServicing';
 import { loanApplicationWorkflowId, loanServicingWorkflowId } from '../../src/workflows/messages';
@@ -226,12 +226,19 @@ describe('loanServicing on the time-skipping server', () => {
     await sleepUntil(noon(addDays(due(13), -10)));
     const asOfDate = shanghaiDate(await env.currentTimeMs());
     const quoted = await handle.executeUpdate(earlyPayoffRequestedUpdate, { args: [await signAct('earlyPayoffRequested', handle.workflowId, { actor: 'finance-1', asOfDate })] });
-    const domainQuote = earlyPayoffAmount(schedule as unknown as Installment[], { asOfDate, paidThroughSeq: 12 });
-    expect(quoted.payoffQuote).toEqual({ asOfDate, amountFen: domainQuote.totalFen });
+    // Worked out independently of the payoff code, from the contract: the principal parts of
+    // instalments 13–36, plus instalment 13's interest for the days of its period already run
+    // (its period less the ten days left), rounded half up, plus the policy's prepayment fee.
+    const days = (from: string, to: string) => (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000;
+    const principalLeft = schedule.slice(12).reduce((sum, r) => sum + r.principalFen, 0);
+    const period = days(schedule[12]!.periodStartDate, due(13));
+    const accrued = Math.round((schedule[12]!.interestFen * (period - 10)) / period);
+    const fee = Math.round((principalLeft * DEFAULT_POLICY.prepayment.feeBps) / 10_000);
+    expect(quoted.payoffQuote).toEqual({ asOfDate, amountFen: principalLeft + accrued + fee });
     // Outstanding principal plus two thirds of a month's interest, give or take a day.
     expect(quoted.payoffQuote!.amountFen).toBeGreaterThan(quoted.outstandingPrincipalFen);
     expect(quoted.payoffQuote!.amountFen).toBeLessThan(quoted.outstandingPrincipalFen + schedule[12]!.interestFen);
-    const payoff = await pay(handle, 'bank-payoff', domainQuote.totalFen);
+    const payoff = await pay(handle, 'bank-payoff', quoted.payoffQuote!.amountFen);
     expect(payoff.lastRepayment).toMatchObject({ outcome: 'applied', kind: 'early_payoff' });
 
     const result = await handle.result();

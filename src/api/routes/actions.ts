@@ -12,6 +12,7 @@ import {
   type LoanState,
   type StaffRole,
 } from '../../workflows/messages';
+import { documentRow } from '../applicationRows';
 import { audit } from '../audit';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
@@ -140,14 +141,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
     async handle({ staff, params, body, actId, keyed }) {
       const row = await loadApplication(ctx, params.id);
       // Rows first (the workflow's activities read them), ids stable for a retried request.
-      const wanted = body.documents.map((d, i) => ({
-        id: keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(),
-        applicationId: row.id,
-        type: d.type,
-        uri: d.uri,
-        sha256: d.sha256.toLowerCase(),
-        submittedBy: staff.id,
-      }));
+      const wanted = body.documents.map((d, i) => documentRow(row.id, keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(), d, staff.id));
       const inserted = await ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id });
       const stored = await ctx.db
         .select({ id: documents.id, type: documents.type, sha256: documents.sha256 })

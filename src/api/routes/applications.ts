@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { isValidDate, validateVin } from '../../domain';
+import { isValidDate } from '../../domain';
 import { writeTogether } from '../../db/client';
 import { applicants, applications, documents, vehicles } from '../../db/schema';
-import { loanApplicationWorkflowId, type LoanApplicationInput } from '../../workflows/messages';
+import { newApplicationRows } from '../applicationRows';
 import { audit, auditInsert } from '../audit';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
@@ -97,81 +97,20 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
     },
     async handle({ staff, body, actId, keyed, log }) {
       const id = keyed ? deterministicUuid(`application\n${actId}`) : randomUUID();
-      const workflowId = loanApplicationWorkflowId(id);
-      const vin = validateVin(body.vehicle.vin);
-      const flags = vin.checkDigitOk ? [] : ['VIN_CHECK_DIGIT_MISMATCH'];
-      const idNumber = body.applicant.idNumber.trim().toUpperCase();
-      const submittedAtMs = Date.now();
+      const rows = newApplicationRows(ctx.cipher, { id, body, submittedBy: staff.id, submittedAtMs: Date.now() });
+      const { workflowId } = rows.application;
+      const { flags, input } = rows;
 
       // Every row of the application in one statement (atomic, one round trip); each row's key
       // derives from the application id, so a retry with the same Idempotency-Key finds it done.
       const db = ctx.db;
-      const applicantId = deterministicUuid(`applicant\n${id}`);
       const v = body.vehicle;
       const docs = body.documents ?? [];
       await writeTogether(db, [
-        db
-          .insert(applicants)
-          .values({
-            id: applicantId,
-            nameEnc: ctx.cipher.encrypt(body.applicant.name),
-            idNumberEnc: ctx.cipher.encrypt(idNumber),
-            phoneEnc: ctx.cipher.encrypt(body.applicant.phone),
-            idNumberHash: ctx.cipher.lookupHash('id_number', idNumber),
-            phoneHash: ctx.cipher.lookupHash('phone', body.applicant.phone),
-            monthlyIncomeFen: body.applicant.monthlyIncomeFen,
-          })
-          .onConflictDoNothing(),
-        db
-          .insert(applications)
-          .values({
-            id,
-            workflowId,
-            applicantId,
-            channel: body.channel,
-            branchId: body.branchId,
-            dealerId: body.dealerId ?? null,
-            submittedBy: staff.id,
-            amountFen: body.loan.amountFen,
-            termMonths: body.loan.termMonths,
-            repaymentMethod: body.loan.repaymentMethod,
-            stage: 'intake',
-          })
-          .onConflictDoNothing(),
-        db
-          .insert(vehicles)
-          .values({
-            id: deterministicUuid(`vehicle\n${id}`),
-            applicationId: id,
-            vin: vin.normalized,
-            make: v.make,
-            model: v.model,
-            year: v.year,
-            condition: v.condition,
-            energy: v.energy,
-            usage: v.usage,
-            priceFen: v.priceFen,
-            mileageKm: v.mileageKm,
-            firstRegistrationDate: v.firstRegistrationDate ?? null,
-          })
-          .onConflictDoNothing(),
-        ...(docs.length > 0
-          ? [
-              db
-                .insert(documents)
-                .values(
-                  docs.map((d, i) => ({
-                    id: deterministicUuid(`document\n${id}\n${i}`),
-                    applicationId: id,
-                    type: d.type,
-                    uri: d.uri,
-                    sha256: d.sha256.toLowerCase(),
-                    submittedBy: staff.id,
-                  })),
-                )
-                .onConflictDoNothing(),
-            ]
-          : []),
+        db.insert(applicants).values(rows.applicant).onConflictDoNothing(),
+        db.insert(applications).values(rows.application).onConflictDoNothing(),
+        db.insert(vehicles).values(rows.vehicle).onConflictDoNothing(),
+        ...(rows.documents.length > 0 ? [db.insert(documents).values(rows.documents).onConflictDoNothing()] : []),
         auditInsert(db, {
           eventKey: `api:application_created:${id}`,
           applicationId: id,
@@ -194,25 +133,6 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
         }),
       ]);
 
-      const input: LoanApplicationInput = {
-        applicationId: id,
-        channel: body.channel,
-        branchId: body.branchId,
-        dealerId: body.dealerId,
-        submittedBy: staff.id,
-        amountFen: body.loan.amountFen,
-        termMonths: body.loan.termMonths,
-        repaymentMethod: body.loan.repaymentMethod,
-        vehicle: {
-          condition: body.vehicle.condition,
-          energy: body.vehicle.energy,
-          usage: body.vehicle.usage,
-          priceFen: body.vehicle.priceFen,
-          year: body.vehicle.year,
-          mileageKm: body.vehicle.mileageKm,
-        },
-        submittedAtMs,
-      };
       await ctx.workflows.start(input);
       log.info({ applicationId: id, workflowId, channel: body.channel, flags }, 'application created');
       return { status: 201, headers: { Location: `/applications/${id}` }, body: { id, workflowId, stage: 'intake', flags } };

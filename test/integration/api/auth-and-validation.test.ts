@@ -6,6 +6,7 @@ import { createApp } from '../../../src/api/app';
 import { createLogger } from '../../../src/logger';
 import { signEsignPayload } from '../../../src/sandbox/esign-signature';
 import type { StaffRole } from '../../../src/workflows/messages';
+import { capturedLogger } from '../../helpers/log-capture';
 import { applicationBody, startApiHarness, type ApiHarness } from './harness';
 
 // What the API refuses before any workflow is involved: who may call (401/403), what a request
@@ -391,6 +392,27 @@ describe('headers of every answer', () => {
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const given = await h.http.get('/healthz').set('X-Request-Id', 'trace-abc-12345');
     expect(given.headers['x-request-id']).toBe('trace-abc-12345');
+  });
+
+  it('a malformed X-Request-Id is replaced by a new one, answered and logged, and never written anywhere', async () => {
+    const logs = capturedLogger();
+    const app = createApp({ db: h.db, temporal: h.env.client, taskQueue: h.config.TEMPORAL_TASK_QUEUE, config: h.config, cipher: h.cipher, log: logs.log });
+    // 8–128 characters of A-Z a-z 0-9 . _ - are kept as they are, at both ends of the range.
+    for (const kept of ['a'.repeat(8), `trace.${'x'.repeat(122)}`, 'Trace_ID-0.9']) {
+      expect((await request(app).get('/healthz').set('X-Request-Id', kept)).headers['x-request-id']).toBe(kept);
+    }
+    const malformed = ['short-7', 'x'.repeat(129), 'trace id with spaces', 'trace/../../etc', 'trace;drop', 'tracé-00000001', '{"$gt":""}xx'];
+    const answered: string[] = [];
+    for (const bad of malformed) {
+      const res = await request(app).get('/healthz').set('X-Request-Id', bad);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      answered.push(res.headers['x-request-id'] as string);
+    }
+    expect(new Set(answered).size).toBe(malformed.length);
+    const logged = logs.lines().filter((l) => l.msg === 'request').map((l) => l.requestId);
+    expect(logged.slice(-malformed.length)).toEqual(answered);
+    for (const bad of malformed) expect(logs.text()).not.toContain(bad);
   });
 
   it('Prometheus metrics count requests by route and status', async () => {

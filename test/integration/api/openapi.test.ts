@@ -132,7 +132,16 @@ describe('every documented example against the server', () => {
   function assertMatchesDocument(op: Operation, status: number, body: unknown, contentType: string) {
     const response = op.responses[String(status)];
     expect({ operation: op.operationId, status, documented: Boolean(response) }).toEqual({ operation: op.operationId, status, documented: true });
+    const documentedTypes = Object.keys(response!.content ?? {});
     const media = Object.entries(response!.content ?? {}).find(([type]) => contentType.startsWith(type));
+    // An answer with a body must be of a documented media type; one documented without content has none.
+    const answered = media ? 'a documented media type' : contentType === 'undefined' ? 'no body' : contentType;
+    expect({ operation: op.operationId, status, answered, documentedTypes }).toEqual({
+      operation: op.operationId,
+      status,
+      answered: documentedTypes.length === 0 ? 'no body' : 'a documented media type',
+      documentedTypes,
+    });
     if (!media) return;
     const check = ajv.compile({ ...(media[1].schema as object), components: doc.components });
     if (!check(body)) throw new Error(`${op.operationId} ${status}: the body does not match the document: ${ajv.errorsText(check.errors)}\n${JSON.stringify(body)}`);

@@ -1,8 +1,11 @@
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
+import request from 'supertest';
+import { createApp } from '../../../src/api/app';
 import { CODEC_SESSION_COOKIE, codecCorsOrigins } from '../../../src/api/codecServer';
 import { codecFromConfig, ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../../../src/temporal/codec';
 import type { StaffRole } from '../../../src/workflows/messages';
+import { capturedLogger } from '../../helpers/log-capture';
 import { startApiHarness, type ApiHarness } from './harness';
 
 // The codec endpoint the Temporal UI decodes payloads through (Temporal's remote codec protocol):
@@ -158,5 +161,44 @@ describe('the browser: a session cookie and CORS for the Temporal UI', () => {
   it('the allowed origins follow the UI port or CODEC_CORS_ORIGINS', () => {
     expect(codecCorsOrigins({ TEMPORAL_UI_PORT: 9233 })).toEqual(['http://127.0.0.1:9233', 'http://localhost:9233']);
     expect(codecCorsOrigins({ CODEC_CORS_ORIGINS: 'https://temporal.bank.internal/, https://ui.example' })).toEqual(['https://temporal.bank.internal', 'https://ui.example']);
+  });
+});
+
+describe('what the codec endpoint logs', () => {
+  it('who decoded or encoded how many payloads, never their contents, not even when it refuses them', async () => {
+    const logs = capturedLogger();
+    const app = createApp({ db: h.db, temporal: h.env.client, taskQueue: h.config.TEMPORAL_TASK_QUEUE, config: h.config, cipher: h.cipher, log: logs.log });
+    const person = { applicationId: 'app-codec-log', name: '欧阳青云', idNumber: '11010519491231002X', phone: '13912345678', account: '6222020200112233445' };
+    const encrypted = await encryptedByWorker(person);
+    const admin = await bearer('admin');
+
+    const decoded = await request(app).post('/codec/decode').set('Authorization', admin).set('X-Namespace', 'default').send(toJson(encrypted));
+    expect(decoded.status).toBe(200);
+    const encoded = await request(app).post('/codec/encode').set('Authorization', admin).send(toJson([defaultPayloadConverter.toPayload(person)]));
+    expect(encoded.status).toBe(200);
+    // Refused: tampered ciphertext, a payload that is not one, JSON that does not parse, a role that may not.
+    const data = Buffer.from(encrypted[0]!.data!);
+    data[20] = (data[20] as number) ^ 0xff;
+    expect((await request(app).post('/codec/decode').set('Authorization', admin).send(toJson([{ ...encrypted[0], data }]))).status).toBe(400);
+    expect((await request(app).post('/codec/decode').set('Authorization', admin).send({ payloads: [{ metadata: {}, data: JSON.stringify(person) }] })).status).toBe(400);
+    const broken = `{"payloads":[{"data":"${JSON.stringify(person).replace(/"/g, "'")}"`;
+    expect((await request(app).post('/codec/decode').set('Authorization', admin).set('content-type', 'application/json').send(broken)).status).toBe(400);
+    expect((await request(app).post('/codec/decode').set('Authorization', await bearer('officer')).send(toJson(encrypted))).status).toBe(403);
+
+    const text = logs.text();
+    const contents = [
+      ...[person.name, person.idNumber, person.phone, person.account],
+      b64(Buffer.from(JSON.stringify(person))).slice(0, 40), // the plaintext as the payload carries it
+      b64(encrypted[0]!.data).slice(0, 40), // the ciphertext a worker wrote
+      (decoded.body.payloads[0].data as string).slice(0, 40),
+      (encoded.body.payloads[0].data as string).slice(0, 40),
+    ];
+    for (const c of contents) expect(text).not.toContain(c);
+    expect(logs.lines()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ msg: 'codec', op: 'decode', payloads: 1, staff: 'admin-codec', namespace: 'default' }),
+        expect.objectContaining({ msg: 'codec', op: 'encode', payloads: 1, staff: 'admin-codec' }),
+      ]),
+    );
   });
 });
