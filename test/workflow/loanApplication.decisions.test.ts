@@ -28,6 +28,7 @@ import {
 } from '../helpers/loanWorld';
 import { addDocuments } from '../helpers/seed';
 import { signAct } from '../helpers/acts';
+import { eventually } from '../helpers/servicing';
 
 // Decisions on the way: intake screens, the decision rules, approvers (four eyes), phone outcomes,
 // the request_info loop, and acts the workflow is not waiting for.
@@ -52,6 +53,15 @@ async function refusal(p: Promise<unknown>): Promise<ActRefusal> {
 
 async function events(applicationId: string, kind: string) {
   return w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, applicationId), eq(loanEvents.kind, kind)));
+}
+
+/** The refusal's event is written by an activity after the state shows it: wait for the row, not for luck. */
+async function refusalEvents(applicationId: string) {
+  return eventually(async () => {
+    const rows = await events(applicationId, 'act_refused');
+    if (rows.length === 0) throw new Error('no act_refused event yet');
+    return rows;
+  }, 120_000);
 }
 
 
@@ -160,7 +170,7 @@ describe('four eyes', () => {
     const afterSignal = await waitForState(handle, (x) => x.refusedActs.length === 1);
     expect(afterSignal.refusedActs).toEqual([expect.objectContaining({ act: 'approvalDecision', actor: 'approver-1', code: 'ALREADY_APPROVED_BY_THIS_APPROVER' })]);
     expect(afterSignal.stage).toBe('approval');
-    expect(await events(seeded.applicationId, 'act_refused')).toHaveLength(1);
+    expect(await refusalEvents(seeded.applicationId)).toHaveLength(1);
 
     // A second, different approver completes it.
     await decide(handle, 'approver-2');
@@ -301,7 +311,7 @@ describe('acts the workflow is not waiting for', () => {
     await handle.signal(contractSignedSignal, await signAct('contractSigned', handle.workflowId, onSite));
     const s = await waitForState(handle, (x) => x.refusedActs.length === 1);
     expect(s.refusedActs[0]).toMatchObject({ act: 'contractSigned', code: 'NOT_WAITING' });
-    const [ev] = await events(seeded.applicationId, 'act_refused');
+    const [ev] = await refusalEvents(seeded.applicationId);
     expect(ev).toMatchObject({ actor: 'officer-1', stage: 'phone_verification', data: expect.objectContaining({ via: 'signal', code: 'NOT_WAITING' }) });
     expect(s.stage).toBe('phone_verification');
     expect((await handle.describe()).typedSearchAttributes.get(LoanStage)).toBe('phone_verification');
