@@ -39,6 +39,8 @@ if built "$BIN"; then
 fi
 
 if ! built "$CACHE"; then
+  # Go's own install location, for shells (and CI) whose PATH lacks it.
+  command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
   command -v go >/dev/null || { say "go is not on PATH: install Go (https://go.dev/doc/install) to build the Temporal server"; exit 1; }
   started=$(date +%s)
   say "Building Temporal server $TEMPORAL_SERVER_VERSION and UI server $TEMPORAL_UI_VERSION from the Go module proxy into $CACHE (first time only; minutes)..."

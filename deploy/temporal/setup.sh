@@ -15,17 +15,15 @@
 # operator API at start (src/temporal/connection.ts), as they do on any cluster.
 set -eu
 
-: "${POSTGRES_SEEDS:?set POSTGRES_SEEDS to the PostgreSQL host}"
-: "${POSTGRES_USER:?set POSTGRES_USER}"
-DB_PORT=${DB_PORT:-5432}
-DBNAME=${DBNAME:-temporal}
-VISIBILITY_DBNAME=${VISIBILITY_DBNAME:-temporal_visibility}
-
 sql_tool() {
-  temporal-sql-tool --plugin postgres12 --ep "$POSTGRES_SEEDS" -p "$DB_PORT" -u "$POSTGRES_USER" --pw "${POSTGRES_PWD:-}" "$@"
+  temporal-sql-tool --plugin postgres12 --ep "$POSTGRES_SEEDS" -p "${DB_PORT:-5432}" -u "$POSTGRES_USER" --pw "${POSTGRES_PWD:-}" "$@"
 }
 
 schema() {
+  : "${POSTGRES_SEEDS:?set POSTGRES_SEEDS to the PostgreSQL host}"
+  : "${POSTGRES_USER:?set POSTGRES_USER}"
+  DBNAME=${DBNAME:-temporal}
+  VISIBILITY_DBNAME=${VISIBILITY_DBNAME:-temporal_visibility}
   for pair in "$DBNAME:temporal" "$VISIBILITY_DBNAME:visibility"; do
     db=${pair%%:*}
     name=${pair#*:}
@@ -50,9 +48,22 @@ namespace() {
   done
   if temporal operator namespace describe --address "$TEMPORAL_ADDRESS" --namespace "$ns" >/dev/null 2>&1; then
     echo "namespace $ns is registered"
-  else
-    temporal operator namespace create --address "$TEMPORAL_ADDRESS" --namespace "$ns" --retention "${NAMESPACE_RETENTION:-720h}"
+  # Closed runs are kept NAMESPACE_RETENTION (30 days) before the server deletes their history.
+  elif ! temporal operator namespace create --address "$TEMPORAL_ADDRESS" --namespace "$ns" --retention "${NAMESPACE_RETENTION:-720h}"; then
+    # Another setup may have created it meanwhile: only a namespace that still cannot be described fails.
+    temporal operator namespace describe --address "$TEMPORAL_ADDRESS" --namespace "$ns" >/dev/null
   fi
+  # A new namespace reaches the frontend's namespace cache seconds later: wait until it is served,
+  # so that the workers started next find it.
+  tries=0
+  until temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" --namespace "$ns" >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 60 ]; then
+      echo "namespace $ns was not served within 2 minutes" >&2
+      exit 1
+    fi
+    sleep 2
+  done
 }
 
 case "${1:-}" in

@@ -133,8 +133,8 @@ export class ManagedProcess {
 
 export interface PostgresServer {
   url: string;
-  /** Stops a throwaway server (`immediate`: as a crash would) and starts it again on its data and port. */
-  restart?(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Stops a throwaway server (`immediate`: as a crash would), waits `downMs`, starts it again on its data and port. */
+  restart?(mode?: 'fast' | 'immediate', downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -177,8 +177,9 @@ export async function startPostgres(opts: { own?: boolean } = {}): Promise<Postg
   start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async restart(mode = 'fast') {
+    async restart(mode = 'fast', downMs = 0) {
       run('pg_ctl', ['-D', `${dir}/data`, '-m', mode, '-w', 'stop']);
+      await new Promise((r) => setTimeout(r, downMs));
       start();
     },
     async stop() {

@@ -37,7 +37,7 @@ export interface TemporalServerPorts {
 
 export interface Topology extends Cluster {
   /** The throwaway PostgreSQL every part of the system keeps its state in (restartable). */
-  postgres: PostgresServer & { restart(mode?: 'fast' | 'immediate'): Promise<void> };
+  postgres: PostgresServer & Required<Pick<PostgresServer, 'restart'>>;
   temporalPorts: TemporalServerPorts;
   workers: ManagedProcess[];
   ui: ManagedProcess;
@@ -45,7 +45,7 @@ export interface Topology extends Cluster {
   /** Environment of the Temporal server and of deploy/temporal/setup.sh. */
   temporalEnv: Record<string, string>;
   /** Runs a deploy/temporal/setup.sh step (schema, namespace) against this topology. */
-  setup(step: 'schema' | 'namespace'): void;
+  setup(step: 'schema' | 'namespace', env?: Record<string, string>): void;
 }
 
 export interface TopologyOptions {
@@ -153,8 +153,8 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
     LOG_LEVEL: 'warn',
   };
   const toolsPath = [bin, path.dirname(cli.path), process.env.PATH ?? ''].join(path.delimiter);
-  const setup = (step: 'schema' | 'namespace') => {
-    const r = spawnSync('sh', [path.join(DEPLOY, 'setup.sh'), step], { cwd: PROJECT_ROOT, encoding: 'utf8', env: { ...process.env, ...temporalEnv, PATH: toolsPath } });
+  const setup = (step: 'schema' | 'namespace', extra: Record<string, string> = {}) => {
+    const r = spawnSync('sh', [path.join(DEPLOY, 'setup.sh'), step], { cwd: PROJECT_ROOT, encoding: 'utf8', env: { ...process.env, ...temporalEnv, ...extra, PATH: toolsPath } });
     fs.appendFileSync(path.join(dir, 'setup.log'), `\n----- setup.sh ${step}\n${r.stdout}${r.stderr}`);
     if (r.status !== 0) throw new Error(`deploy/temporal/setup.sh ${step} failed (exit ${r.status}):\n${(r.stdout + r.stderr).slice(-3000)}`);
   };
@@ -189,7 +189,8 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
   const ui = new ManagedProcess(
     'temporal-ui',
     path.join(bin, 'ui-server'),
-    () => ['--config', path.join(DEPLOY, 'ui'), '--env', 'car-loans', 'start'],
+    // Relative to the working directory: the UI server joins --config onto its --root.
+    () => ['--config', 'deploy/temporal/ui', '--env', 'car-loans', 'start'],
     () => ({
       ...process.env,
       TEMPORAL_ADDRESS: temporalAddress,

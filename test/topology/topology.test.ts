@@ -67,6 +67,7 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
 
   afterEach(async () => {
     // A failed case must not leave a fault switched on or a process down for the next one.
+    if (!t) return;
     await driver.sandbox.clearFaults().catch(() => undefined);
     for (const p of [t.temporal, t.sandbox, ...t.workers, t.api, t.ui]) if (!p.running) await p.start();
   }, 300_000);
@@ -160,6 +161,22 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     expect(await ensureSearchAttributes(raw.connection as Connection, 'default')).toEqual([]);
   });
 
+  it('registers them once and consistently when several workers race on a fresh namespace', async () => {
+    // A namespace of its own, made the way setup.sh makes every namespace, so the race starts from nothing.
+    t.setup('namespace', { TEMPORAL_NAMESPACE: 'topology-race' });
+    const conn = raw.connection as Connection;
+    await Promise.all([1, 2, 3].map(() => ensureSearchAttributes(conn, 'topology-race')));
+    const r = await conn.operatorService.listSearchAttributes({ namespace: 'topology-race' });
+    expect(Object.fromEntries(LOAN_SEARCH_ATTRIBUTES.map((k) => [k.name, r.customAttributes?.[k.name]]))).toEqual(
+      Object.fromEntries(LOAN_SEARCH_ATTRIBUTES.map((k) => [k.name, EXPECTED_TYPES[k.type]])),
+    );
+    // SQL visibility maps each attribute onto one preallocated column: no attribute twice.
+    const ns = await conn.workflowService.describeNamespace({ namespace: 'topology-race' });
+    const aliases = Object.values(ns.config?.customSearchAttributeAliases ?? {});
+    expect([...aliases].sort()).toEqual(LOAN_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
+    expect(await ensureSearchAttributes(conn, 'topology-race')).toEqual([]);
+  });
+
   it('takes applications through the API to servicing across both workers, and SQL visibility finds them by the loan search attributes', async () => {
     const ids = await submitMany(6);
     await finish('both-workers', ids, 300_000);
@@ -222,16 +239,32 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     await finish('temporal-restart', [...waiting, ...busy], 300_000);
   });
 
-  it('recovers when PostgreSQL (Temporal persistence, visibility and the application database) restarts under traffic', async () => {
+  it('recovers when PostgreSQL (Temporal persistence, visibility and the application database) goes down under traffic and comes back', async () => {
+    const startedAt = async () => {
+      const pg = postgres(t.postgres.url, { max: 1, onnotice: () => undefined });
+      try {
+        return (await pg<{ at: string }[]>`SELECT pg_postmaster_start_time()::text AS at`)[0]!.at;
+      } finally {
+        await pg.end({ timeout: 5 });
+      }
+    };
+    const before = await startedAt();
     await driver.sandbox.setFault({ provider: 'valuation', mode: 'slow', latencyMs: 1_000 });
     const ids = await submitMany(4);
     const drive = driver.drive(ids, 420_000);
-    await sleep(3_000);
-    // As a crash would: no checkpoint, connections cut; it comes back on the same port and data.
-    await t.postgres.restart('immediate');
+    const open = await poll('applications mid-way through origination', 120_000, async () => {
+      const rows = await t.db.db.select({ stage: applications.stage }).from(applications).where(inArray(applications.id, ids));
+      const mid = rows.filter((r) => !['intake', 'servicing'].includes(r.stage));
+      return mid.length >= 2 ? mid.length : undefined;
+    });
+    expect(open).toBeGreaterThanOrEqual(2);
+    // As a crash would (no checkpoint, every connection cut), and down for 10 s: writes of the
+    // Temporal server, the workers' activities and the API's requests fail meanwhile.
+    await t.postgres.restart('immediate', 10_000);
     tally.faults++;
     await driver.sandbox.clearFaults();
     const states = await drive;
+    expect(await startedAt()).not.toBe(before);
     // Nothing had to be restarted by hand: every process rode it out.
     for (const p of [t.temporal, ...t.workers, t.api]) expect({ [p.name]: p.running }).toEqual({ [p.name]: true });
     await finish('postgres-restart', ids, 0, Promise.resolve(states));
