@@ -49,13 +49,20 @@ if ! built "$CACHE"; then
   export GOTOOLCHAIN=$GO_TOOLCHAIN
   GOBIN="$stage/server" go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
   GOBIN="$stage/ui" go install "github.com/temporalio/ui-server/v2/cmd/server@v$TEMPORAL_UI_VERSION"
-  mkdir -p "$CACHE.tmp"
-  mv "$stage/server/server" "$CACHE.tmp/temporal-server"
-  mv "$stage/server/sql" "$CACHE.tmp/temporal-sql-tool"
-  mv "$stage/ui/server" "$CACHE.tmp/ui-server"
-  rm -rf "$CACHE"
-  mv "$CACHE.tmp" "$CACHE"
-  built "$CACHE" || { say "the binaries built into $CACHE do not report the pinned versions"; exit 1; }
+  mkdir -p "$(dirname "$CACHE")"
+  # Into place in one rename, so another clone building at the same time never sees half a folder.
+  fresh=$(mktemp -d "$CACHE.tmp.XXXXXX")
+  mv "$stage/server/server" "$fresh/temporal-server"
+  mv "$stage/server/sql" "$fresh/temporal-sql-tool"
+  mv "$stage/ui/server" "$fresh/ui-server"
+  chmod 755 "$fresh"
+  built "$fresh" || { say "the binaries built in $fresh do not report the pinned versions"; exit 1; }
+  if ! built "$CACHE"; then
+    rm -rf "$CACHE"
+    mv -T "$fresh" "$CACHE" 2>/dev/null || true
+  fi
+  rm -rf "$fresh"
+  built "$CACHE" || { say "$CACHE does not hold the pinned versions"; exit 1; }
   say "Built in $(( $(date +%s) - started )) s."
 fi
 
