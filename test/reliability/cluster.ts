@@ -133,6 +133,8 @@ export class ManagedProcess {
 
 export interface PostgresServer {
   url: string;
+  /** Stops a throwaway server (`immediate`: as a crash would), waits `downMs`, starts it again on its data and port. */
+  restart?(mode?: 'fast' | 'immediate', downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -153,9 +155,12 @@ export function reasonToSkip(): string | undefined {
   return 'the reliability tests run several processes on one database: set DATABASE_URL to a PostgreSQL server (PGlite cannot be shared between processes), or install PostgreSQL (apt-get install postgresql) so a throwaway one can be started';
 }
 
-/** The scripts/postgres-ephemeral.sh recipe: initdb in a temporary folder, trust auth, 127.0.0.1 only. */
-export async function startPostgres(): Promise<PostgresServer> {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
+/**
+ * The scripts/postgres-ephemeral.sh recipe: initdb in a temporary folder, trust auth, 127.0.0.1 only.
+ * DATABASE_URL's server is used instead unless `own` (a test that restarts PostgreSQL needs its own).
+ */
+export async function startPostgres(opts: { own?: boolean } = {}): Promise<PostgresServer> {
+  if (process.env.DATABASE_URL && !opts.own) return { url: process.env.DATABASE_URL, stop: async () => undefined };
   const bin = debianPgBin();
   if (!bin) throw new Error(reasonToSkip());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-rel-pg-'));
@@ -168,9 +173,15 @@ export async function startPostgres(): Promise<PostgresServer> {
     if (r.status !== 0) throw new Error(`${exe} failed: ${r.stderr || r.stdout}`);
   };
   run('initdb', ['-D', `${dir}/data`, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8']);
-  run('pg_ctl', ['-D', `${dir}/data`, '-l', `${dir}/server.log`, '-w', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=200 -c fsync=off`, 'start']);
+  const start = () => run('pg_ctl', ['-D', `${dir}/data`, '-l', `${dir}/server.log`, '-w', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=200 -c fsync=off`, 'start']);
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async restart(mode = 'fast', downMs = 0) {
+      run('pg_ctl', ['-D', `${dir}/data`, '-m', mode, '-w', 'stop']);
+      await new Promise((r) => setTimeout(r, downMs));
+      start();
+    },
     async stop() {
       try {
         run('pg_ctl', ['-D', `${dir}/data`, '-m', 'immediate', 'stop']);
