@@ -45,6 +45,20 @@ const schema = z.object({
 
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(3000),
+  /**
+   * Express's `trust proxy`: which proxies' X-Forwarded-* the API believes (`false`, `true`, a hop
+   * count, or addresses/subnets such as `loopback,10.0.0.0/8`). With it the API knows it is reached
+   * over HTTPS and marks the codec session cookie Secure.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v): boolean | number | string => {
+      const t = v.trim();
+      if (t === '' || t === 'false' || t === '0') return false;
+      if (t === 'true') return true;
+      return /^\d+$/.test(t) ? Number(t) : t;
+    }),
 
   START_SANDBOX: bool.default(true),
   SANDBOX_PORT: port.default(4010),

@@ -8,7 +8,7 @@ import type { DbHandle } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import type { Logger } from '../logger';
 import { createAuthenticator } from './auth';
-import { codecCorsOrigins, codecRouter } from './codecServer';
+import { codecCorsOrigins, codecRouter, codecSessionKey } from './codecServer';
 import { codecFromConfig } from '../temporal/codec';
 import type { ApiContext } from './context';
 import { renderDocsPage } from './docs';
@@ -29,7 +29,7 @@ export interface AppDeps {
   temporal: Client;
   taskQueue: string;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'> &
-    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS'>>;
+    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY'>>;
   cipher: PiiCipher;
   log: Logger;
   /** Largest accepted body (default 64kb). */
@@ -78,6 +78,8 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Behind a TLS-terminating proxy that says so, req.secure and req.protocol tell the truth.
+  app.set('trust proxy', deps.config.TRUST_PROXY ?? false);
   const log = deps.log;
   const metrics = createApiMetrics({ db: deps.db.db, log });
 
@@ -148,7 +150,16 @@ export function createApp(deps: AppDeps): Express {
   // The Temporal UI's codec endpoint (engineers only), with its own CORS, cookie and body limit.
   if (deps.config.TEMPORAL_CODEC_KEY && deps.config.TEMPORAL_CODEC_KEY_ID) {
     const codec = codecFromConfig({ ...deps.config, TEMPORAL_CODEC_KEY: deps.config.TEMPORAL_CODEC_KEY, TEMPORAL_CODEC_KEY_ID: deps.config.TEMPORAL_CODEC_KEY_ID });
-    app.use('/codec', codecRouter({ codec, authenticate: createAuthenticator(deps.config), allowedOrigins: codecCorsOrigins(deps.config), log }));
+    app.use(
+      '/codec',
+      codecRouter({
+        codec,
+        authenticate: createAuthenticator(deps.config),
+        allowedOrigins: codecCorsOrigins(deps.config),
+        sessionKey: codecSessionKey(deps.config.TEMPORAL_CODEC_KEY),
+        log,
+      }),
+    );
   }
 
   // JSON bodies up to the limit; the raw bytes are kept for the webhook's HMAC.

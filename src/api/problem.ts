@@ -18,6 +18,7 @@ export const PROBLEM_TYPES = {
   unauthenticated: { status: 401, title: 'Authentication is required' },
   invalid_signature: { status: 401, title: 'The webhook signature is not valid' },
   forbidden: { status: 403, title: 'Your role may not do this' },
+  origin_refused: { status: 403, title: 'This origin may not call the codec endpoint' },
   four_eyes: { status: 403, title: 'Four-eyes rule: this approval does not count' },
   not_found: { status: 404, title: 'Not found' },
   not_waiting: { status: 409, title: 'The application is not waiting for this action' },
