@@ -81,6 +81,8 @@ const schema = z.object({
   TEMPORAL_CODEC_OLD_KEYS: optionalString,
   /** Browser origins of the Temporal UI allowed to call /codec (comma-separated); default the dev UI on 127.0.0.1 and localhost. */
   CODEC_CORS_ORIGINS: optionalString,
+  /** How long a claim on a pending task (POST /applications/:id/claim) lasts unless renewed. */
+  TASK_CLAIM_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
   /** How long an Idempotency-Key claimed by a request that never finished (its API process died) blocks retries. */
   IDEMPOTENCY_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
 

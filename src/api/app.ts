@@ -11,7 +11,7 @@ import { createAuthenticator } from './auth';
 import { codecCorsOrigins, codecRouter, codecSessionKey } from './codecServer';
 import { codecFromConfig } from '../temporal/codec';
 import type { ApiContext } from './context';
-import { renderDocsPage } from './docs';
+import { docsRouter } from './docs';
 import { IdempotencyStore } from './idempotency';
 import { DRAINING } from './lifecycle';
 import { LoanWorkflows, type LoanWorkflowsOptions } from './loanWorkflows';
@@ -23,13 +23,14 @@ import { actionOperations } from './routes/actions';
 import { applicationOperations } from './routes/applications';
 import { loanOperations } from './routes/loans';
 import { webhookOperations } from './routes/webhooks';
+import { workQueueOperations } from './routes/workQueues';
 
 export interface AppDeps {
   db: DbHandle;
   temporal: Client;
   taskQueue: string;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'> &
-    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY'>>;
+    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY' | 'TASK_CLAIM_MINUTES'>>;
   cipher: PiiCipher;
   log: Logger;
   /** Largest accepted body (default 64kb). */
@@ -71,7 +72,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
 /** Every operation of SPEC section 4, in one table (also the source of /openapi.json). */
 export function apiOperations(ctx: ApiContext): Operation[] {
-  return [...applicationOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
+  return [...applicationOperations(ctx), ...workQueueOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -94,7 +95,6 @@ export function createApp(deps: AppDeps): Express {
   const operations = apiOperations(ctx);
   const openApi: OpenApiDocument = buildOpenApiDocument(operations);
   const openApiJson = JSON.stringify(openApi);
-  const docsHtml = renderDocsPage(openApi);
   app.locals.openApi = openApi;
 
   // Request id, access log (ids, route and status only: never bodies or headers) and metrics.
@@ -143,9 +143,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApiJson);
   });
-  app.get('/docs', (_req, res) => {
-    res.type('html').send(docsHtml);
-  });
+  app.use(docsRouter());
 
   // The Temporal UI's codec endpoint (engineers only), with its own CORS, cookie and body limit.
   if (deps.config.TEMPORAL_CODEC_KEY && deps.config.TEMPORAL_CODEC_KEY_ID) {

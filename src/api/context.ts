@@ -11,6 +11,6 @@ export interface ApiContext {
   cipher: PiiCipher;
   workflows: LoanWorkflows;
   temporal: Client;
-  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'>;
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'> & Partial<Pick<Config, 'TASK_CLAIM_MINUTES'>>;
   log: Logger;
 }

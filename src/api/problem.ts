@@ -23,6 +23,7 @@ export const PROBLEM_TYPES = {
   not_found: { status: 404, title: 'Not found' },
   not_waiting: { status: 409, title: 'The application is not waiting for this action' },
   already_approved: { status: 409, title: 'You have already approved this application' },
+  task_claimed: { status: 409, title: 'Someone else is working on this task' },
   reference_conflict: { status: 409, title: 'This payment reference was recorded with another amount' },
   loan_closed: { status: 409, title: 'The loan is not being serviced' },
   idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },

@@ -12,7 +12,9 @@ import {
   type LoanState,
   type StaffRole,
 } from '../../workflows/messages';
+import type { Staff } from '../auth';
 import { audit } from '../audit';
+import { ACT_TASK, activeClaim, claimedByOther, dropClaimOf, overridesClaims } from '../workQueue';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
 import { defineOperation, type Operation, type OperationResult } from '../operation';
@@ -31,6 +33,7 @@ import { ApplicationState } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
 import { auditSnapshot, stateView, type ApplicationRow } from '../views';
 import { loadApplication } from './applications';
+import { APPLICATION_STATE_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['actions'];
 
@@ -39,6 +42,8 @@ export interface ActRequest<A> {
   /** Name of the act in the audit trail (`documents_submitted`, `approval_decision`, ...). */
   act: string;
   actor: string;
+  /** The person acting (their roles decide whether someone else's claim on the task stops them). */
+  staff?: Staff;
   actId: string;
   update: UpdateDefinition<LoanState, [A]>;
   arg: A;
@@ -52,8 +57,15 @@ export interface ActRequest<A> {
  */
 export async function runAct<A>(ctx: ApiContext, r: ActRequest<A>): Promise<OperationResult> {
   const before = auditSnapshot(r.row);
+  const task = ACT_TASK[r.act];
   let outcome;
   try {
+    if (task && r.staff && r.row.pendingTask === task) {
+      // A claimed task is the claimant's: other staff wait, unless a supervisor steps in. (The
+      // customer signing at the e-signature provider is no staff act and is never held up.)
+      const claim = await activeClaim(ctx.db, r.row.id);
+      if (claim && claim.claimedBy !== r.actor && !overridesClaims(r.staff)) throw claimedByOther(claim, r.row.stage);
+    }
     outcome = await ctx.workflows.act(r.row.workflowId, r.update, r.arg, r.actId);
   } catch (err) {
     if (err instanceof ProblemError && typeof err.extensions.code === 'string') {
@@ -70,6 +82,7 @@ export async function runAct<A>(ctx: ApiContext, r: ActRequest<A>): Promise<Oper
     throw err;
   }
   const view = stateView(r.row, outcome.state);
+  if (task && r.staff) await dropClaimOf(ctx.db, r.row.id, r.actor);
   await audit(ctx.db, {
     eventKey: `api:${r.act}:${r.actId}`,
     applicationId: r.row.id,
@@ -101,10 +114,10 @@ function actOperation(spec: {
     params: ApplicationIdParams,
     idempotent: true,
     responses: {
-      200: { description: 'Applied: the application state', schema: ApplicationState },
-      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState },
+      200: { description: 'Applied: the application state', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
+      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
       404: { description: 'No application has this id' },
-      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), or the Idempotency-Key is in use' },
+      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), someone else has claimed the task (`claimedBy`), or the Idempotency-Key is in use' },
     },
   };
 }
@@ -144,6 +157,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
           row,
           act: 'documents_submitted',
           actor: staff.id,
+          staff,
           actId,
           update: documentsSubmittedUpdate,
           arg: { actor: staff.id, actId, documentIds },
@@ -181,6 +195,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'phone_verification_completed',
         actor: staff.id,
+        staff,
         actId,
         update: phoneVerificationCompletedUpdate,
         arg: { actor: staff.id, actId, outcome: body.outcome, recordingRef: body.recordingRef, checklist },
@@ -207,6 +222,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'approval_decision',
         actor: staff.id,
+        staff,
         actId,
         update: approvalDecisionUpdate,
         arg: {
@@ -246,6 +262,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'contract_signed',
         actor: staff.id,
+        staff,
         actId,
         update: contractSignedUpdate,
         arg: { actor: staff.id, actId, source: 'on_site', signedAt },
@@ -271,6 +288,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'collateral_registered',
         actor: staff.id,
+        staff,
         actId,
         update: collateralRegisteredUpdate,
         arg: { actor: staff.id, actId, registrationRef: body.registrationRef, registeredAt },
@@ -296,6 +314,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'withdrawal',
         actor: staff.id,
+        staff,
         actId,
         update: withdrawUpdate,
         arg: { actor: staff.id, actId, reasonCode: body.reasonCode },
