@@ -209,6 +209,7 @@ export async function queuePage(db: Db, staff: Staff, f: QueueFilters, defaultLi
   if (f.riskGrade?.length) where.push(inArray(applications.riskGrade, f.riskGrade));
   if (f.escalated !== undefined) where.push(and(eq(applications.escalated, f.escalated), sql`${applications.pendingTask} is not null`) as SQL);
   if (f.slaBreached !== undefined) where.push(f.slaBreached ? breached : sql`not ${breached}`);
+  if (f.assignee) where.push(sql`${applications.pendingTask} is not null`);
   if (f.assignee === 'none') where.push(isNull(taskClaims.claimedBy));
   else if (f.assignee) where.push(eq(taskClaims.claimedBy, who(f.assignee)));
   if (f.approvedBy) where.push(sql`${applications.approvedBy} @> jsonb_build_array(${who(f.approvedBy)}::text)`);
