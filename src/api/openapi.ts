@@ -76,7 +76,7 @@ export function buildOpenApiDocument(operations: readonly Operation[]): OpenApiD
     type: 'apiKey',
     in: 'header',
     name: 'X-Esign-Signature',
-    description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with the shared webhook secret',
+    description: '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with the shared webhook secret',
   });
   registerInfrastructure(registry);
   for (const op of operations) registry.registerPath(routeConfig(op));
