@@ -283,7 +283,7 @@ export const ListApplicationsQuery = z.strictObject({
   pendingTask: manyOf(PENDING_TASK_FILTERS, 'Pending tasks to include; `none`: applications nobody has to act on.'),
   branchId: z
     .preprocess((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((x) => (typeof x === 'string' ? x.split(',').filter(Boolean) : [x]))), z.array(Branch).min(1).max(20).optional())
-    .openapi({ description: 'Branches to include (e.g. BJ-001, as the demo uses). Repeat or separate with commas.', type: 'array', items: { type: 'string' } }),
+    .openapi({ description: 'Branches to include (e.g. DEMO-001, the branch of `npm run demo`). Repeat or separate with commas.', type: 'array', items: { type: 'string' } }),
   riskGrade: manyOf(RISK_GRADES, 'Risk grades to include (A best … E).'),
   escalated: flag('Only tasks that passed their SLA and went to a supervisor (true), or only those that did not (false).'),
   slaBreached: flag('Only open tasks whose SLA time has passed (true), or only those within it (false).'),
