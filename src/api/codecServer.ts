@@ -156,16 +156,19 @@ function sendPage(res: Response, html: string, status = 200): void {
   res.status(status).type('html').send(html);
 }
 
-const LOGIN_PAGE = page(
-  'Codec session for the Temporal UI',
-  `<h1>Decrypt payloads in the Temporal UI</h1>
+/** The sign-in page; `endpoint` is this codec endpoint's URL, to paste into the UI's settings. */
+const loginPage = (endpoint: string) =>
+  page(
+    'Codec session for the Temporal UI',
+    `<h1>Decrypt payloads in the Temporal UI</h1>
 <p>Paste an engineer's token (role <code>admin</code>), e.g. from <code>npm run -s token -- --sub you@bank --roles admin</code>.
 This sets an HttpOnly cookie for <code>/codec</code> on this host holding a signed session (not the token) that lasts an hour, or less when the token expires sooner.</p>
 <form method="post" action="session"><label for="token">Token</label><br><textarea id="token" name="token" rows="5" cols="70" required></textarea><br><button type="submit">Start session</button></form>
-<p>Then, in the Temporal UI (opened on the same host name as this page): open the codec server settings (the data-encoder
-icon), choose <b>Use my browser setting</b>, turn on <b>Include cross-origin credentials</b>, apply, and reload the page.</p>
+<p>Then, in the Temporal UI (opened on the same host name as this page): open a workflow, click the codec icon at the top right,
+choose <b>Use my browser setting and ignore Cluster-level setting</b>, paste <code id="endpoint">${esc(endpoint)}</code> as the browser endpoint,
+turn on <b>Include cross-origin credentials</b>, press <b>Apply</b> and reload the page.</p>
 <form method="post" action="logout"><button type="submit">End session</button></form>`,
-);
+  );
 
 export function codecRouter(opts: CodecServerOptions): Router {
   const router = Router();
@@ -242,8 +245,8 @@ export function codecRouter(opts: CodecServerOptions): Router {
   router.post('/decode', authFirst, json, codecCall('decode'));
   router.post('/encode', authFirst, json, codecCall('encode'));
 
-  router.get('/login', (_req, res) => {
-    sendPage(res, LOGIN_PAGE);
+  router.get('/login', (req, res) => {
+    sendPage(res, loginPage(`${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`));
   });
 
   // The browser's way in: a token (header, JSON or the login form) becomes the session cookie.

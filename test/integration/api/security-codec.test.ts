@@ -137,6 +137,7 @@ describe('the browser: a session cookie and CORS for the Temporal UI', () => {
     const page = await h.http.get('/codec/login');
     expect(page.status).toBe(200);
     expect(page.text).toContain('<form method="post" action="session">');
+    expect(page.text).toContain(`<code id="endpoint">${h.url}/codec</code>`);
     const ok = await h.http.post('/codec/session').type('form').send({ token: await h.token('eng-1', 'admin') });
     expect(ok.status).toBe(200);
     expect(ok.headers['content-type']).toMatch(/^text\/html/);

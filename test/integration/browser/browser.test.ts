@@ -90,6 +90,9 @@ describeWithBrowser('the Temporal UI and the codec endpoint in Chromium', () => 
 
     // 1. Sign in: paste an admin token, press the button (Chromium sends the page's own Origin).
     await page.goto(`${s.apiUrl}/codec/login`);
+    // The page names the endpoint to paste into the UI's settings.
+    const endpoint = await page.locator('#endpoint').innerText();
+    expect(endpoint).toBe(`${s.apiUrl}/codec`);
     await page.locator('textarea[name=token]').fill(await s.token('engineer-browser', 'admin'));
     await page.getByRole('button', { name: 'Start session' }).click();
     await expectVisible(page.getByText('Signed in as'));
@@ -104,7 +107,7 @@ describeWithBrowser('the Temporal UI and the codec endpoint in Chromium', () => 
     // 3. The codec settings, as the README says: browser setting, endpoint, credentials, apply, reload.
     await page.locator('[data-testid^="data-encoder-status"]').first().click();
     await page.locator('[data-testid="use-local-endpoint-input"]').check();
-    await page.locator('[data-testid="data-encoder-endpoint-input"]').fill(`${s.apiUrl}/codec`);
+    await page.locator('[data-testid="data-encoder-endpoint-input"]').fill(endpoint);
     await page.getByText('Include cross-origin credentials').click();
     expect(await page.locator('#pass-access-credentials').isChecked()).toBe(true);
     await page.getByRole('button', { name: 'Apply' }).click();
