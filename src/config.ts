@@ -60,6 +60,20 @@ const schema = z.object({
 
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(3000),
+  /**
+   * Express's `trust proxy`: which proxies' X-Forwarded-* the API believes (`false`, `true`, a hop
+   * count, or addresses/subnets such as `loopback,10.0.0.0/8`). With it the API knows it is reached
+   * over HTTPS and marks the codec session cookie Secure.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v): boolean | number | string => {
+      const t = v.trim();
+      if (t === '' || t === 'false' || t === '0') return false;
+      if (t === 'true') return true;
+      return /^\d+$/.test(t) ? Number(t) : t;
+    }),
 
   START_SANDBOX: bool.default(true),
   SANDBOX_PORT: port.default(4010),
@@ -84,6 +98,8 @@ const schema = z.object({
   TEMPORAL_CODEC_OLD_KEYS: optionalString,
   /** Browser origins of the Temporal UI allowed to call /codec (comma-separated); default the dev UI on 127.0.0.1 and localhost. */
   CODEC_CORS_ORIGINS: optionalString,
+  /** How long a claim on a pending task (POST /applications/:id/claim) lasts unless renewed. */
+  TASK_CLAIM_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
   /** How long an Idempotency-Key claimed by a request that never finished (its API process died) blocks retries. */
   IDEMPOTENCY_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
 

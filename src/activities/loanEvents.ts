@@ -13,12 +13,35 @@ export interface LoanEventInput {
   data?: Record<string, unknown> | undefined;
 }
 
+/** The pending task's clock and approval progress (ISO timestamps, workflow time). */
+export interface TaskMirror {
+  since: string;
+  slaAt: string | null;
+  deadline: string;
+  escalated: boolean;
+  approvalsNeeded: number | null;
+  approvedBy: string[];
+}
+
 export interface StageMirror {
   applicationId: string;
   stage: string;
   pendingTask: string | null;
   riskGrade?: string | null | undefined;
   loanId?: string | null | undefined;
+  /** Absent from runs started before the workflow mirrored it (their columns stay empty). */
+  task?: TaskMirror | null | undefined;
+}
+
+function taskColumns(task: TaskMirror | null) {
+  return {
+    pendingSince: task ? new Date(task.since) : null,
+    slaAt: task?.slaAt ? new Date(task.slaAt) : null,
+    deadlineAt: task ? new Date(task.deadline) : null,
+    escalated: task?.escalated ?? false,
+    approvalsNeeded: task?.approvalsNeeded ?? null,
+    approvedBy: task?.approvedBy ?? [],
+  };
 }
 
 export function createLoanEventActivities(db: Db) {
@@ -47,6 +70,7 @@ export function createLoanEventActivities(db: Db) {
           pendingTask: m.pendingTask,
           ...(m.riskGrade !== undefined ? { riskGrade: m.riskGrade } : {}),
           ...(m.loanId !== undefined ? { loanId: m.loanId } : {}),
+          ...(m.task !== undefined ? taskColumns(m.task) : {}),
           updatedAt: new Date(),
         })
         .where(eq(applications.id, m.applicationId));

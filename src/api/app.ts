@@ -9,11 +9,11 @@ import type { DbHandle } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import type { Logger } from '../logger';
 import { createAuthenticator } from './auth';
-import { codecCorsOrigins, codecRouter } from './codecServer';
+import { codecCorsOrigins, codecRouter, codecSessionKey } from './codecServer';
 import { actSignerFromConfig } from '../temporal/actKeys';
 import { codecFromConfig } from '../temporal/codec';
 import type { ApiContext } from './context';
-import { renderDocsPage } from './docs';
+import { docsRouter } from './docs';
 import { IdempotencyStore } from './idempotency';
 import { DRAINING } from './lifecycle';
 import { LoanWorkflows, type LoanWorkflowsOptions } from './loanWorkflows';
@@ -25,13 +25,14 @@ import { actionOperations } from './routes/actions';
 import { applicationOperations } from './routes/applications';
 import { loanOperations } from './routes/loans';
 import { webhookOperations } from './routes/webhooks';
+import { workQueueOperations } from './routes/workQueues';
 
 export interface AppDeps {
   db: DbHandle;
   temporal: Client;
   taskQueue: string;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS' | 'NODE_ENV' | 'ACT_SIGNING_KEY' | 'ACT_SIGNING_KEY_ID' | 'ACT_VERIFY_KEYS'> &
-    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS'>>;
+    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY' | 'TASK_CLAIM_MINUTES'>>;
   cipher: PiiCipher;
   log: Logger;
   /** Largest accepted body (default 64kb). */
@@ -109,13 +110,15 @@ const CONTENT_CODING = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** Every operation of SPEC section 4, in one table (also the source of /openapi.json). */
 export function apiOperations(ctx: ApiContext): Operation[] {
-  return [...applicationOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
+  return [...applicationOperations(ctx), ...workQueueOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Behind a TLS-terminating proxy that says so, req.secure and req.protocol tell the truth.
+  app.set('trust proxy', deps.config.TRUST_PROXY ?? false);
   const log = deps.log;
   const metrics = createApiMetrics({ db: deps.db.db, log });
 
@@ -132,7 +135,6 @@ export function createApp(deps: AppDeps): Express {
   const operations = apiOperations(ctx);
   const openApi: OpenApiDocument = buildOpenApiDocument(operations);
   const openApiJson = JSON.stringify(openApi);
-  const docsHtml = renderDocsPage(openApi);
   app.locals.openApi = openApi;
 
   // Request id, access log (ids, route and status only: never bodies or headers) and metrics.
@@ -208,14 +210,21 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApiJson);
   });
-  app.get('/docs', (_req, res) => {
-    res.type('html').send(docsHtml);
-  });
+  app.use(docsRouter());
 
   // The Temporal UI's codec endpoint (engineers only), with its own CORS, cookie and body limit.
   if (deps.config.TEMPORAL_CODEC_KEY && deps.config.TEMPORAL_CODEC_KEY_ID) {
     const codec = codecFromConfig({ ...deps.config, TEMPORAL_CODEC_KEY: deps.config.TEMPORAL_CODEC_KEY, TEMPORAL_CODEC_KEY_ID: deps.config.TEMPORAL_CODEC_KEY_ID });
-    app.use('/codec', codecRouter({ codec, authenticate: createAuthenticator(deps.config), allowedOrigins: codecCorsOrigins(deps.config), log }));
+    app.use(
+      '/codec',
+      codecRouter({
+        codec,
+        authenticate: createAuthenticator(deps.config),
+        allowedOrigins: codecCorsOrigins(deps.config),
+        sessionKey: codecSessionKey(deps.config.TEMPORAL_CODEC_KEY),
+        log,
+      }),
+    );
   }
 
   // JSON bodies up to the limit; the raw bytes are kept for the webhook's HMAC.

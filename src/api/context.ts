@@ -12,7 +12,7 @@ export interface ApiContext {
   cipher: PiiCipher;
   workflows: LoanWorkflows;
   temporal: Client;
-  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS'>;
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS'> & Partial<Pick<Config, 'TASK_CLAIM_MINUTES'>>;
   log: Logger;
   /** Signs every act the API sends to a workflow (the workflow refuses unsigned acts). */
   signer: ActSigner;

@@ -57,6 +57,17 @@ export const applications = pgTable(
     /** Mirror of the workflow's stage for work queues; the workflow is the source of truth. */
     stage: text('stage').notNull().default('intake'),
     pendingTask: text('pending_task'),
+    /**
+     * The pending task's clock and progress, mirrored for the work queues (null while nothing is
+     * pending, and for runs started before the workflow mirrored them): since when, when it
+     * escalates (SLA) and expires, whether it has escalated, and the approvals it needs and has.
+     */
+    pendingSince: timestamp('pending_since', { withTimezone: true, mode: 'date' }),
+    slaAt: timestamp('sla_at', { withTimezone: true, mode: 'date' }),
+    deadlineAt: timestamp('deadline_at', { withTimezone: true, mode: 'date' }),
+    escalated: boolean('escalated').notNull().default(false),
+    approvalsNeeded: integer('approvals_needed'),
+    approvedBy: jsonb('approved_by').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
     riskGrade: text('risk_grade'),
     loanId: text('loan_id'),
     createdAt: createdAt(),
@@ -67,7 +78,31 @@ export const applications = pgTable(
     index('applications_queue_idx').on(t.stage, t.pendingTask, t.createdAt, t.id),
     index('applications_created_idx').on(t.createdAt, t.id),
     index('applications_applicant_idx').on(t.applicantId),
+    // The supervisor's queue and the "SLA breached" filter look at open tasks by their SLA.
+    index('applications_escalated_idx').on(t.slaAt, t.id).where(sql`escalated`),
+    index('applications_sla_idx').on(t.slaAt, t.id).where(sql`pending_task is not null`),
+    index('applications_branch_idx').on(t.branchId, t.stage),
   ],
+);
+
+/**
+ * Who is working on an application's pending task. A claim belongs to one task instance (its kind
+ * and `since`): when the workflow moves on, the claim no longer applies. It lapses at `expires_at`
+ * unless renewed. Written by the API only; every claim and release is also in loan_events.
+ */
+export const taskClaims = pgTable(
+  'task_claims',
+  {
+    applicationId: text('application_id')
+      .primaryKey()
+      .references(() => applications.id),
+    taskKind: text('task_kind').notNull(),
+    taskSince: timestamp('task_since', { withTimezone: true, mode: 'date' }),
+    claimedBy: text('claimed_by').notNull(),
+    claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('task_claims_claimant_idx').on(t.claimedBy, t.expiresAt)],
 );
 
 export const vehicles = pgTable('vehicles', {

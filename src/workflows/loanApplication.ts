@@ -218,22 +218,45 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
 
   // ------------------------------------------------------------------ publishing
 
-  let published = { stage: '', pending: '', grade: '' };
+  // Runs started before this change mirror stage, task kind and grade only; decided once, at the
+  // start, so a replayed run keeps the mirror writes it made.
+  const mirrorTaskDetail = patched('mirror-task-detail');
+  const taskKey = (t: PendingTask | null) => (mirrorTaskDetail && t ? `${t.since}|${t.escalated}|${t.approvedBy?.length ?? 0}|${t.approvalsNeeded ?? 0}` : '');
+  let published = { stage: '', pending: '', grade: '', task: '' };
   // Mirror writes run one after another, so the row never ends on an older state than the last.
   let mirrored: Promise<void> = Promise.resolve();
   /** Search attributes, current details and the applications row follow every change. */
   function publish(): Promise<void> {
     const pending = state.pendingTask?.kind ?? 'none';
     const grade = state.riskGrade ?? '';
+    const t = state.pendingTask;
+    const task = taskKey(t);
     setCurrentDetails(currentDetails());
-    if (published.stage === state.stage && published.pending === pending && published.grade === grade) return mirrored;
-    upsertSearchAttributes([
-      { key: SA.LoanStage, value: state.stage },
-      { key: SA.PendingTask, value: pending },
-      ...(grade ? [{ key: SA.RiskGrade, value: grade }] : []),
-    ]);
-    published = { stage: state.stage, pending, grade };
-    const row = { applicationId, stage: state.stage, pendingTask: state.pendingTask?.kind ?? null, riskGrade: state.riskGrade, loanId: state.loanId };
+    const searchable = published.stage !== state.stage || published.pending !== pending || published.grade !== grade;
+    if (!searchable && published.task === task) return mirrored;
+    if (searchable) {
+      upsertSearchAttributes([
+        { key: SA.LoanStage, value: state.stage },
+        { key: SA.PendingTask, value: pending },
+        ...(grade ? [{ key: SA.RiskGrade, value: grade }] : []),
+      ]);
+    }
+    published = { stage: state.stage, pending, grade, task };
+    const row = {
+      applicationId,
+      stage: state.stage,
+      pendingTask: t?.kind ?? null,
+      riskGrade: state.riskGrade,
+      loanId: state.loanId,
+      // The work queues' SLA, escalation and four-eyes progress (a change of any is mirrored).
+      ...(mirrorTaskDetail
+        ? {
+            task: t
+              ? { since: t.since, slaAt: t.slaAt ?? null, deadline: t.deadline, escalated: t.escalated, approvalsNeeded: t.approvalsNeeded ?? null, approvedBy: [...(t.approvedBy ?? [])] }
+              : null,
+          }
+        : {}),
+    };
     mirrored = mirrored.then(() => run(db.mirrorStage, `mirror stage ${row.stage} / ${pending} to the applications row`, row));
     return mirrored;
   }

@@ -146,7 +146,7 @@ export const ACT_REFUSED = 'ActRefused';
 // State (the `state` query and every update's answer)
 
 export type PendingTaskKind = 'submit_documents' | 'phone_verification' | 'approval' | 'sign_contract' | 'register_collateral';
-export type StaffRole = 'officer' | 'verifier' | 'approver' | 'finance' | 'admin';
+export type StaffRole = 'officer' | 'verifier' | 'approver' | 'supervisor' | 'finance' | 'admin';
 
 export interface PendingTask {
   kind: PendingTaskKind;

@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { and, eq } from 'drizzle-orm';
 import { createProviderClients } from '../../src/activities/providers';
-import { loanEvents } from '../../src/db/schema';
+import { applications, loanEvents } from '../../src/db/schema';
 import { DEFAULT_POLICY, HOUR_MS, DAY_MS, MINUTE_MS } from '../../src/domain';
 import { ACT_REFUSED, documentsSubmittedUpdate, stateQuery, type LoanState } from '../../src/workflows/messages';
 import { PendingTask } from '../../src/workflows/searchAttributes';
@@ -92,16 +92,36 @@ describe('phone verification', () => {
     await keepHistory(handle, 'expired-phone-verification');
   });
 
-  it('still takes the outcome after the escalation, before the expiry', async () => {
+  it('still takes the outcome after the escalation, before the expiry; the work queue row follows both', async () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
-    await waitForTask(handle, 'phone_verification');
+    const waiting = await waitForTask(handle, 'phone_verification');
+    const row = async () => (await w.h.db.select().from(applications).where(eq(applications.id, seeded.applicationId)))[0]!;
+    const mirrored = async (ok: (r: Awaited<ReturnType<typeof row>>) => boolean, what: string) => {
+      for (let i = 0; i < 600; i++) {
+        const r = await row();
+        if (ok(r)) return r;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      throw new Error(`the applications row never showed ${what}: ${JSON.stringify(await row())}`);
+    };
+    const before = await mirrored((r) => r.slaAt !== null, 'the SLA');
+    expect(before).toMatchObject({ pendingTask: 'phone_verification', escalated: false, approvalsNeeded: null });
+    expect(before.slaAt!.toISOString()).toBe(waiting.pendingTask!.slaAt);
+    expect(before.deadlineAt!.toISOString()).toBe(waiting.pendingTask!.deadline);
+    expect(before.pendingSince!.toISOString()).toBe(waiting.pendingTask!.since);
+
     await env.sleep(phoneVerification.slaMs + HOUR_MS);
     await waitForState(handle, (s) => s.pendingTask?.escalated === true, 'escalation');
+    // The escalation changes no search attribute, but the supervisor's queue reads the row.
+    await mirrored((r) => r.escalated, 'the escalation');
     await phoneOutcome(handle, 'passed');
     const s = await waitForTask(handle, 'approval');
     expect(s.flags).toContain('PHONE_VERIFICATION_ESCALATED');
     expect(s.pendingTask!.escalated).toBe(false);
+    const approving = await mirrored((r) => r.pendingTask === 'approval', 'the approval task');
+    expect(approving).toMatchObject({ escalated: false, approvalsNeeded: 1, approvedBy: [] });
+    await keepHistory(handle, 'phone-escalated-then-passed-mirrored');
   });
 });
 

@@ -13,7 +13,9 @@ import {
   type StaffRole,
 } from '../../workflows/messages';
 import { documentRow } from '../applicationRows';
+import type { Staff } from '../auth';
 import { audit } from '../audit';
+import { ACT_TASK, activeClaim, claimedByOther, dropClaimOf, overridesClaims } from '../workQueue';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
 import type { EmergencyReasonCode } from '../../workflows/actProof';
@@ -34,6 +36,7 @@ import { ApplicationState, documentUriErrors } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
 import { auditSnapshot, stateView, type ApplicationRow } from '../views';
 import { loadApplication } from './applications';
+import { APPLICATION_STATE_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['actions'];
 
@@ -44,6 +47,8 @@ export interface ActRequest<A extends { actor: string }> {
   actor: string;
   /** The roles the actor was authenticated with: signed into the act's proof. */
   roles: Iterable<string>;
+  /** The person acting (their roles decide whether someone else's claim on the task stops them). */
+  staff?: Staff;
   actId: string;
   /** The emergency path only (an admin with a reason code, POST /applications/:id/emergency-acts). */
   emergency?: { reasonCode: EmergencyReasonCode } | undefined;
@@ -67,8 +72,15 @@ export async function runAct<A extends { actor: string }>(ctx: ApiContext, r: Ac
     actId: r.actId,
     emergency: r.emergency,
   });
+  const task = ACT_TASK[r.act];
   let outcome;
   try {
+    if (task && r.staff && r.row.pendingTask === task) {
+      // A claimed task is the claimant's: other staff wait, unless a supervisor steps in. (The
+      // customer signing at the e-signature provider is no staff act and is never held up.)
+      const claim = await activeClaim(ctx.db, r.row.id);
+      if (claim && claim.claimedBy !== r.actor && !overridesClaims(r.staff)) throw claimedByOther(claim, r.row.stage);
+    }
     outcome = await ctx.workflows.act(r.row.workflowId, r.update, signed, r.actId);
   } catch (err) {
     if (err instanceof ProblemError && typeof err.extensions.code === 'string') {
@@ -87,6 +99,7 @@ export async function runAct<A extends { actor: string }>(ctx: ApiContext, r: Ac
     throw err;
   }
   const view = stateView(r.row, outcome.state);
+  if (task && r.staff) await dropClaimOf(ctx.db, r.row.id, r.actor);
   await audit(ctx.db, {
     eventKey: `api:${r.act}:${r.actId}`,
     applicationId: r.row.id,
@@ -118,10 +131,10 @@ function actOperation(spec: {
     params: ApplicationIdParams,
     idempotent: true,
     responses: {
-      200: { description: 'Applied: the application state', schema: ApplicationState },
-      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState },
+      200: { description: 'Applied: the application state', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
+      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
       404: { description: 'No application has this id' },
-      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), or the Idempotency-Key is in use' },
+      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), someone else has claimed the task (`claimedBy`), or the Idempotency-Key is in use' },
     },
   };
 }
@@ -156,6 +169,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
           act: 'documents_submitted',
           actor: staff.id,
           roles: staff.roles,
+          staff,
           actId,
           update: documentsSubmittedUpdate,
           arg: { actor: staff.id, actId, documentIds },
@@ -194,6 +208,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         act: 'phone_verification_completed',
         actor: staff.id,
         roles: staff.roles,
+        staff,
         actId,
         update: phoneVerificationCompletedUpdate,
         arg: { actor: staff.id, actId, outcome: body.outcome, recordingRef: body.recordingRef, checklist },
@@ -221,6 +236,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         act: 'approval_decision',
         actor: staff.id,
         roles: staff.roles,
+        staff,
         actId,
         update: approvalDecisionUpdate,
         arg: {
@@ -261,6 +277,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         act: 'contract_signed',
         actor: staff.id,
         roles: staff.roles,
+        staff,
         actId,
         update: contractSignedUpdate,
         arg: { actor: staff.id, actId, source: 'on_site', signedAt },
@@ -287,6 +304,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         act: 'collateral_registered',
         actor: staff.id,
         roles: staff.roles,
+        staff,
         actId,
         update: collateralRegisteredUpdate,
         arg: { actor: staff.id, actId, registrationRef: body.registrationRef, registeredAt },
@@ -313,6 +331,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         act: 'withdrawal',
         actor: staff.id,
         roles: staff.roles,
+        staff,
         actId,
         update: withdrawUpdate,
         arg: { actor: staff.id, actId, reasonCode: body.reasonCode },

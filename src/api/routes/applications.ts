@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { isValidDate } from '../../domain';
+import { eq, sql } from 'drizzle-orm';
+import { validateVin } from '../../domain';
 import { writeTogether } from '../../db/client';
 import { applicants, applications, documents, vehicles } from '../../db/schema';
 import { newApplicationRows } from '../applicationRows';
@@ -8,7 +8,8 @@ import { audit, auditInsert } from '../audit';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
 import { defineOperation, type Operation } from '../operation';
-import { ProblemError, validationProblem } from '../problem';
+import { ProblemError } from '../problem';
+import { queueItem, queuePage } from '../workQueue';
 import {
   ApplicationDetail,
   ApplicationPage,
@@ -21,6 +22,7 @@ import {
 } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
 import { applicantView, fullFieldsFor, stateView, type ApplicationRow } from '../views';
+import { APPLICATION_DETAIL_EXAMPLE, APPLICATION_PAGE_EXAMPLE, CREATED_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['applications'];
 const DEFAULT_PAGE = 20;
@@ -39,38 +41,6 @@ interface DocumentJson {
   sha256: string;
   ocrStatus: string;
   submittedAt: string;
-}
-
-interface Cursor {
-  /** created_at as PostgreSQL prints it (microseconds kept, so no row is skipped or repeated). */
-  c: string;
-  i: string;
-}
-
-/** created_at as PostgreSQL prints a timestamptz, e.g. `2026-11-22 18:50:01.123456+00`. */
-const CURSOR_TIME = /^(\d{4}-\d{2}-\d{2}) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?[+-](0\d|1[0-5])(:[0-5]\d)?$/;
-const CURSOR_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-/** A real instant PostgreSQL printed (a forged `2026-13-45 25:61:61` failed its cast: a 500). */
-const isCursorTime = (c: string) => {
-  const m = CURSOR_TIME.exec(c);
-  return m !== null && isValidDate(m[1] as string);
-};
-
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
-}
-
-function decodeCursor(text: string): Cursor {
-  try {
-    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof value.c === 'string' && typeof value.i === 'string' && isCursorTime(value.c) && CURSOR_ID.test(value.i)) {
-      return { c: value.c, i: value.i };
-    }
-  } catch {
-    // fall through
-  }
-  throw validationProblem([{ pointer: '#/cursor', in: 'query', code: 'invalid_cursor', message: 'is not a cursor this API gave out' }]);
 }
 
 export function applicationOperations(ctx: ApiContext): Operation[] {
@@ -92,6 +62,7 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
       201: {
         description: 'Created; Location points at the application',
         schema: CreatedApplication,
+        example: CREATED_EXAMPLE,
         headers: { Location: { description: '/applications/{id}', schema: { type: 'string' } } },
       },
     },
@@ -143,51 +114,16 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
     operationId: 'listApplications',
     method: 'get',
     path: '/applications',
-    summary: 'Work queues: applications by stage and pending task, oldest first',
-    description: 'Cursor-paginated from PostgreSQL (the applications_queue_idx index). No personal data in the list.',
+    summary: 'Work queues: filter, sort and page the applications',
+    description:
+      'From PostgreSQL (the workflow mirrors its stage and pending task into the row), so a queue is an index scan, not a visibility query. Filters combine with AND; a repeated or comma-separated filter matches any of its values (`stage=approval&stage=signing`). Each item carries its pending task: the SLA and deadline, whether it escalated or is past its SLA, who claimed it, and for approvals how many are needed, who approved and whether you did. `total` counts every match. No personal data in the list.',
     tags: TAGS,
     auth: { kind: 'staff' },
     query: ListApplicationsQuery,
-    responses: { 200: { description: 'One page', schema: ApplicationPage } },
-    async handle({ query }) {
-      const limit = query.limit ?? DEFAULT_PAGE;
-      const where: SQL[] = [];
-      if (query.stage) where.push(eq(applications.stage, query.stage));
-      if (query.pendingTask === 'none') where.push(or(isNull(applications.pendingTask), eq(applications.pendingTask, 'none')) as SQL);
-      else if (query.pendingTask) where.push(eq(applications.pendingTask, query.pendingTask));
-      if (query.cursor) {
-        const c = decodeCursor(query.cursor);
-        where.push(sql`(${applications.createdAt}, ${applications.id}) > (${c.c}::timestamptz, ${c.i})`);
-      }
-      const rows = await ctx.db
-        .select({ row: applications, createdAtText: sql<string>`${applications.createdAt}::text` })
-        .from(applications)
-        .where(where.length > 0 ? and(...where) : undefined)
-        .orderBy(asc(applications.createdAt), asc(applications.id))
-        .limit(limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        status: 200,
-        body: {
-          items: page.map(({ row }) => ({
-            id: row.id,
-            workflowId: row.workflowId,
-            stage: row.stage,
-            pendingTask: row.pendingTask === 'none' ? null : row.pendingTask,
-            channel: row.channel,
-            branchId: row.branchId,
-            dealerId: row.dealerId,
-            amountFen: row.amountFen,
-            termMonths: row.termMonths,
-            riskGrade: row.riskGrade,
-            loanId: row.loanId,
-            submittedBy: row.submittedBy,
-            createdAt: row.createdAt.toISOString(),
-          })),
-          nextCursor: rows.length > limit && last ? encodeCursor({ c: last.createdAtText, i: last.row.id }) : null,
-        },
-      };
+    responses: { 200: { description: 'One page', schema: ApplicationPage, example: APPLICATION_PAGE_EXAMPLE } },
+    async handle({ query, staff }) {
+      const page = await queuePage(ctx.db, staff, query, DEFAULT_PAGE);
+      return { status: 200, body: { items: page.rows.map((r) => queueItem(r, staff)), total: page.total, nextCursor: page.nextCursor } };
     },
   });
 
@@ -202,7 +138,7 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
     auth: { kind: 'staff' },
     params: ApplicationIdParams,
     responses: {
-      200: { description: 'The application', schema: ApplicationDetail },
+      200: { description: 'The application', schema: ApplicationDetail, example: APPLICATION_DETAIL_EXAMPLE },
       404: { description: 'No application has this id' },
     },
     async handle({ staff, params, requestId }) {

@@ -11,6 +11,7 @@ import { defineOperation, type Operation } from '../operation';
 import { asUnavailable } from '../loanWorkflows';
 import { describeError, ProblemError, validationProblem } from '../problem';
 import { LoanIdParams, LoanSchedule, REPAYMENT_EXAMPLES, RepaymentBody, RepaymentResult } from '../schemas/loans';
+import { LOAN_SCHEDULE_EXAMPLE, REPAYMENT_RESULT_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['loans'];
 const ACCEPT_TIMEOUT_MS = 20_000;
@@ -50,7 +51,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     auth: { kind: 'staff' },
     params: LoanIdParams,
     responses: {
-      200: { description: 'The instalments, in order', schema: LoanSchedule },
+      200: { description: 'The instalments, in order', schema: LoanSchedule, example: LOAN_SCHEDULE_EXAMPLE },
       404: { description: 'No loan has this id' },
     },
     async handle({ params }) {
@@ -89,7 +90,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     examples: REPAYMENT_EXAMPLES,
     idempotent: true,
     responses: {
-      200: { description: 'Recorded (or recorded before with this reference)', schema: RepaymentResult },
+      200: { description: 'Recorded (or recorded before with this reference)', schema: RepaymentResult, example: REPAYMENT_RESULT_EXAMPLE },
       404: { description: 'No loan has this id' },
       409: { description: 'The reference was recorded with another amount, the loan is closed or not yet handed over to servicing, or the Idempotency-Key is in use' },
       422: { description: 'The servicing workflow refused the repayment, or the Idempotency-Key was used with another body' },

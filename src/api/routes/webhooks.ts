@@ -10,6 +10,7 @@ import { ProblemError } from '../problem';
 import { EsignAck, EsignEvent, ESIGN_EXAMPLES } from '../schemas/webhooks';
 import { runAct } from './actions';
 import { ESIGN_PROVIDER_ACTOR } from '../../workflows/actProof';
+import { ESIGN_ACK_EXAMPLE } from '../schemas/examples';
 
 /** Stages after which a signature can no longer matter: acknowledge, so the provider stops retrying. */
 const PAST_SIGNING: readonly Stage[] = ['disbursement', 'servicing'];
@@ -27,7 +28,7 @@ export function webhookOperations(ctx: ApiContext): Operation[] {
     body: EsignEvent,
     examples: ESIGN_EXAMPLES,
     responses: {
-      200: { description: 'Received', schema: EsignAck },
+      200: { description: 'Received', schema: EsignAck, example: ESIGN_ACK_EXAMPLE },
       404: { description: 'No application has this id' },
       409: { description: 'The application is not waiting for a signature yet (the provider retries)' },
     },

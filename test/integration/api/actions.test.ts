@@ -211,7 +211,7 @@ describe('GET /applications/:id and the work queues', () => {
     expect(seen).toEqual(expect.arrayContaining(ids));
     expect(new Set(seen).size).toBe(seen.length);
     const none = await h.http.get('/applications?stage=servicing&pendingTask=approval').set('Authorization', token);
-    expect(none.body).toEqual({ items: [], nextCursor: null });
+    expect(none.body).toEqual({ items: [], total: 0, nextCursor: null });
   });
 });
 
