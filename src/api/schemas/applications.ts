@@ -302,14 +302,15 @@ function manyOf<T extends readonly [string, ...string[]]>(values: T, description
 const flag = (description: string) => z.enum(['true', 'false']).transform((v) => v === 'true').optional().openapi({ type: 'boolean', description });
 
 const STAFF_FILTER = z.string().regex(/^[A-Za-z0-9._@:-]{1,128}$/, 'a staff id, or me');
-const Branch = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ (at most 32)');
+const BRANCH = /^[A-Za-z0-9_-]{1,32}$/;
+const Branch = z.string().regex(BRANCH, 'letters, digits, - and _ (at most 32)');
 
 export const ListApplicationsQuery = z.strictObject({
   stage: manyOf(STAGES, 'Stages to include.'),
   pendingTask: manyOf(PENDING_TASK_FILTERS, 'Pending tasks to include; `none`: applications nobody has to act on.'),
   branchId: z
     .preprocess((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((x) => (typeof x === 'string' ? x.split(',').filter(Boolean) : [x]))), z.array(Branch).min(1).max(20).optional())
-    .openapi({ description: 'Branches to include (e.g. DEMO-001, the branch of `npm run demo`). Repeat or separate with commas.', type: 'array', items: { type: 'string' } }),
+    .openapi({ description: 'Branches to include (e.g. DEMO-001, the branch of `npm run demo`). Repeat or separate with commas.', type: 'array', items: { type: 'string', pattern: BRANCH.source } }),
   riskGrade: manyOf(RISK_GRADES, 'Risk grades to include (A best … E).'),
   escalated: flag('Only tasks that passed their SLA and went to a supervisor (true), or only those that did not (false).'),
   slaBreached: flag('Only open tasks whose SLA time has passed (true), or only those within it (false).'),
