@@ -354,8 +354,8 @@ export function actionOperations(ctx: ApiContext): Operation[] {
     examples: ACTION_EXAMPLES.emergency,
     idempotent: true,
     responses: {
-      200: { description: 'Applied: the application state', schema: ApplicationState },
-      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState },
+      200: { description: 'Applied: the application state', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
+      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
       404: { description: 'No application has this id' },
       409: { description: 'The workflow is not waiting for this act (`stage` says where it is), or the Idempotency-Key is in use' },
     },
