@@ -61,14 +61,37 @@ export const applications = pgTable(
     loanId: text('loan_id'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /**
+     * When some process first saw this application's workflow exist (the API or the reconciler
+     * after starting it, the workflow's own first activity). Null: perhaps no workflow yet, which
+     * the reconciler repairs (src/workflows/applicationReconciler.ts).
+     */
+    workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     // Work queues page by (stage, pending task) in creation order.
     index('applications_queue_idx').on(t.stage, t.pendingTask, t.createdAt, t.id),
     index('applications_created_idx').on(t.createdAt, t.id),
     index('applications_applicant_idx').on(t.applicantId),
+    // The reconciler pages the applications nobody has seen a workflow of: a handful, not the table.
+    index('applications_unstarted_idx').on(t.createdAt, t.id).where(sql`workflow_started_at is null`),
   ],
 );
+
+/**
+ * The duplicate screen's one fact: for each person (keyed hash of the ID number) the one application
+ * that may be open. The API claims it before it writes an application and the workflow's screen
+ * confirms it; whoever does not hold the claim is the duplicate. A claim whose workflow nobody has
+ * seen for ORPHAN_AFTER_MS is an orphan's and may be taken over, so an application whose workflow
+ * does not exist never blocks the person. Written only by src/db/openApplications.ts.
+ */
+export const openApplications = pgTable('open_applications', {
+  idNumberHash: text('id_number_hash').primaryKey(),
+  applicationId: text('application_id').notNull().unique(),
+  claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  /** When the holder's workflow was seen to exist; from then on the claim is never taken over. */
+  workflowSeenAt: timestamp('workflow_seen_at', { withTimezone: true, mode: 'date' }),
+});
 
 export const vehicles = pgTable('vehicles', {
   id: text('id').primaryKey(),
