@@ -15,6 +15,7 @@ import { renderDocsPage } from './docs';
 import { IdempotencyStore } from './idempotency';
 import { DRAINING } from './lifecycle';
 import { LoanWorkflows, type LoanWorkflowsOptions } from './loanWorkflows';
+import { DEFAULT_ORPHAN_AFTER_MS } from '../config';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi';
 import { handlerFor, type Operation } from './operation';
@@ -29,7 +30,19 @@ export interface AppDeps {
   temporal: Client;
   taskQueue: string;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'> &
-    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS'>>;
+    Partial<
+      Pick<
+        Config,
+        | 'TEMPORAL_CODEC_KEY'
+        | 'TEMPORAL_CODEC_KEY_ID'
+        | 'TEMPORAL_CODEC_OLD_KEYS'
+        | 'CODEC_CORS_ORIGINS'
+        | 'TEMPORAL_UI_PORT'
+        | 'IDEMPOTENCY_STALE_MS'
+        | 'APPLICATION_START_TIMEOUT_MS'
+        | 'ORPHAN_AFTER_MS'
+      >
+    >;
   cipher: PiiCipher;
   log: Logger;
   /** Largest accepted body (default 64kb). */
@@ -85,8 +98,13 @@ export function createApp(deps: AppDeps): Express {
     db: deps.db.db,
     cipher: deps.cipher,
     temporal: deps.temporal,
-    workflows: new LoanWorkflows(deps.temporal, { taskQueue: deps.taskQueue, ...deps.workflowTimeouts }),
+    workflows: new LoanWorkflows(deps.temporal, {
+      taskQueue: deps.taskQueue,
+      ...(deps.config.APPLICATION_START_TIMEOUT_MS ? { startTimeoutMs: deps.config.APPLICATION_START_TIMEOUT_MS } : {}),
+      ...deps.workflowTimeouts,
+    }),
     config: deps.config,
+    orphanAfterMs: deps.config.ORPHAN_AFTER_MS ?? DEFAULT_ORPHAN_AFTER_MS,
     log,
   };
   const operations = apiOperations(ctx);

@@ -12,5 +12,7 @@ export interface ApiContext {
   workflows: LoanWorkflows;
   temporal: Client;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'>;
+  /** How long an application nobody has seen a workflow of blocks its applicant (ORPHAN_AFTER_MS). */
+  orphanAfterMs: number;
   log: Logger;
 }
