@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { mintDevToken } from '../../src/api/auth';
 import { loadConfig } from '../../src/config';
-import { PROJECT_ROOT } from '../../src/temporal/binaries';
-import { freePort, portIsFree } from '../../src/temporal/devServer';
+import { PROJECT_ROOT, temporalCli } from '../../src/temporal/binaries';
+import { freePort, portIsFree, stopLeftoverDevServer } from '../../src/temporal/devServer';
 import { applicationBody } from './api/harness';
 
 /**
@@ -74,6 +74,8 @@ interface Started {
 describe('npm start owns the processes it starts', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-npm-start-'));
   const live = new Set<ChildProcess>();
+  /** Every process of a system seen by a test: a failed test must not leave one running (nor hang jest). */
+  const seen = new Map<number, string>();
   let env: Record<string, string>;
   let api: string;
 
@@ -97,6 +99,16 @@ describe('npm start owns the processes it starts', () => {
       } catch {
         // gone
       }
+      p.stdout?.destroy();
+      p.stderr?.destroy();
+    }
+    // Only a process still running the same command: a pid the system left may belong to another by now.
+    for (const { pid } of running([...seen.keys()]).filter((p) => seen.get(p.pid) === p.args)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
     }
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -109,7 +121,15 @@ describe('npm start owns the processes it starts', () => {
     let output = '';
     npm.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
     npm.stderr?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-    const exited = new Promise<void>((r) => npm.once('exit', () => (live.delete(npm), r())));
+    const exited = new Promise<void>((r) =>
+      npm.once('exit', () => {
+        live.delete(npm);
+        // Its output pipes are shared with what it started: they close when those have ended.
+        npm.stdout?.destroy();
+        npm.stderr?.destroy();
+        r();
+      }),
+    );
     await until(
       'npm start to say it is running',
       () => {
@@ -138,6 +158,7 @@ describe('npm start owns the processes it starts', () => {
   /** The system's processes: npm, sh, tsx, node, the dev server's guard and the dev server itself. */
   function theSystem(npm: ChildProcess): Proc[] {
     const all = descendants(npm.pid as number);
+    for (const p of all) seen.set(p.pid, p.args);
     expect(all.some((p) => p.args.includes('start-dev'))).toBe(true);
     expect(all.some((p) => p.args.includes('src/main.ts'))).toBe(true);
     return all;
@@ -208,5 +229,42 @@ describe('npm start owns the processes it starts', () => {
     expect((await fetch(`${api}/healthz`)).status).toBe(200);
     process.kill(-(again.npm.pid as number), 'SIGINT');
     await again.exited;
+  });
+});
+
+describe('a dev server an earlier start left running', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-leftover-'));
+  const dbFilename = path.join(dir, 'temporal.db');
+  const pidFile = path.join(dir, 'dev-server.pid');
+  const started: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is stopped at the next start when the pid file names our server on this database, and nothing else is', async () => {
+    const cli = temporalCli();
+    if (cli.type !== 'existing-path') throw new Error('needs the temporal CLI binary (npm run tools)');
+    const port = await freePort();
+    // A server as an older version left it: not guarded, on this data.
+    const leftover = spawn(cli.path, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', dbFilename], { stdio: 'ignore' });
+    started.push(leftover);
+    await until('the leftover to listen', async () => ((await portIsFree('127.0.0.1', port)) ? undefined : true), 60_000);
+    const gone = new Promise<void>((r) => leftover.once('exit', () => r()));
+
+    // A pid file naming another process is left alone.
+    const other = spawn('sleep', ['600'], { stdio: 'ignore' });
+    started.push(other);
+    fs.writeFileSync(pidFile, String(other.pid));
+    expect(await stopLeftoverDevServer(pidFile, dbFilename, () => undefined)).toBe('not ours');
+    expect(other.exitCode).toBeNull();
+    expect(running([other.pid as number])).toHaveLength(1);
+
+    fs.writeFileSync(pidFile, String(leftover.pid));
+    expect(await stopLeftoverDevServer(pidFile, dbFilename, () => undefined)).toBe('stopped');
+    await gone;
+    expect(await portIsFree('127.0.0.1', port)).toBe(true);
+    expect(fs.existsSync(pidFile)).toBe(false);
+    expect(await stopLeftoverDevServer(pidFile, dbFilename, () => undefined)).toBe('none');
   });
 });
