@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { count, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { claimOpenApplication } from '../db/openApplications';
+import { screenApplicant } from '../db/openApplications';
 import type { PiiCipher } from '../db/pii';
-import { applicants, applications, blacklist, documents, vehicles } from '../db/schema';
+import { applicants, applications, documents, vehicles } from '../db/schema';
 import { LoanActivityFailureType, type ApplicationFacts, type ApplicationRef, type ScreenResult } from './contracts';
 
 export type ApplicationRow = typeof applications.$inferSelect;
@@ -61,10 +61,8 @@ export function createApplicationActivities(deps: { db: Db; orphanAfterMs: numbe
      */
     async screenApplication({ applicationId }: ApplicationRef): Promise<ScreenResult> {
       const { applicant } = await loadApplicationRecord(db, applicationId);
-      const listed = await db.select({ reasonCode: blacklist.reasonCode }).from(blacklist).where(eq(blacklist.idNumberHash, applicant.idNumberHash)).limit(1);
-      if (listed.length > 0) return { outcome: 'blacklisted', reasonCode: 'BLACKLISTED', duplicateOfApplicationId: null };
-
-      const holder = await claimOpenApplication(db, { idNumberHash: applicant.idNumberHash, applicationId, orphanAfterMs, workflowSeen: true });
+      const { blacklisted, holder } = await screenApplicant(db, { idNumberHash: applicant.idNumberHash, applicationId, orphanAfterMs, workflowSeen: true });
+      if (blacklisted) return { outcome: 'blacklisted', reasonCode: 'BLACKLISTED', duplicateOfApplicationId: null };
       if (holder !== applicationId) return { outcome: 'duplicate', reasonCode: 'DUPLICATE_APPLICATION', duplicateOfApplicationId: holder };
       return { outcome: 'clear', reasonCode: null, duplicateOfApplicationId: null };
     },

@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql, type SQLWrapper } from 'drizzle-orm';
 import { OPEN_APPLICATION_STAGES } from '../domain';
 import type { Db } from './client';
-import { applications, openApplications } from './schema';
+import { applications, blacklist, openApplications } from './schema';
 
 /**
  * The duplicate screen (SPEC §2, intake) as one row per person in `open_applications`: the
@@ -33,34 +33,44 @@ export interface ClaimRequest {
   workflowSeen: boolean;
 }
 
+export interface ScreenVerdict {
+  /** The applicant's ID number is on the blacklist (no claim is taken for them). */
+  blacklisted: boolean;
+  /** The application holding the person's claim afterwards (the caller's id when it holds it); null when blacklisted. */
+  holder: string | null;
+}
+
 /**
- * Claims the person for `applicationId` (or finds it claimed already, or takes over an orphan's or
- * a finished application's claim). Answers the application that holds the claim afterwards: the
- * caller's id when it holds it.
+ * The intake screen in one statement: is the person on the blacklist, and if not, claims the
+ * person for `applicationId` (or finds the claim its own already, or takes over an orphan's or a
+ * finished application's claim). A holder other than the caller makes the caller the duplicate.
  */
-export async function claimOpenApplication(db: Db, c: ClaimRequest): Promise<string> {
-  const t = openApplications;
-  const mine = sql`${t.applicationId} = excluded.application_id`;
+export async function screenApplicant(db: Db, c: ClaimRequest): Promise<ScreenVerdict> {
+  const seen = c.workflowSeen ? sql`now()` : sql`null::timestamptz`;
   for (let attempt = 0; ; attempt++) {
-    const won = await db
-      .insert(t)
-      .values({ idNumberHash: c.idNumberHash, applicationId: c.applicationId, workflowSeenAt: c.workflowSeen ? sql`now()` : null })
-      .onConflictDoUpdate({
-        target: t.idNumberHash,
-        set: {
-          applicationId: sql`excluded.application_id`,
-          claimedAt: sql`case when ${mine} then ${t.claimedAt} else excluded.claimed_at end`,
-          workflowSeenAt: sql`case when ${mine} then coalesce(${t.workflowSeenAt}, excluded.workflow_seen_at) else excluded.workflow_seen_at end`,
-        },
-        // Evaluated on the locked, latest version of the row: a confirmation that committed first wins.
-        where: sql`${mine}
-          or (${t.workflowSeenAt} is null and ${t.claimedAt} < now() - make_interval(secs => ${c.orphanAfterMs / 1000}))
-          or exists (select 1 from ${applications} h where h.id = ${t.applicationId} and h.stage not in (${OPEN}))`,
-      })
-      .returning({ applicationId: t.applicationId });
-    if (won.length > 0) return c.applicationId;
-    const [holder] = await db.select({ applicationId: t.applicationId }).from(t).where(eq(t.idNumberHash, c.idNumberHash));
-    if (holder) return holder.applicationId;
+    const result = await db.execute(sql`
+      with listed as (
+        select 1 from ${blacklist} where id_number_hash = ${c.idNumberHash}
+      ), claim as (
+        insert into ${openApplications} as t (id_number_hash, application_id, workflow_seen_at)
+        select ${c.idNumberHash}, ${c.applicationId}, ${seen} where not exists (select 1 from listed)
+        on conflict (id_number_hash) do update set
+          application_id = excluded.application_id,
+          claimed_at = case when t.application_id = excluded.application_id then t.claimed_at else now() end,
+          workflow_seen_at = case when t.application_id = excluded.application_id
+            then coalesce(t.workflow_seen_at, excluded.workflow_seen_at) else excluded.workflow_seen_at end
+        -- Evaluated on the locked, latest version of the row: a confirmation that committed first wins.
+        where t.application_id = excluded.application_id
+           or (t.workflow_seen_at is null and t.claimed_at < now() - make_interval(secs => ${c.orphanAfterMs / 1000}))
+           or exists (select 1 from ${applications} h where h.id = t.application_id and h.stage not in (${OPEN}))
+        returning application_id
+      )
+      select exists (select 1 from listed) as blacklisted, (select application_id from claim) as claimed`);
+    const row = rowsOf<{ blacklisted: boolean; claimed: string | null }>(result)[0];
+    if (row?.blacklisted) return { blacklisted: true, holder: null };
+    if (row?.claimed) return { blacklisted: false, holder: row.claimed };
+    const [holder] = await db.select({ applicationId: openApplications.applicationId }).from(openApplications).where(eq(openApplications.idNumberHash, c.idNumberHash));
+    if (holder) return { blacklisted: false, holder: holder.applicationId };
     // Released between the two statements: claim again (it is free now).
     if (attempt >= 3) throw new Error('the open-application claim kept changing hands');
   }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { validateVin } from '../../domain';
 import { writeTogether } from '../../db/client';
-import { claimOpenApplication, recordWorkflowSeen } from '../../db/openApplications';
-import { applicants, applications, blacklist, documents, openApplications, vehicles } from '../../db/schema';
+import { recordWorkflowSeen, screenApplicant } from '../../db/openApplications';
+import { applicants, applications, documents, openApplications, vehicles } from '../../db/schema';
 import { loanApplicationInput, loanApplicationWorkflowId } from '../../workflows/messages';
 import { audit, auditInsert } from '../audit';
 import type { ApiContext } from '../context';
@@ -111,12 +111,8 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
       // applicant's application is stored and rejected (the lender's decision has an audit trail and
       // the applicant is told); a person with an open application is claimed by it, and this one
       // is refused with 409 and not stored. The workflow's own screen stays the authority.
-      const [listed] = await db.select({ reasonCode: blacklist.reasonCode }).from(blacklist).where(eq(blacklist.idNumberHash, idNumberHash)).limit(1);
-      const blacklisted = listed !== undefined;
-      if (!blacklisted) {
-        const holder = await claimOpenApplication(db, { idNumberHash, applicationId: id, orphanAfterMs: ctx.orphanAfterMs, workflowSeen: false });
-        if (holder !== id) throw await duplicateApplication(holder, staff.id, actId, requestId);
-      }
+      const { blacklisted, holder } = await screenApplicant(db, { idNumberHash, applicationId: id, orphanAfterMs: ctx.orphanAfterMs, workflowSeen: false });
+      if (!blacklisted && holder !== id) throw await duplicateApplication(holder as string, staff.id, actId, requestId);
 
       // Every row of the application in one statement (atomic, one round trip); each row's key
       // derives from the application id, so a retry with the same Idempotency-Key finds it done.
