@@ -33,12 +33,11 @@ export interface ClaimRequest {
   workflowSeen: boolean;
 }
 
-export interface ScreenVerdict {
-  /** The applicant's ID number is on the blacklist (no claim is taken for them). */
-  blacklisted: boolean;
-  /** The application holding the person's claim afterwards (the caller's id when it holds it); null when blacklisted. */
-  holder: string | null;
-}
+/**
+ * Blacklisted (no claim is taken for a listed applicant), or the application holding the person's
+ * claim afterwards: the caller's id when it holds it.
+ */
+export type ScreenVerdict = { blacklisted: true; holder: null } | { blacklisted: false; holder: string };
 
 /**
  * The intake screen in one statement: is the person on the blacklist, and if not, claims the

@@ -111,8 +111,9 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
       // applicant's application is stored and rejected (the lender's decision has an audit trail and
       // the applicant is told); a person with an open application is claimed by it, and this one
       // is refused with 409 and not stored. The workflow's own screen stays the authority.
-      const { blacklisted, holder } = await screenApplicant(db, { idNumberHash, applicationId: id, orphanAfterMs: ctx.orphanAfterMs, workflowSeen: false });
-      if (!blacklisted && holder !== id) throw await duplicateApplication(holder as string, staff.id, actId, requestId);
+      const verdict = await screenApplicant(db, { idNumberHash, applicationId: id, orphanAfterMs: ctx.orphanAfterMs, workflowSeen: false });
+      if (!verdict.blacklisted && verdict.holder !== id) throw await duplicateApplication(verdict.holder, staff.id, actId, requestId);
+      const blacklisted = verdict.blacklisted;
 
       // Every row of the application in one statement (atomic, one round trip); each row's key
       // derives from the application id, so a retry with the same Idempotency-Key finds it done.
