@@ -11,6 +11,9 @@ const DEV_CODEC_KEY = Buffer.alloc(32, 13).toString('base64');
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ESIGN_SECRET = 'dev-only-esign-webhook-secret';
 
+/** ORPHAN_AFTER_MS's default: above the create's start deadline (20 s) plus its database writes. */
+export const DEFAULT_ORPHAN_AFTER_MS = 30_000;
+
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -102,6 +105,15 @@ const schema = z.object({
   TASK_CLAIM_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
   /** How long an Idempotency-Key claimed by a request that never finished (its API process died) blocks retries. */
   IDEMPOTENCY_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
+  /** How long POST /applications waits for Temporal to start the workflow before answering 503. */
+  APPLICATION_START_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(20_000),
+  /**
+   * An application committed this long ago whose workflow nobody has seen is an orphan: the
+   * reconciler starts it, and it no longer blocks a new application of the same person.
+   */
+  ORPHAN_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(DEFAULT_ORPHAN_AFTER_MS),
+  /** How often the reconciler Schedule looks for orphans. */
+  RECONCILE_EVERY_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
 
   /**
    * Act proofs (src/temporal/actKeys.ts): the API's Ed25519 signing seed (32 bytes, base64) and its
@@ -151,6 +163,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (missing.length > 0) {
       throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: must be set in production`).join('\n')}`);
     }
+  }
+  if (e.ORPHAN_AFTER_MS < e.APPLICATION_START_TIMEOUT_MS + 10_000) {
+    // A create still waiting for its start must not look like an orphan to a second submission.
+    throw new ConfigError(
+      `Invalid configuration:\n  ORPHAN_AFTER_MS: must be at least APPLICATION_START_TIMEOUT_MS + 10000 (${e.APPLICATION_START_TIMEOUT_MS + 10_000})`,
+    );
   }
   const sandbox = `http://127.0.0.1:${e.SANDBOX_PORT}`;
   return {

@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { createProviderClients } from './activities/providers';
@@ -69,13 +70,18 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   });
 }
 
-/** The activities' dependencies from the configuration: the PII key ring and every provider's client. */
-export function activityDepsFromConfig(config: Config, db: Db): ActivityDeps {
+/**
+ * The activities' dependencies from the configuration: the PII key ring, every provider's client,
+ * and the Temporal client the reconciler starts orphaned applications with (when given).
+ */
+export function activityDepsFromConfig(config: Config, db: Db, temporal?: Client): ActivityDeps {
   return {
     db,
     cipher: new PiiCipher(keyRingFromConfig(config)),
     providers: createProviderClients(config.providers),
     // Production never pays an invented account: a loan without a payee account fails instead.
     sandboxPayeeFallback: config.NODE_ENV !== 'production',
+    orphanAfterMs: config.ORPHAN_AFTER_MS,
+    ...(temporal ? { temporal: { client: temporal, taskQueue: config.TEMPORAL_TASK_QUEUE } } : {}),
   };
 }

@@ -1,5 +1,6 @@
-import { eq } from 'drizzle-orm';
-import type { Db } from '../db/client';
+import { eq, sql } from 'drizzle-orm';
+import { writeTogether, type Db } from '../db/client';
+import { claimMirrorWrite } from '../db/openApplications';
 import { applications, loanEvents } from '../db/schema';
 
 /** What the workflow records; never personal data (ids, stages, figures and reason codes only). */
@@ -61,19 +62,27 @@ export function createLoanEventActivities(db: Db) {
         .onConflictDoNothing({ target: loanEvents.eventKey });
     },
 
-    /** Mirrors the workflow's stage into the applications row for the API's work queues. */
+    /**
+     * Mirrors the workflow's stage into the applications row for the API's work queues. The
+     * workflow runs, so it is no orphan: its duplicate-screen claim is confirmed while it is in
+     * origination and released once it leaves (src/db/openApplications.ts). One statement.
+     */
     async mirrorStage(m: StageMirror): Promise<void> {
-      await db
-        .update(applications)
-        .set({
-          stage: m.stage,
-          pendingTask: m.pendingTask,
-          ...(m.riskGrade !== undefined ? { riskGrade: m.riskGrade } : {}),
-          ...(m.loanId !== undefined ? { loanId: m.loanId } : {}),
-          ...(m.task !== undefined ? taskColumns(m.task) : {}),
-          updatedAt: new Date(),
-        })
-        .where(eq(applications.id, m.applicationId));
+      await writeTogether(db, [
+        db
+          .update(applications)
+          .set({
+            stage: m.stage,
+            pendingTask: m.pendingTask,
+            ...(m.riskGrade !== undefined ? { riskGrade: m.riskGrade } : {}),
+            ...(m.loanId !== undefined ? { loanId: m.loanId } : {}),
+            ...(m.task !== undefined ? taskColumns(m.task) : {}),
+            updatedAt: new Date(),
+            workflowStartedAt: sql`coalesce(${applications.workflowStartedAt}, now())`,
+          })
+          .where(eq(applications.id, m.applicationId)),
+        claimMirrorWrite(db, m.applicationId, m.stage),
+      ]);
     },
   };
 }

@@ -17,6 +17,7 @@ import { docsRouter } from './docs';
 import { IdempotencyStore } from './idempotency';
 import { DRAINING } from './lifecycle';
 import { LoanWorkflows, type LoanWorkflowsOptions } from './loanWorkflows';
+import { DEFAULT_ORPHAN_AFTER_MS } from '../config';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi';
 import { handlerFor, hasBody, type Operation } from './operation';
@@ -32,7 +33,7 @@ export interface AppDeps {
   temporal: Client;
   taskQueue: string;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS' | 'NODE_ENV' | 'ACT_SIGNING_KEY' | 'ACT_SIGNING_KEY_ID' | 'ACT_VERIFY_KEYS'> &
-    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY' | 'TASK_CLAIM_MINUTES'>>;
+    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY' | 'TASK_CLAIM_MINUTES' | 'APPLICATION_START_TIMEOUT_MS' | 'ORPHAN_AFTER_MS'>>;
   cipher: PiiCipher;
   log: Logger;
   /** Largest accepted body (default 64kb). */
@@ -126,8 +127,13 @@ export function createApp(deps: AppDeps): Express {
     db: deps.db.db,
     cipher: deps.cipher,
     temporal: deps.temporal,
-    workflows: new LoanWorkflows(deps.temporal, { taskQueue: deps.taskQueue, ...deps.workflowTimeouts }),
+    workflows: new LoanWorkflows(deps.temporal, {
+      taskQueue: deps.taskQueue,
+      ...(deps.config.APPLICATION_START_TIMEOUT_MS ? { startTimeoutMs: deps.config.APPLICATION_START_TIMEOUT_MS } : {}),
+      ...deps.workflowTimeouts,
+    }),
     config: deps.config,
+    orphanAfterMs: deps.config.ORPHAN_AFTER_MS ?? DEFAULT_ORPHAN_AFTER_MS,
     log,
     // Fails the start in production without ACT_SIGNING_KEY.
     signer: actSignerFromConfig(deps.config),

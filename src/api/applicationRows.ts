@@ -1,7 +1,7 @@
 import type { PiiCipher } from '../db/pii';
 import type { applicants, applications, documents, vehicles } from '../db/schema';
 import { validateVin } from '../domain';
-import { loanApplicationWorkflowId, type LoanApplicationInput } from '../workflows/messages';
+import { loanApplicationInput, loanApplicationWorkflowId, type LoanApplicationInput } from '../workflows/messages';
 import { deterministicUuid } from './idempotency';
 import type { CreateApplicationBody } from './schemas/applications';
 
@@ -70,18 +70,21 @@ export function newApplicationRows(
       firstRegistrationDate: v.firstRegistrationDate ?? null,
     },
     documents: (body.documents ?? []).map((d, i) => documentRow(id, deterministicUuid(`document\n${id}\n${i}`), d, o.submittedBy)),
-    input: {
-      applicationId: id,
-      channel: body.channel,
-      branchId: body.branchId,
-      dealerId: body.dealerId,
-      submittedBy: o.submittedBy,
-      amountFen: body.loan.amountFen,
-      termMonths: body.loan.termMonths,
-      repaymentMethod: body.loan.repaymentMethod,
-      vehicle: { condition: v.condition, energy: v.energy, usage: v.usage, priceFen: v.priceFen, year: v.year, mileageKm: v.mileageKm },
-      submittedAtMs: o.submittedAtMs,
-    },
+    // The same function the reconciler rebuilds an orphan's input with, from the stored rows.
+    input: loanApplicationInput(
+      {
+        id,
+        channel: body.channel,
+        branchId: body.branchId,
+        dealerId: body.dealerId ?? null,
+        submittedBy: o.submittedBy,
+        amountFen: body.loan.amountFen,
+        termMonths: body.loan.termMonths,
+        repaymentMethod: body.loan.repaymentMethod,
+        vehicle: { condition: v.condition, energy: v.energy, usage: v.usage, priceFen: v.priceFen, year: v.year, mileageKm: v.mileageKm },
+      },
+      o.submittedAtMs,
+    ),
     flags: vin.checkDigitOk ? [] : ['VIN_CHECK_DIGIT_MISMATCH'],
   };
 }

@@ -13,6 +13,8 @@ export interface ApiContext {
   workflows: LoanWorkflows;
   temporal: Client;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS'> & Partial<Pick<Config, 'TASK_CLAIM_MINUTES'>>;
+  /** How long an application nobody has seen a workflow of blocks its applicant (ORPHAN_AFTER_MS). */
+  orphanAfterMs: number;
   log: Logger;
   /** Signs every act the API sends to a workflow (the workflow refuses unsigned acts). */
   signer: ActSigner;

@@ -22,6 +22,7 @@ export const PROBLEM_TYPES = {
   four_eyes: { status: 403, title: 'Four-eyes rule: this approval does not count' },
   not_found: { status: 404, title: 'Not found' },
   not_waiting: { status: 409, title: 'The application is not waiting for this action' },
+  duplicate_application: { status: 409, title: 'The applicant already has an open application' },
   already_approved: { status: 409, title: 'You have already approved this application' },
   task_claimed: { status: 409, title: 'Someone else is working on this task' },
   reference_conflict: { status: 409, title: 'This payment reference was recorded with another amount' },

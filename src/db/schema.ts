@@ -72,6 +72,12 @@ export const applications = pgTable(
     loanId: text('loan_id'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /**
+     * When some process first saw this application's workflow exist (the API or the reconciler
+     * after starting it, the workflow's own first activity). Null: perhaps no workflow yet, which
+     * the reconciler repairs (src/workflows/applicationReconciler.ts).
+     */
+    workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     // Work queues page by (stage, pending task) in creation order.
@@ -82,6 +88,8 @@ export const applications = pgTable(
     index('applications_escalated_idx').on(t.slaAt, t.id).where(sql`escalated`),
     index('applications_sla_idx').on(t.slaAt, t.id).where(sql`pending_task is not null`),
     index('applications_branch_idx').on(t.branchId, t.stage),
+    // The reconciler pages the applications nobody has seen a workflow of: a handful, not the table.
+    index('applications_unstarted_idx').on(t.createdAt, t.id).where(sql`workflow_started_at is null`),
   ],
 );
 
@@ -104,6 +112,21 @@ export const taskClaims = pgTable(
   },
   (t) => [index('task_claims_claimant_idx').on(t.claimedBy, t.expiresAt)],
 );
+
+/**
+ * The duplicate screen's one fact: for each person (keyed hash of the ID number) the one application
+ * that may be open. The API claims it before it writes an application and the workflow's screen
+ * confirms it; whoever does not hold the claim is the duplicate. A claim whose workflow nobody has
+ * seen for ORPHAN_AFTER_MS is an orphan's and may be taken over, so an application whose workflow
+ * does not exist never blocks the person. Written only by src/db/openApplications.ts.
+ */
+export const openApplications = pgTable('open_applications', {
+  idNumberHash: text('id_number_hash').primaryKey(),
+  applicationId: text('application_id').notNull().unique(),
+  claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  /** When the holder's workflow was seen to exist; from then on the claim is never taken over. */
+  workflowSeenAt: timestamp('workflow_seen_at', { withTimezone: true, mode: 'date' }),
+});
 
 export const vehicles = pgTable('vehicles', {
   id: text('id').primaryKey(),

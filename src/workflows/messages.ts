@@ -24,6 +24,7 @@ export const TASK_QUEUE = 'car-loans';
 export const loanApplicationWorkflowId = (applicationId: string): string => `loan-application-${applicationId}`;
 export const loanServicingWorkflowId = (loanId: string): string => `loan-servicing-${loanId}`;
 export const REMINDERS_SCHEDULE_ID = 'repayment-reminders-daily';
+export const RECONCILER_SCHEDULE_ID = 'application-reconciler';
 
 // ---------------------------------------------------------------------------------------------
 // Input
@@ -48,6 +49,43 @@ export interface LoanApplicationInput {
   };
   /** Epoch ms the API accepted it (workflow time for everything after). */
   submittedAtMs: number;
+}
+
+/** The stored application and vehicle as far as the input needs them (rows or the API's values). */
+export interface StoredApplication {
+  id: string;
+  channel: string;
+  branchId: string;
+  dealerId: string | null;
+  submittedBy: string;
+  amountFen: number;
+  termMonths: number;
+  repaymentMethod: string;
+  vehicle: { condition: string; energy: string; usage: string; priceFen: number; year: number; mileageKm: number };
+}
+
+/** The workflow input of a stored application: what the API starts it with, and the reconciler too. */
+export function loanApplicationInput(a: StoredApplication, submittedAtMs: number): LoanApplicationInput {
+  const v = a.vehicle;
+  return {
+    applicationId: a.id,
+    channel: a.channel as Channel,
+    branchId: a.branchId,
+    ...(a.dealerId ? { dealerId: a.dealerId } : {}),
+    submittedBy: a.submittedBy,
+    amountFen: a.amountFen,
+    termMonths: a.termMonths,
+    repaymentMethod: a.repaymentMethod as RepaymentMethod,
+    vehicle: {
+      condition: v.condition as VehicleCondition,
+      energy: v.energy as VehicleEnergy,
+      usage: v.usage as VehicleUsage,
+      priceFen: v.priceFen,
+      year: v.year,
+      mileageKm: v.mileageKm,
+    },
+    submittedAtMs,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

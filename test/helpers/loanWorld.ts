@@ -63,7 +63,8 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
   useActClock(() => env.currentTimeMs());
   const cipher = testCipher();
   const providers = createProviderClients(sandbox.providers);
-  const activities = createActivities({ db: h.db, cipher, providers });
+  // The reconciler starts the workflows of orphaned applications on this world's task queue.
+  const activities = createActivities({ db: h.db, cipher, providers, temporal: { client: env.client, taskQueue } });
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',

@@ -117,6 +117,16 @@ export class ManagedProcess {
     clearTimeout(timer);
   }
 
+  /** Sends `signal` to the whole process group without waiting (SIGSTOP freezes it, SIGCONT thaws it). */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.running || !this.child) return;
+    try {
+      process.kill(-(this.child.pid as number), signal);
+    } catch {
+      // gone between the check and the signal
+    }
+  }
+
   /** A clean stop (SIGTERM, SIGKILL after the grace period). */
   stop(): Promise<void> {
     return this.kill('SIGTERM', 15_000);
@@ -155,12 +165,17 @@ export function reasonToSkip(): string | undefined {
   return 'the reliability tests run several processes on one database: set DATABASE_URL to a PostgreSQL server (PGlite cannot be shared between processes), or install PostgreSQL (apt-get install postgresql) so a throwaway one can be started';
 }
 
+/** Can the suite start (and so restart) a PostgreSQL of its own? */
+export function canOwnPostgres(): boolean {
+  return debianPgBin() !== undefined;
+}
+
 /**
  * The scripts/postgres-ephemeral.sh recipe: initdb in a temporary folder, trust auth, 127.0.0.1 only.
  * DATABASE_URL's server is used instead unless `own` (a test that restarts PostgreSQL needs its own).
  */
 export async function startPostgres(opts: { own?: boolean } = {}): Promise<PostgresServer> {
-  if (process.env.DATABASE_URL && !opts.own) return { url: process.env.DATABASE_URL, stop: async () => undefined };
+  if (process.env.DATABASE_URL && !(opts.own && canOwnPostgres())) return { url: process.env.DATABASE_URL, stop: async () => undefined };
   const bin = debianPgBin();
   if (!bin) throw new Error(reasonToSkip());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-rel-pg-'));
@@ -207,6 +222,8 @@ export interface Cluster {
   sandboxUrl: string;
   temporalAddress: string;
   databaseUrl: string;
+  /** The PostgreSQL server the database is on (restartable when the suite owns it). */
+  postgres: PostgresServer;
   /** The test's own connection to the shared database (migrated before any process starts). */
   db: DbHandle;
   temporal: ManagedProcess;
@@ -236,12 +253,14 @@ async function temporalAnswers(address: string): Promise<boolean> {
 export interface ClusterOptions {
   /** Extra environment for the API and the worker. */
   env?: Record<string, string>;
+  /** A PostgreSQL of the suite's own (Debian's binaries), so a test may restart it. */
+  ownPostgres?: boolean;
 }
 
 /** Starts PostgreSQL (when needed), a fresh database, then Temporal, the sandbox, the worker and the API. */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-reliability-'));
-  const pg = await startPostgres();
+  const pg = await startPostgres({ own: opts.ownPostgres ?? false });
   const dbName = `rel_${Date.now().toString(36)}_${process.pid}`;
   const admin = postgres(pg.url, { max: 1, onnotice: () => undefined });
   await admin.unsafe(`CREATE DATABASE ${dbName}`);
@@ -326,6 +345,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     sandboxUrl,
     temporalAddress,
     databaseUrl,
+    postgres: pg,
     db,
     temporal,
     sandbox,

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { validateVin } from '../../domain';
 import { writeTogether } from '../../db/client';
-import { applicants, applications, documents, vehicles } from '../../db/schema';
+import { recordWorkflowSeen, screenApplicant } from '../../db/openApplications';
+import { applicants, applications, documents, openApplications, vehicles } from '../../db/schema';
 import { newApplicationRows } from '../applicationRows';
 import { audit, auditInsert } from '../audit';
 import type { ApiContext } from '../context';
@@ -18,6 +19,7 @@ import {
   createApplicationRules,
   CreatedApplication,
   documentUriErrors,
+  DuplicateApplicationProblem,
   ListApplicationsQuery,
 } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
@@ -50,7 +52,7 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
     path: '/applications',
     summary: 'Submit an application and start its workflow',
     description:
-      'Validates the applicant (GB 11643 ID number, mobile number), the vehicle (VIN format; a wrong check digit is accepted and flagged for manual review) and the loan (term 12/24/36/48/60), stores the personal data encrypted, and starts `loan-application-<id>`. With an Idempotency-Key the same key and body return the same application.',
+      'Validates the applicant (GB 11643 ID number, mobile number), the vehicle (VIN format; a wrong check digit is accepted and flagged for manual review) and the loan (term 12/24/36/48/60), runs the intake screen (blacklist, an open application of the same person), stores the personal data encrypted, and starts `loan-application-<id>`. The screen\'s verdict is in the answer: a duplicate is 409 naming the open application, a blacklisted applicant 201 with `stage: rejected`. With an Idempotency-Key the same key and body return the same application.',
     tags: TAGS,
     auth: { kind: 'staff', roles: ['officer'] },
     body: CreateApplicationBody,
@@ -60,21 +62,40 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
     idempotent: true,
     responses: {
       201: {
-        description: 'Created; Location points at the application',
+        description:
+          'Created; Location points at the application. `stage` is `intake`, or `rejected` with `outcomeReason: BLACKLISTED` when the applicant is on the blacklist (the application is kept for the audit trail and the applicant is told)',
         schema: CreatedApplication,
         example: CREATED_EXAMPLE,
         headers: { Location: { description: '/applications/{id}', schema: { type: 'string' } } },
       },
+      409: {
+        description:
+          'The applicant already has an open application (`code: DUPLICATE_APPLICATION`, `openApplicationId` names it; nothing is stored), or a request with this Idempotency-Key is still running',
+        schema: DuplicateApplicationProblem,
+      },
+      503: {
+        description: 'Temporal did not start the workflow in time (APPLICATION_START_TIMEOUT_MS): retry after `Retry-After` seconds with the same Idempotency-Key; the application is kept and gets its workflow either way',
+      },
     },
-    async handle({ staff, body, actId, keyed, log }) {
+    async handle({ staff, body, actId, keyed, log, requestId }) {
       const id = keyed ? deterministicUuid(`application\n${actId}`) : randomUUID();
-      const rows = newApplicationRows(ctx.cipher, { id, body, submittedBy: staff.id, submittedAtMs: Date.now() });
+      const submittedAtMs = Date.now();
+      const rows = newApplicationRows(ctx.cipher, { id, body, submittedBy: staff.id, submittedAtMs });
       const { workflowId } = rows.application;
       const { flags, input } = rows;
+      const idNumberHash = rows.applicant.idNumberHash;
+      const db = ctx.db;
+
+      // The intake screen's verdict before anything is written, so the answer tells it: a listed
+      // applicant's application is stored and rejected (the lender's decision has an audit trail and
+      // the applicant is told); a person with an open application is claimed by it, and this one
+      // is refused with 409 and not stored. The workflow's own screen stays the authority.
+      const verdict = await screenApplicant(db, { idNumberHash, applicationId: id, orphanAfterMs: ctx.orphanAfterMs, workflowSeen: false });
+      if (!verdict.blacklisted && verdict.holder !== id) throw await duplicateApplication(verdict.holder, staff.id, actId, requestId);
+      const blacklisted = verdict.blacklisted;
 
       // Every row of the application in one statement (atomic, one round trip); each row's key
       // derives from the application id, so a retry with the same Idempotency-Key finds it done.
-      const db = ctx.db;
       const v = body.vehicle;
       const docs = body.documents ?? [];
       await writeTogether(db, [
@@ -88,7 +109,7 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
           kind: 'application_created',
           actor: staff.id,
           stage: 'intake',
-          data: { flags, documentTypes: docs.map((d) => d.type) },
+          data: { flags, documentTypes: docs.map((d) => d.type), ...(blacklisted ? { screen: 'BLACKLISTED' } : {}) },
           before: null,
           after: {
             stage: 'intake',
@@ -104,11 +125,43 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
         }),
       ]);
 
+      // Within the start deadline, or 503: the rows stay, and a retry with the same key or the
+      // reconciler gives the application its workflow.
       await ctx.workflows.start(input);
-      log.info({ applicationId: id, workflowId, channel: body.channel, flags }, 'application created');
-      return { status: 201, headers: { Location: `/applications/${id}` }, body: { id, workflowId, stage: 'intake', flags } };
+      let holdsClaim = true;
+      try {
+        holdsClaim = await recordWorkflowSeen(db, id);
+      } catch (err) {
+        // Only a shortcut: the workflow's first activity records it too.
+        log.warn({ applicationId: id, err: (err as Error).message }, 'could not record the started workflow');
+      }
+      if (!blacklisted && !holdsClaim) {
+        // The start took longer than ORPHAN_AFTER_MS and the person was submitted again meanwhile:
+        // the newer application holds the claim and this one's screen will reject it.
+        const [holder] = await db.select({ applicationId: openApplications.applicationId }).from(openApplications).where(eq(openApplications.idNumberHash, idNumberHash));
+        if (holder && holder.applicationId !== id) throw await duplicateApplication(holder.applicationId, staff.id, actId, requestId);
+      }
+      log.info({ applicationId: id, workflowId, channel: body.channel, flags, screen: blacklisted ? 'blacklisted' : 'clear' }, 'application created');
+      const outcome = blacklisted ? { stage: 'rejected' as const, outcomeReason: 'BLACKLISTED' } : { stage: 'intake' as const };
+      return { status: 201, headers: { Location: `/applications/${id}` }, body: { id, workflowId, ...outcome, flags } };
     },
   });
+
+  /** The 409 of a person who has an open application, recorded in that application's audit trail. */
+  async function duplicateApplication(openApplicationId: string, actor: string, actId: string, requestId: string): Promise<ProblemError> {
+    await audit(ctx.db, {
+      eventKey: `api:application_refused:${actId}`,
+      applicationId: openApplicationId,
+      kind: 'application_refused',
+      actor,
+      data: { code: 'DUPLICATE_APPLICATION', requestId },
+    });
+    return new ProblemError(
+      'duplicate_application',
+      `This applicant already has an open application, ${openApplicationId}: act on it, or withdraw it before submitting a new one`,
+      { code: 'DUPLICATE_APPLICATION', openApplicationId },
+    );
+  }
 
   const list = defineOperation({
     operationId: 'listApplications',

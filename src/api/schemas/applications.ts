@@ -19,7 +19,7 @@ import type { FieldError } from '../problem';
 import { STAFF_ROLES } from '../auth';
 import { QUEUE_SORTS } from '../workQueue';
 import { z } from '../zod';
-import { Fen, Formatted, IsoDate, IsoDateTime, Line, MAX_FEN, orNull, PositiveFen, StageSchema, text } from './common';
+import { Fen, Formatted, IsoDate, IsoDateTime, Line, MAX_FEN, orNull, PositiveFen, ProblemSchema, StageSchema, text } from './common';
 
 const ID_NUMBER_MESSAGES: Record<ResidentIdError, string> = {
   FORMAT: 'a resident ID number is 17 digits followed by a digit or X',
@@ -182,10 +182,15 @@ export const CreatedApplication = z
   .object({
     id: z.string(),
     workflowId: z.string().openapi({ example: 'loan-application-a1b2c3d4-0000-4000-8000-000000000001' }),
-    stage: StageSchema,
+    stage: StageSchema.openapi({ description: '`intake`, or `rejected` when the intake screen declined the applicant (blacklist)' }),
+    outcomeReason: z.string().optional().openapi({ description: 'Why it was rejected at intake: `BLACKLISTED`' }),
     flags: z.array(z.string()).openapi({ description: 'Flags raised at intake, e.g. VIN_CHECK_DIGIT_MISMATCH (manual review)' }),
   })
   .openapi('CreatedApplication');
+
+export const DuplicateApplicationProblem = ProblemSchema.extend({
+  openApplicationId: z.string().optional().openapi({ description: 'The open application of the same applicant (`code: DUPLICATE_APPLICATION`)' }),
+}).openapi('DuplicateApplicationProblem', { description: 'RFC 9457 problem details; a duplicate names the open application' });
 
 // --------------------------------------------------------------------------------------------
 // The application's state (every action answers with it) and the full record
