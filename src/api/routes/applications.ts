@@ -24,7 +24,7 @@ import {
 } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
 import { applicantView, fullFieldsFor, stateView, type ApplicationRow } from '../views';
-import { APPLICATION_DETAIL_EXAMPLE, APPLICATION_PAGE_EXAMPLE, CREATED_EXAMPLE } from '../schemas/examples';
+import { APPLICATION_DETAIL_EXAMPLE, APPLICATION_PAGE_EXAMPLE, CREATED_EXAMPLE, DUPLICATE_APPLICATION_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['applications'];
 const DEFAULT_PAGE = 20;
@@ -72,6 +72,7 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
         description:
           'The applicant already has an open application (`code: DUPLICATE_APPLICATION`, `openApplicationId` names it; nothing is stored), or a request with this Idempotency-Key is still running',
         schema: DuplicateApplicationProblem,
+        example: DUPLICATE_APPLICATION_EXAMPLE,
       },
       503: {
         description: 'Temporal did not start the workflow in time (APPLICATION_START_TIMEOUT_MS): retry after `Retry-After` seconds with the same Idempotency-Key; the application is kept and gets its workflow either way',

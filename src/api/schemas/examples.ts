@@ -10,6 +10,18 @@ const OFFER = { amountFen: 15_000_000, termMonths: 36, repaymentMethod: 'equal_i
 
 export const CREATED_EXAMPLE = { id: APP, workflowId: WF, stage: 'intake', flags: [] };
 
+/** The 409 of a create whose applicant has an open application (nothing was stored). */
+export const DUPLICATE_APPLICATION_EXAMPLE = {
+  type: 'https://car-loans.example/problems/duplicate-application',
+  title: 'The applicant already has an open application',
+  status: 409,
+  detail: `This applicant already has an open application, ${APP}: act on it, or withdraw it before submitting a new one`,
+  code: 'DUPLICATE_APPLICATION',
+  openApplicationId: APP,
+  instance: '/applications',
+  requestId: '5f0c2a9e-8d7b-4c1a-9e3f-2b6d4a8c1e07',
+};
+
 export const APPLICATION_STATE_EXAMPLE = {
   id: APP,
   workflowId: WF,
