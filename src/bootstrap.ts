@@ -11,8 +11,13 @@ import { connectClient, dataConverterFromConfig, type TemporalTarget } from './t
 
 /** The configuration, or exit code 2 with the loader's message on stderr. */
 export function configOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  return orExit(() => loadConfig(env));
+}
+
+/** What `read` derives from the configuration (a key ring), or exit code 2 when it refuses the configuration. */
+export function orExit<T>(read: () => T): T {
   try {
-    return loadConfig(env);
+    return read();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -1,12 +1,20 @@
 import { configOrExit } from './bootstrap';
+import { watchLaunchers } from './launchers';
 import { createLogger } from './logger';
+import { startSystem, type RunningSystem } from './system';
 import { workerVersion } from './temporal/buildId';
-import { startSystem } from './system';
 
 async function main(): Promise<void> {
   const config = configOrExit();
   const log = createLogger(config.LOG_LEVEL);
-  const system = await startSystem(config, log);
+  // Whatever kills npm (or tsx) kills this system too: nothing it started outlives `npm start`.
+  let launcherGone: string | undefined;
+  let system: RunningSystem | undefined;
+  watchLaunchers((why) => {
+    launcherGone = why;
+    if (system) shutdown(`launcher gone: ${why}`);
+  });
+  system = await startSystem(config, log);
 
   const lines = [
     '',
@@ -25,8 +33,8 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n'));
 
   let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
+  function shutdown(signal: string): void {
+    if (stopping || !system) return;
     stopping = true;
     log.info({ signal }, 'stopping');
     system
@@ -36,9 +44,10 @@ async function main(): Promise<void> {
         log.error({ err }, 'unclean stop');
         process.exit(1);
       });
-  };
+  }
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (launcherGone) shutdown(`launcher gone: ${launcherGone}`);
 }
 
 main().catch((err) => {

@@ -9,13 +9,15 @@ import type { DbHandle } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import type { Logger } from '../logger';
 import { createAuthenticator } from './auth';
-import { codecCorsOrigins, codecRouter } from './codecServer';
+import { codecCorsOrigins, codecRouter, codecSessionKey } from './codecServer';
+import { actSignerFromConfig } from '../temporal/actKeys';
 import { codecFromConfig } from '../temporal/codec';
 import type { ApiContext } from './context';
-import { renderDocsPage } from './docs';
+import { docsRouter } from './docs';
 import { IdempotencyStore } from './idempotency';
 import { DRAINING } from './lifecycle';
 import { LoanWorkflows, type LoanWorkflowsOptions } from './loanWorkflows';
+import { DEFAULT_ORPHAN_AFTER_MS } from '../config';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi';
 import { handlerFor, hasBody, type Operation } from './operation';
@@ -24,13 +26,14 @@ import { actionOperations } from './routes/actions';
 import { applicationOperations } from './routes/applications';
 import { loanOperations } from './routes/loans';
 import { webhookOperations } from './routes/webhooks';
+import { workQueueOperations } from './routes/workQueues';
 
 export interface AppDeps {
   db: DbHandle;
   temporal: Client;
   taskQueue: string;
-  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS'> &
-    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS'>>;
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS' | 'NODE_ENV' | 'ACT_SIGNING_KEY' | 'ACT_SIGNING_KEY_ID' | 'ACT_VERIFY_KEYS'> &
+    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY' | 'TASK_CLAIM_MINUTES' | 'APPLICATION_START_TIMEOUT_MS' | 'ORPHAN_AFTER_MS'>>;
   cipher: PiiCipher;
   log: Logger;
   /** Largest accepted body (default 64kb). */
@@ -108,13 +111,15 @@ const CONTENT_CODING = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** Every operation of SPEC section 4, in one table (also the source of /openapi.json). */
 export function apiOperations(ctx: ApiContext): Operation[] {
-  return [...applicationOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
+  return [...applicationOperations(ctx), ...workQueueOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Behind a TLS-terminating proxy that says so, req.secure and req.protocol tell the truth.
+  app.set('trust proxy', deps.config.TRUST_PROXY ?? false);
   const log = deps.log;
   const metrics = createApiMetrics({ db: deps.db.db, log });
 
@@ -122,14 +127,20 @@ export function createApp(deps: AppDeps): Express {
     db: deps.db.db,
     cipher: deps.cipher,
     temporal: deps.temporal,
-    workflows: new LoanWorkflows(deps.temporal, { taskQueue: deps.taskQueue, ...deps.workflowTimeouts }),
+    workflows: new LoanWorkflows(deps.temporal, {
+      taskQueue: deps.taskQueue,
+      ...(deps.config.APPLICATION_START_TIMEOUT_MS ? { startTimeoutMs: deps.config.APPLICATION_START_TIMEOUT_MS } : {}),
+      ...deps.workflowTimeouts,
+    }),
     config: deps.config,
+    orphanAfterMs: deps.config.ORPHAN_AFTER_MS ?? DEFAULT_ORPHAN_AFTER_MS,
     log,
+    // Fails the start in production without ACT_SIGNING_KEY.
+    signer: actSignerFromConfig(deps.config),
   };
   const operations = apiOperations(ctx);
   const openApi: OpenApiDocument = buildOpenApiDocument(operations);
   const openApiJson = JSON.stringify(openApi);
-  const docsHtml = renderDocsPage(openApi);
   app.locals.openApi = openApi;
 
   // Request id, access log (ids, route and status only: never bodies or headers) and metrics.
@@ -205,14 +216,21 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApiJson);
   });
-  app.get('/docs', (_req, res) => {
-    res.type('html').send(docsHtml);
-  });
+  app.use(docsRouter());
 
   // The Temporal UI's codec endpoint (engineers only), with its own CORS, cookie and body limit.
   if (deps.config.TEMPORAL_CODEC_KEY && deps.config.TEMPORAL_CODEC_KEY_ID) {
     const codec = codecFromConfig({ ...deps.config, TEMPORAL_CODEC_KEY: deps.config.TEMPORAL_CODEC_KEY, TEMPORAL_CODEC_KEY_ID: deps.config.TEMPORAL_CODEC_KEY_ID });
-    app.use('/codec', codecRouter({ codec, authenticate: createAuthenticator(deps.config), allowedOrigins: codecCorsOrigins(deps.config), log }));
+    app.use(
+      '/codec',
+      codecRouter({
+        codec,
+        authenticate: createAuthenticator(deps.config),
+        allowedOrigins: codecCorsOrigins(deps.config),
+        sessionKey: codecSessionKey(deps.config.TEMPORAL_CODEC_KEY),
+        log,
+      }),
+    );
   }
 
   // JSON bodies up to the limit; the raw bytes are kept for the webhook's HMAC.

@@ -7,7 +7,7 @@ import { ESIGN_SIGNATURE_HEADER, verifyEsignSignature } from '../sandbox/esign-s
 import type { StaffRole } from '../workflows/messages';
 import { assertRole, type Authenticator, type Staff } from './auth';
 import { canonicalJson, sha256Hex, type IdempotencyStore, type StoredAnswer } from './idempotency';
-import { fieldErrors, PROBLEM_CONTENT_TYPE, problemBody, ProblemError, staffMessage, toPointer, validationProblem, type FieldError } from './problem';
+import { fieldErrors, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problemBody, ProblemError, staffMessage, toPointer, validationProblem, type FieldError, type ProblemKind } from './problem';
 import { IdempotencyKeyHeader, ProblemSchema } from './schemas/common';
 
 /**
@@ -52,6 +52,8 @@ export interface Example {
 export interface ResponseDoc {
   description: string;
   schema?: z.ZodType;
+  /** What the answer looks like (shown in /docs; the OpenAPI test checks it against the schema). */
+  example?: unknown;
   headers?: Record<string, { description: string; schema: { type: 'string' } }>;
   contentType?: string;
 }
@@ -241,7 +243,23 @@ export function handlerFor(op: Operation, services: PipelineServices): RequestHa
 // ------------------------------------------------------------------------------------------
 // OpenAPI
 
-const problem = (description: string): ResponseConfig => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } });
+/** A problem answer of this status as the API writes it, for the document's examples. */
+export function problemExample(status: number, description: string): Record<string, unknown> {
+  const kind = (Object.keys(PROBLEM_TYPES) as ProblemKind[]).find((k) => PROBLEM_TYPES[k].status === status) ?? 'internal';
+  const body = problemBody(kind, description.replace(/`/g, ''));
+  const extra: Record<string, unknown> =
+    status === 400
+      ? { errors: [{ pointer: '#/applicant/idNumber', in: 'body', code: 'custom', message: 'the check character does not match (GB 11643, ISO 7064 MOD 11-2)' }] }
+      : status === 409
+        ? { stage: 'approval' }
+        : {};
+  return { ...body, ...extra, instance: '/applications/a1b2c3d4-0000-4000-8000-000000000001', requestId: '5f0c2a9e-8d7b-4c1a-9e3f-2b6d4a8c1e07' };
+}
+
+const problem = (status: number, description: string): ResponseConfig => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema, example: problemExample(status, description) } },
+});
 
 /** The express path in OpenAPI syntax: `/applications/:id` → `/applications/{id}`. */
 export function openApiPath(path: string): string {
@@ -253,19 +271,26 @@ export function routeConfig(op: Operation): RouteConfig {
   const responses: RouteConfig['responses'] = {};
   for (const [status, doc] of Object.entries(op.responses)) {
     if (Number(status) >= 400 && !doc.schema) {
-      responses[status] = problem(doc.description);
+      responses[status] = problem(Number(status), doc.description);
       continue;
     }
     responses[status] = {
       description: doc.description,
       ...(doc.headers ? { headers: doc.headers } : {}),
       ...(doc.schema
-        ? { content: { [doc.contentType ?? (Number(status) >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json')]: { schema: doc.schema } } }
+        ? {
+            content: {
+              [doc.contentType ?? (Number(status) >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json')]: {
+                schema: doc.schema,
+                ...(doc.example !== undefined ? { example: doc.example } : {}),
+              },
+            },
+          }
         : {}),
     };
   }
   const add = (status: number, description: string) => {
-    responses[String(status)] ??= problem(description);
+    responses[String(status)] ??= problem(status, description);
   };
   if (op.params || op.query || op.body || op.idempotent) add(400, 'Malformed request: `errors` names every bad field');
   if (op.auth.kind === 'staff') add(401, 'No valid bearer token');

@@ -7,6 +7,9 @@
 export const LOAN_EVENT_KINDS = [
   // Staff acts, as the API audits them (the workflow records the same act as it applies it).
   'application_created',
+  'application_refused',
+  'task_claimed',
+  'task_released',
   'documents_submitted',
   'phone_verification_completed',
   'approval_decision',
@@ -14,6 +17,7 @@ export const LOAN_EVENT_KINDS = [
   'collateral_registered',
   'withdrawal',
   'act_refused',
+  'emergency_act',
   'repayment_recorded',
   'esign_event',
   'pii_read',

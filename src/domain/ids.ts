@@ -25,3 +25,6 @@ export const disbursementReference = (applicationId: string): string => loanAppl
 /** The daily repayment-reminder Schedule, and the prefix of the sweeps it starts (it appends the time). */
 export const REMINDERS_SCHEDULE_ID = 'repayment-reminders-daily';
 export const REMINDERS_WORKFLOW_ID_PREFIX = 'repayment-reminders';
+/** The reconciler's Schedule, and the prefix of the runs it starts (the Schedule appends the time). */
+export const RECONCILER_SCHEDULE_ID = 'application-reconciler';
+export const RECONCILER_WORKFLOW_ID = 'application-reconciler';

@@ -38,7 +38,8 @@ import type { createLoanActivities } from '../activities/loans';
 import type { createReminderActivities } from '../activities/reminders';
 import { callCentreActivityOptions, smsActivityOptions } from '../activities/providers/options';
 import { type Fen, type InstallmentStatus, type IsoDate, addDays, compareDates, DEFAULT_POLICY, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } from '../domain';
-import { loanServicingWorkflowId } from './messages';
+import { loanApplicationWorkflowId, loanServicingWorkflowId } from './messages';
+import { servicingActGuard } from './servicingActs';
 import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from './searchAttributes';
 import {
   type EarlyPayoffRequested,
@@ -172,12 +173,20 @@ export async function loanServicing(input: LoanServicingInput): Promise<LoanServ
     };
   };
 
-  setHandler(repaymentRecordedSignal, (repayment) => {
-    queue.push({ kind: 'repayment', repayment, ticket: null });
+  // Every act must carry the API's proof: refused and recorded otherwise (servicingActs.ts).
+  let refusals = 0;
+  const acts = servicingActGuard({
+    workflowId,
+    applicationWorkflowId: loanApplicationWorkflowId(applicationId),
+    record: (data) =>
+      db.recordLoanEvent({ eventKey: `${workflowId}:act_refused:${workflowInfo().runId}:${++refusals}`, applicationId, kind: 'act_refused', actor: 'system', stage: 'servicing', data: { loanId, ...data } }),
   });
+  setHandler(repaymentRecordedSignal, (repayment) => acts.refused('repaymentRecorded', repayment, 'signal') ?? void queue.push({ kind: 'repayment', repayment, ticket: null }));
   setHandler(
     repaymentRecordedUpdate,
     async (repayment) => {
+      const forged = acts.refused('repaymentRecorded', repayment, 'update');
+      if (forged) return forged.then(() => state());
       const ticket = ++tickets;
       queue.push({ kind: 'repayment', repayment, ticket });
       await condition(() => answers.has(ticket));
@@ -187,18 +196,19 @@ export async function loanServicing(input: LoanServicingInput): Promise<LoanServ
     },
     {
       validator: (r) => {
+        acts.validate('repaymentRecorded', r);
         const problem = repaymentProblem(r);
         if (problem) throw refused(problem, `repayment refused: ${problem}`);
         if (closedBy) throw refused('LOAN_CLOSED', 'the loan is closed');
       },
     },
   );
-  setHandler(earlyPayoffRequestedSignal, (request) => {
-    queue.push({ kind: 'payoff', request, ticket: null });
-  });
+  setHandler(earlyPayoffRequestedSignal, (request) => acts.refused('earlyPayoffRequested', request, 'signal') ?? void queue.push({ kind: 'payoff', request, ticket: null }));
   setHandler(
     earlyPayoffRequestedUpdate,
     async (request) => {
+      const forged = acts.refused('earlyPayoffRequested', request, 'update');
+      if (forged) return forged.then(() => state());
       const ticket = ++tickets;
       queue.push({ kind: 'payoff', request, ticket });
       await condition(() => answers.has(ticket));
@@ -211,15 +221,19 @@ export async function loanServicing(input: LoanServicingInput): Promise<LoanServ
     },
     {
       validator: (p) => {
+        acts.validate('earlyPayoffRequested', p);
         if (closedBy) throw refused('LOAN_CLOSED', 'the loan is closed');
         const problem = schedule.length > 0 ? payoffDateProblem(schedule, p?.asOfDate, today()) : null;
         if (problem) throw refused('INVALID_PAYOFF_DATE', problem);
       },
     },
   );
-  setHandler(collateralRegisteredLateSignal, (c) => {
-    queue.push({ kind: 'collateral', registrationRef: String(c?.registrationRef ?? ''), registeredAt: String(c?.registeredAt ?? ''), actor: String(c?.actor ?? '') });
-  });
+  setHandler(
+    collateralRegisteredLateSignal,
+    (c) =>
+      acts.refused('collateralRegistered', c, 'signal') ??
+      void queue.push({ kind: 'collateral', registrationRef: String(c?.registrationRef ?? ''), registeredAt: String(c?.registeredAt ?? ''), actor: String(c?.actor ?? '') }),
+  );
   setHandler(servicingStateQuery, () => state());
 
   const event = (key: string, kind: string, data: Record<string, unknown> = {}) =>

@@ -15,13 +15,14 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { fenToYuanString } from '../domain';
 import type { Offer, RiskGrade, Stage, TerminalStage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
 import { FailureType } from '../contracts/failures';
+import type { ActProof } from './actProof';
 import * as SA from './searchAttributes';
 
 // ---------------------------------------------------------------------------------------------
 // Workflow ids: defined in src/domain/ids.ts with every other id; here for the messages' users.
 
 import { TASK_QUEUE, loanApplicationWorkflowId } from '../domain/ids';
-export { TASK_QUEUE, loanApplicationWorkflowId, loanServicingWorkflowId, REMINDERS_SCHEDULE_ID } from '../domain/ids';
+export { TASK_QUEUE, loanApplicationWorkflowId, loanServicingWorkflowId, REMINDERS_SCHEDULE_ID, RECONCILER_SCHEDULE_ID } from '../domain/ids';
 
 // ---------------------------------------------------------------------------------------------
 // Input
@@ -48,6 +49,43 @@ export interface LoanApplicationInput {
   submittedAtMs: number;
 }
 
+/** The stored application and vehicle as far as the input needs them (rows or the API's values). */
+export interface StoredApplication {
+  id: string;
+  channel: string;
+  branchId: string;
+  dealerId: string | null;
+  submittedBy: string;
+  amountFen: number;
+  termMonths: number;
+  repaymentMethod: string;
+  vehicle: { condition: string; energy: string; usage: string; priceFen: number; year: number; mileageKm: number };
+}
+
+/** The workflow input of a stored application: what the API starts it with, and the reconciler too. */
+export function loanApplicationInput(a: StoredApplication, submittedAtMs: number): LoanApplicationInput {
+  const v = a.vehicle;
+  return {
+    applicationId: a.id,
+    channel: a.channel as Channel,
+    branchId: a.branchId,
+    ...(a.dealerId ? { dealerId: a.dealerId } : {}),
+    submittedBy: a.submittedBy,
+    amountFen: a.amountFen,
+    termMonths: a.termMonths,
+    repaymentMethod: a.repaymentMethod as RepaymentMethod,
+    vehicle: {
+      condition: v.condition as VehicleCondition,
+      energy: v.energy as VehicleEnergy,
+      usage: v.usage as VehicleUsage,
+      priceFen: v.priceFen,
+      year: v.year,
+      mileageKm: v.mileageKm,
+    },
+    submittedAtMs,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Human acts (signal payloads = update arguments)
 
@@ -56,6 +94,8 @@ export interface ActBase {
   actor: string;
   /** Client-chosen id of this act; a repeat with the same id is the same act (idempotent). */
   actId?: string | undefined;
+  /** The API's signature over the act (src/workflows/actProof.ts): without a valid one the act is refused. */
+  proof?: ActProof | undefined;
 }
 
 export interface DocumentsSubmitted extends ActBase {
@@ -129,7 +169,8 @@ export type ActRefusalCode =
   | 'SUBMITTER_CANNOT_APPROVE'
   | 'ALREADY_APPROVED_BY_THIS_APPROVER'
   | 'INVALID_ACT' // e.g. reject without a reason code, an offer change outside the limits
-  | 'ALREADY_APPLIED'; // same actId seen before (the API treats this as success)
+  | 'ALREADY_APPLIED' // same actId seen before (the API treats this as success)
+  | 'NOT_AUTHENTICATED'; // no valid proof that the API authenticated the actor (unsigned, tampered, expired, ...)
 export interface ActRefusal {
   code: ActRefusalCode;
   stage: Stage;
@@ -141,7 +182,7 @@ export const ACT_REFUSED = FailureType.ActRefused;
 // State (the `state` query and every update's answer)
 
 export type PendingTaskKind = 'submit_documents' | 'phone_verification' | 'approval' | 'sign_contract' | 'register_collateral';
-export type StaffRole = 'officer' | 'verifier' | 'approver' | 'finance' | 'admin';
+export type StaffRole = 'officer' | 'verifier' | 'approver' | 'supervisor' | 'finance' | 'admin';
 
 export interface PendingTask {
   kind: PendingTaskKind;
@@ -192,7 +233,8 @@ export interface LoanState {
   loanId: string | null;
   /** Why it ended where it did (a reason code), for terminal stages. */
   outcomeReason: string | null;
-  refusedActs: { act: string; actor: string; code: ActRefusalCode; at: string }[];
+  /** Acts refused that no caller could be told about (signals); `problem` says what was wrong with an unauthenticated one. */
+  refusedActs: { act: string; actor: string; code: ActRefusalCode; at: string; problem?: string | undefined }[];
 }
 
 export const stateQuery = defineQuery<LoanState>('state');

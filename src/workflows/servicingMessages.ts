@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { FailureType } from '../contracts/failures';
+import type { ActProof } from './actProof';
 
 export interface LoanServicingInput {
   loanId: string;
@@ -31,25 +32,31 @@ export interface RepaymentRecorded {
   paidAt: string;
   /** The bank's payment reference: a repeat with the same reference is the same repayment. */
   reference: string;
+  /** The API's signature (actProof.ts): a repayment without a valid one is refused. */
+  proof?: ActProof | undefined;
 }
 
 export interface EarlyPayoffRequested {
   actor: string;
   /** ISO date (Asia/Shanghai) the payoff is quoted for. */
   asOfDate: string;
+  proof?: ActProof | undefined;
 }
 
 export const repaymentRecordedSignal = defineSignal<[RepaymentRecorded]>('repaymentRecorded');
 /** The API's path: answers whether the repayment was applied or already known (same reference). */
 export const repaymentRecordedUpdate = defineUpdate<ServicingState, [RepaymentRecorded]>('repaymentRecordedUpdate');
-export const collateralRegisteredLateSignal = defineSignal<[{ actor: string; registrationRef: string; registeredAt: string }]>('collateralRegistered');
+/** The application's collateralRegistered act, forwarded by its workflow with the API's proof for that workflow. */
+export const collateralRegisteredLateSignal = defineSignal<[{ actor: string; actId?: string | undefined; registrationRef: string; registeredAt: string; proof?: ActProof | undefined }]>(
+  'collateralRegistered',
+);
 export const earlyPayoffRequestedSignal = defineSignal<[EarlyPayoffRequested]>('earlyPayoffRequested');
 /** The same request answered synchronously: the state carries the quote (or the update is refused). */
 export const earlyPayoffRequestedUpdate = defineUpdate<ServicingState, [EarlyPayoffRequested]>('earlyPayoffRequestedUpdate');
 
 /** Type of the ApplicationFailure a servicing update's validator throws; details: [{ code }]. */
 export const SERVICING_REFUSED = FailureType.ServicingRequestRefused;
-export type ServicingRefusalCode = 'INVALID_AMOUNT' | 'INVALID_REFERENCE' | 'INVALID_PAID_AT' | 'INVALID_PAYOFF_DATE' | 'LOAN_CLOSED';
+export type ServicingRefusalCode = 'INVALID_AMOUNT' | 'INVALID_REFERENCE' | 'INVALID_PAID_AT' | 'INVALID_PAYOFF_DATE' | 'LOAN_CLOSED' | 'NOT_AUTHENTICATED';
 
 /** What became of one repayment (the update's answer carries it as `lastRepayment`). */
 export interface RepaymentOutcome {

@@ -11,7 +11,8 @@
  *   at its next task; a change to what a running servicing run does goes behind `patched()`. It
  *   continues as new every few instalments, and a new run starts on the current build with no
  *   history to replay, so a patch can be retired once every run has continued as new past it.
- * - `repaymentReminders` is PINNED: a sweep takes minutes and starts fresh every day.
+ * - `repaymentReminders` and `reconcileApplications` are PINNED: each run takes minutes and the
+ *   Schedule starts a fresh one every time.
  */
 import { setWorkflowOptions, workflowInfo, type Workflow } from '@temporalio/workflow';
 import type { VersioningBehavior } from '@temporalio/common';
@@ -20,6 +21,7 @@ export const VERSIONING_BEHAVIOURS = {
   loanApplication: 'PINNED',
   loanServicing: 'AUTO_UPGRADE',
   repaymentReminders: 'PINNED',
+  reconcileApplications: 'PINNED',
 } as const satisfies Record<string, VersioningBehavior>;
 
 export type VersionedWorkflowType = keyof typeof VERSIONING_BEHAVIOURS;

@@ -111,3 +111,4 @@ export function readableText(json: unknown): string {
   walk(json, '');
   return out.join('\n');
 }
+

@@ -3,20 +3,23 @@ import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { loadConfig } from '../../src/config';
 import { and, eq } from 'drizzle-orm';
 import { createProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
 import { loanEvents } from '../../src/db/schema';
 import { loanServicingWorkflowId } from '../../src/domain/ids';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox';
+import { actKeyRingFromConfig, workflowBundlerOptions } from '../../src/temporal/actKeys';
 import { temporalCli } from '../../src/temporal/binaries';
 import { moveRuns, openRuns, retireVersion, setCurrentVersion, waitForVersion } from '../../src/temporal/deployments';
 import { createWorker } from '../../src/worker';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanServicing } from '../../src/workflows/loanServicing';
-import { documentsSubmittedUpdate, loanApplicationStartOptions, type LoanApplicationResult } from '../../src/workflows/messages';
+import { documentsSubmittedUpdate, loanApplicationStartOptions, withdrawUpdate, type LoanApplicationResult } from '../../src/workflows/messages';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { repaymentRecordedUpdate, servicingStateQuery } from '../../src/workflows/servicingMessages';
+import { signAct } from '../helpers/acts';
 import { createTestDb } from '../helpers/db';
 import { decide, registerCollateral, signOnSite, waitForState, waitForTask, walkToApproval, walkToServicing, walkToSigning, type LoanHandle } from '../helpers/loanWorld';
 import { addDocuments, seedApplication, testCipher, type SeedOptions } from '../helpers/seed';
@@ -110,7 +113,8 @@ describe('upgrading the workflow code with loans open', () => {
     const handle = env.client.workflow.getHandle<typeof loanServicing>(workflowId);
     const firstRun = (await handle.describe()).runId;
     for (let i = 1; ; i++) {
-      await handle.executeUpdate(repaymentRecordedUpdate, { args: [{ actor: 'finance-1', amountFen: 1_000, paidAt: new Date().toISOString(), reference: `${tag}-${i}` }] });
+      const repayment = { actor: 'finance-1', amountFen: 1_000, paidAt: new Date().toISOString(), reference: `${tag}-${i}` };
+      await handle.executeUpdate(repaymentRecordedUpdate, { args: [await signAct('repaymentRecorded', workflowId, repayment)] });
       const now = (await handle.describe()).runId;
       if (now !== firstRun) return now;
       if (i > 40) throw new Error(`${workflowId} did not continue as new after ${i} repayments`);
@@ -123,15 +127,18 @@ describe('upgrading the workflow code with loans open', () => {
     const schedule = await loadSchedule(h.db, loanId);
     const state = await handle.query(servicingStateQuery);
     const owed = schedule.reduce((sum, r) => sum + r.totalFen, 0);
-    await handle.executeUpdate(repaymentRecordedUpdate, { args: [{ actor: 'finance-1', amountFen: owed, paidAt: new Date().toISOString(), reference: `payoff-${loanId}` }] });
+    const repayment = { actor: 'finance-1', amountFen: owed, paidAt: new Date().toISOString(), reference: `payoff-${loanId}` };
+    await handle.executeUpdate(repaymentRecordedUpdate, { args: [await signAct('repaymentRecorded', handle.workflowId, repayment)] });
     expect(state.status).toBe('active');
     return handle.result();
   }
 
   it('runs every open loan to its end across the release, with no non-determinism', async () => {
     const bundleN = await workflowBundle();
+    // Bundled as a worker bundles, with the act keys the workers trust (the test signs with the development key).
     const bundleN1 = await bundleWorkflowCode({
       workflowsPath: require.resolve('./fixtures/nextRelease'),
+      ...workflowBundlerOptions(actKeyRingFromConfig(loadConfig({}))),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
     });
 
@@ -186,7 +193,7 @@ describe('upgrading the workflow code with loans open', () => {
 
     // N's applications go on through their stages on N, as the code they started with.
     const [docId] = await addDocuments(h.db, applicationIdOf(documents), [{ type: 'income_proof' }]);
-    await documents.executeUpdate(documentsSubmittedUpdate, { args: [{ actor: 'officer-1', documentIds: [docId!] }] });
+    await documents.executeUpdate(documentsSubmittedUpdate, { args: [await signAct('documentsSubmitted', documents.workflowId, { actor: 'officer-1', documentIds: [docId!] })] });
     const loans: string[] = [servicedLoan];
     loans.push((await walkToServicing(documents)).loanId!);
     loans.push((await walkToServicing(phone)).loanId!);
@@ -225,7 +232,7 @@ describe('upgrading the workflow code with loans open', () => {
     for (const a of applications) {
       expect(await a.result()).toEqual<LoanApplicationResult>({ stage: 'closed', outcomeReason: null, loanId: expect.any(String) });
     }
-    await fresh.signal('withdraw', { actor: 'officer-1', reasonCode: 'CUSTOMER_CHANGED_MIND' });
+    await fresh.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', fresh.workflowId, { actor: 'officer-1', reasonCode: 'CUSTOMER_CHANGED_MIND' })] });
     expect(await fresh.result()).toMatchObject({ stage: 'withdrawn' });
 
     // No workflow task of any run failed, and every run replays on N+1's code.

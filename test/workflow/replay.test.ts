@@ -2,6 +2,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { validateResidentId } from '../../src/domain';
 import { RECORDING, historyToJson, readableText, storedHistories } from '../helpers/histories';
 import { replayFailures } from '../helpers/replay';
+import { describeUnless } from '../helpers/skips';
 import { workflowBundle } from '../helpers/temporal';
 
 // The stored histories of every release (test/workflow/histories/<version>/, recorded with
@@ -10,8 +11,6 @@ import { workflowBundle } from '../helpers/temporal';
 // reaches a worker. Every release's histories stay: a servicing run lives for years.
 
 const histories = storedHistories();
-const describeUnlessRecording = RECORDING ? describe.skip : describe;
-
 /** The paths every release records: each application path, and servicing across a continue-as-new. */
 const PATHS = [
   'happy-new-branch',
@@ -29,11 +28,12 @@ const PATHS = [
   'withdrawn-intake',
   'withdrawn-signing',
   'failed-disbursement',
+  'forged-acts-refused',
   'servicing-first-run-continued-as-new',
   'servicing-last-run-carried-over-repaid',
 ];
 
-describeUnlessRecording('replay of the stored histories of every release', () => {
+describeUnless(RECORDING ? 'RECORD_HISTORIES=1 records the histories this suite replays' : undefined, 'replay of the stored histories of every release', () => {
   const releases = [...new Set(histories.map((h) => h.release))];
 
   it('files every history under the release that wrote it, each release with every path', () => {

@@ -7,12 +7,13 @@ import type { ProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
 import type { PiiCipher } from '../../src/db/pii';
 import { installments, loanEvents, loans, repayments } from '../../src/db/schema';
-import { addDays, earlyPayoffAmount, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs, type Installment } from '../../src/domain';
+import { addDays, DEFAULT_POLICY, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } from '../../src/domain';
 import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { loanServicing } from '../../src/workflows/loanServicing';
-import { loanServicingWorkflowId } from '../../src/workflows/messages';
+import { loanApplicationWorkflowId, loanServicingWorkflowId } from '../../src/workflows/messages';
 import {
   collateralRegisteredLateSignal,
+  earlyPayoffRequestedSignal,
   earlyPayoffRequestedUpdate,
   repaymentRecordedSignal,
   repaymentRecordedUpdate,
@@ -24,6 +25,7 @@ import { createTestDb } from '../helpers/db';
 import { keepHistory } from '../helpers/histories';
 import { eventually, loadSchedule, sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
 import { timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { signAct, useActClock } from '../helpers/acts';
 
 /**
  * The loan-servicing workflow over whole loans on the time-skipping server: real activities, a
@@ -48,6 +50,8 @@ describe('loanServicing on the time-skipping server', () => {
   beforeAll(async () => {
     [env, h, sandbox] = await Promise.all([timeSkippingEnv(), createTestDb(), startSandbox({ port: 0 })]);
     admin = new SandboxAdminClient(sandbox.url);
+    // Acts are signed at the server's time: the workflow judges a proof's age by it.
+    useActClock(() => env.currentTimeMs());
     cipher = testCipher();
     providers = sandboxProviders(sandbox);
     worker = await Worker.create({
@@ -121,7 +125,8 @@ describe('loanServicing on the time-skipping server', () => {
   }
 
   async function pay(handle: WorkflowHandle<typeof loanServicing>, reference: string, amountFen: number) {
-    return handle.executeUpdate(repaymentRecordedUpdate, { args: [{ actor: 'finance-1', amountFen, paidAt: await isoAt(), reference }] });
+    const repayment = { actor: 'finance-1', amountFen, paidAt: await isoAt(), reference };
+    return handle.executeUpdate(repaymentRecordedUpdate, { args: [await signAct('repaymentRecorded', handle.workflowId, repayment)] });
   }
 
   it('walks a 36-month loan: on-time payments, a missed instalment through M1, M2, M3 and M3+ cured late, then early payoff', async () => {
@@ -142,7 +147,9 @@ describe('loanServicing on the time-skipping server', () => {
     // Collateral registration still owed: a reminder each week until it is registered.
     await sleepUntil(noon(addDays(disbursed, 15)));
     await eventually(async () => expect(await smsIds(`${loanId}/0/collateral-`)).toHaveLength(2));
-    await handle.signal(collateralRegisteredLateSignal, { actor: 'officer-1', registrationRef: 'GA-2026-001', registeredAt: await isoAt() });
+    // The application's act, forwarded with the API's proof for the application's workflow.
+    const registration = { actor: 'officer-1', registrationRef: 'GA-2026-001', registeredAt: await isoAt() };
+    await handle.signal(collateralRegisteredLateSignal, await signAct('collateralRegistered', loanApplicationWorkflowId(applicationId), registration));
     await eventually(async () => expect((await loanRow(loanId)).collateralRegistrationOutstanding).toBe(false));
 
     // Instalments 1-3 on time: due three days ahead (mirrored), paid the day before.
@@ -219,13 +226,20 @@ describe('loanServicing on the time-skipping server', () => {
     // Early payoff ten days before instalment 13: the domain's payoff amount, paid, closes the loan.
     await sleepUntil(noon(addDays(due(13), -10)));
     const asOfDate = shanghaiDate(await env.currentTimeMs());
-    const quoted = await handle.executeUpdate(earlyPayoffRequestedUpdate, { args: [{ actor: 'finance-1', asOfDate }] });
-    const domainQuote = earlyPayoffAmount(schedule as unknown as Installment[], { asOfDate, paidThroughSeq: 12 });
-    expect(quoted.payoffQuote).toEqual({ asOfDate, amountFen: domainQuote.totalFen });
+    const quoted = await handle.executeUpdate(earlyPayoffRequestedUpdate, { args: [await signAct('earlyPayoffRequested', handle.workflowId, { actor: 'finance-1', asOfDate })] });
+    // Worked out independently of the payoff code, from the contract: the principal parts of
+    // instalments 13–36, plus instalment 13's interest for the days of its period already run
+    // (its period less the ten days left), rounded half up, plus the policy's prepayment fee.
+    const days = (from: string, to: string) => (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000;
+    const principalLeft = schedule.slice(12).reduce((sum, r) => sum + r.principalFen, 0);
+    const period = days(schedule[12]!.periodStartDate, due(13));
+    const accrued = Math.round((schedule[12]!.interestFen * (period - 10)) / period);
+    const fee = Math.round((principalLeft * DEFAULT_POLICY.prepayment.feeBps) / 10_000);
+    expect(quoted.payoffQuote).toEqual({ asOfDate, amountFen: principalLeft + accrued + fee });
     // Outstanding principal plus two thirds of a month's interest, give or take a day.
     expect(quoted.payoffQuote!.amountFen).toBeGreaterThan(quoted.outstandingPrincipalFen);
     expect(quoted.payoffQuote!.amountFen).toBeLessThan(quoted.outstandingPrincipalFen + schedule[12]!.interestFen);
-    const payoff = await pay(handle, 'bank-payoff', domainQuote.totalFen);
+    const payoff = await pay(handle, 'bank-payoff', quoted.payoffQuote!.amountFen);
     expect(payoff.lastRepayment).toMatchObject({ outcome: 'applied', kind: 'early_payoff' });
 
     const result = await handle.result();
@@ -260,9 +274,29 @@ describe('loanServicing on the time-skipping server', () => {
 
     // Refused by the update's validator (nothing recorded); the same mistake by signal is recorded as refused.
     await expect(pay(handle, 'b-bad', -5)).rejects.toMatchObject({ cause: { type: SERVICING_REFUSED, details: [{ code: 'INVALID_AMOUNT' }] } });
-    await handle.signal(repaymentRecordedSignal, { actor: 'bank-feed', amountFen: 12.5, paidAt: await isoAt(), reference: 'b-bad' });
+    await handle.signal(repaymentRecordedSignal, await signAct('repaymentRecorded', handle.workflowId, { actor: 'bank-feed', amountFen: 12.5, paidAt: await isoAt(), reference: 'b-bad' }));
     await eventually(async () => expect(await events(applicationId, 'repayment_refused')).toHaveLength(1));
     expect((await handle.query(servicingStateQuery)).repaymentReferences).toBe(0);
+
+    // Acts the API did not sign (issue 15): refused and recorded, nothing booked, whichever the path.
+    const forged = { actor: 'ghost-finance', amountFen: total(1), paidAt: await isoAt(), reference: 'forged-1' };
+    await handle.signal(repaymentRecordedSignal, forged);
+    await expect(handle.executeUpdate(repaymentRecordedUpdate, { args: [{ ...forged, reference: 'forged-2' }] })).rejects.toMatchObject({
+      cause: { type: SERVICING_REFUSED, details: [{ code: 'NOT_AUTHENTICATED', problem: 'missing' }] },
+    });
+    const tampered = { ...(await signAct('repaymentRecorded', handle.workflowId, { ...forged, actor: 'finance-1', reference: 'forged-3' })), amountFen: 1 };
+    await handle.signal(repaymentRecordedSignal, tampered);
+    await handle.signal(earlyPayoffRequestedSignal, { actor: 'ghost-finance', asOfDate: due(1) });
+    await eventually(async () =>
+      expect((await events(applicationId, 'act_refused')).map((e) => [(e.data as { via: string }).via, (e.data as { problem: string }).problem]).sort()).toEqual([
+        ['signal', 'missing'],
+        ['signal', 'missing'],
+        ['signal', 'tampered'],
+        ['update', 'missing'],
+      ]),
+    );
+    expect((await handle.query(servicingStateQuery)).repaymentReferences).toBe(0);
+    expect(await h.db.select().from(repayments).where(eq(repayments.loanId, loanId))).toEqual([]);
 
     for (let seq = 1; seq <= 36; seq++) {
       if (seq === 11) continue; // paid ahead with instalment 10
@@ -330,7 +364,8 @@ describe('loanServicing on the time-skipping server', () => {
       // them in its queue or just applied. (Racing the signals against the clock itself trips a bug
       // of the time-skipping test server: it rejects the completion with "invalid history builder
       // state for action" and never redelivers the task, so the run stalls; the dev server does not.)
-      await Promise.all(parts.map((amountFen, i) => handle.signal(repaymentRecordedSignal, { actor: 'bank-feed', amountFen, paidAt, reference: `c-${row.seq}-${i}` })));
+      const signed = await Promise.all(parts.map((amountFen, i) => signAct('repaymentRecorded', handle.workflowId, { actor: 'bank-feed', amountFen, paidAt, reference: `c-${row.seq}-${i}` })));
+      await Promise.all(signed.map((r) => handle.signal(repaymentRecordedSignal, r)));
       await env.sleep(Math.max(0, noon(addDays(row.dueDate, 1)) - now));
     }
     const result = await handle.result();

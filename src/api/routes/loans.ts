@@ -12,6 +12,7 @@ import { defineOperation, type Operation } from '../operation';
 import { asUnavailable } from '../loanWorkflows';
 import { describeError, ProblemError, validationProblem } from '../problem';
 import { LoanIdParams, LoanSchedule, REPAYMENT_EXAMPLES, RepaymentBody, RepaymentResult } from '../schemas/loans';
+import { LOAN_SCHEDULE_EXAMPLE, REPAYMENT_RESULT_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['loans'];
 const ACCEPT_TIMEOUT_MS = 20_000;
@@ -51,7 +52,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     auth: { kind: 'staff' },
     params: LoanIdParams,
     responses: {
-      200: { description: 'The instalments, in order', schema: LoanSchedule },
+      200: { description: 'The instalments, in order', schema: LoanSchedule, example: LOAN_SCHEDULE_EXAMPLE },
       404: { description: 'No loan has this id' },
     },
     async handle({ params }) {
@@ -90,7 +91,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     examples: REPAYMENT_EXAMPLES,
     idempotent: true,
     responses: {
-      200: { description: 'Recorded (or recorded before with this reference)', schema: RepaymentResult },
+      200: { description: 'Recorded (or recorded before with this reference)', schema: RepaymentResult, example: REPAYMENT_RESULT_EXAMPLE },
       404: { description: 'No loan has this id' },
       409: { description: 'The reference was recorded with another amount, the loan is closed or not yet handed over to servicing, or the Idempotency-Key is in use' },
       422: { description: 'The servicing workflow refused the repayment, or the Idempotency-Key was used with another body' },
@@ -110,14 +111,23 @@ export function loanOperations(ctx: ApiContext): Operation[] {
         throw new ProblemError('reference_conflict', 'This payment reference was recorded with another amount', { reference: body.reference });
       }
       const paidAt = new Date(body.paidAt).toISOString();
-      const handle = ctx.temporal.workflow.getHandle(loanServicingWorkflowId(loan.id));
+      const workflowId = loanServicingWorkflowId(loan.id);
+      const handle = ctx.temporal.workflow.getHandle(workflowId);
       let state: ServicingState;
+      // The reference is the repayment's identity: Temporal itself folds a repeat into the first.
+      const updateId = `repayment-${sha256Hex(body.reference).slice(0, 32)}`;
       const send = () =>
         ctx.temporal.connection.withDeadline(Date.now() + ACCEPT_TIMEOUT_MS, () =>
           handle.startUpdate(repaymentRecordedUpdate, {
-            args: [{ actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference }],
-            // The reference is the repayment's identity: Temporal itself folds a repeat into the first.
-            updateId: `repayment-${sha256Hex(body.reference).slice(0, 32)}`,
+            // Signed at each attempt: the servicing workflow refuses an act without the API's proof.
+            args: [
+              ctx.signer.sign('repaymentRecorded', workflowId, { actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference }, {
+                actor: staff.id,
+                roles: [...staff.roles],
+                actId: updateId,
+              }),
+            ],
+            updateId,
             waitForStage: WorkflowUpdateStage.ACCEPTED,
           }),
         );
@@ -139,6 +149,9 @@ export function loanOperations(ctx: ApiContext): Operation[] {
         if (err instanceof WorkflowUpdateFailedError) {
           const code = refusalDetails<{ code: ServicingRefusalCode }>(err, FailureType.ServicingRequestRefused)?.code;
           if (code === 'LOAN_CLOSED') throw new ProblemError('loan_closed', 'The loan is closed', { code });
+          if (code === 'NOT_AUTHENTICATED') {
+            throw new ProblemError('unavailable', "The servicing workflow did not accept the API's signature on this repayment; retry with the same reference", { code }, { 'Retry-After': '5' });
+          }
           throw new ProblemError('invalid_act', code ? `The servicing workflow refused the repayment (${code})` : 'The servicing workflow refused the repayment', { code: code ?? 'REFUSED' });
         }
         if (err instanceof WorkflowNotFoundError) {

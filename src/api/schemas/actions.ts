@@ -1,6 +1,7 @@
 import { REASON_CODES } from '../../domain';
+import { EMERGENCY_REASON_CODES } from '../../workflows/actProof';
 import { z } from '../zod';
-import { FreeText, Formatted, Line, PastDateTime, PositiveFen } from './common';
+import { FreeText, Formatted, Line, PastDateTime, PositiveFen, text } from './common';
 import { addRuleIssues, DocumentInput, TermMonths, type RuleIssue } from './applications';
 
 /**
@@ -74,9 +75,35 @@ export const WithdrawBody = z
   })
   .openapi('Withdraw');
 
+/**
+ * The emergency path (admins only): an engineer does an act in their own name with a reason code
+ * and a reason, when the ordinary route cannot be used. The workflow applies its usual rules (four
+ * eyes included), flags the run (EMERGENCY_ACT, the EmergencyAct search attribute) and records it.
+ */
+const emergency = {
+  reasonCode: z.enum(EMERGENCY_REASON_CODES).openapi({ description: 'Why the ordinary route was not used' }),
+  reason: text('multiline', { max: 2000, min: 10, visible: true }).openapi({ description: 'What happened and who asked for it (audit trail only)' }),
+};
+export const EmergencyActBody = z
+  .discriminatedUnion('act', [
+    z.strictObject({ act: z.literal('documentsSubmitted'), payload: z.strictObject({ documentIds: z.array(Formatted(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a document id (a UUID)', 36)).min(1).max(20) }), ...emergency }),
+    z.strictObject({ act: z.literal('phoneVerificationCompleted'), payload: PhoneVerificationBody, ...emergency }),
+    z.strictObject({ act: z.literal('approvalDecision'), payload: DecisionBody, ...emergency }),
+    z.strictObject({ act: z.literal('contractSigned'), payload: SignatureBody, ...emergency }),
+    z.strictObject({ act: z.literal('collateralRegistered'), payload: CollateralRegistrationBody, ...emergency }),
+    z.strictObject({ act: z.literal('withdraw'), payload: WithdrawBody, ...emergency }),
+  ])
+  .openapi('EmergencyAct');
+
 const sha = (c: string) => c.repeat(64);
 
 export const ACTION_EXAMPLES = {
+  emergency: {
+    withdrawForCustomer: {
+      summary: 'Withdraw while the branch system is down',
+      value: { act: 'withdraw', reasonCode: 'API_OUTAGE', reason: 'Branch BJ-001 offline; customer withdrew by phone, ticket INC-4711', payload: { reasonCode: 'CUSTOMER_CHANGED_MIND' } },
+    },
+  },
   documents: {
     moreDocuments: {
       summary: 'A bank statement and a clearer ID card',

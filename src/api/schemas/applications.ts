@@ -7,6 +7,7 @@ import {
   MOBILE_PATTERN,
   REPAYMENT_METHODS,
   RISK_GRADES,
+  STAGES,
   shanghaiDate,
   validateResidentId,
   VEHICLE_CONDITIONS,
@@ -15,8 +16,10 @@ import {
   type ResidentIdError,
 } from '../../domain';
 import type { FieldError } from '../problem';
+import { STAFF_ROLES } from '../auth';
+import { QUEUE_SORTS } from '../workQueue';
 import { z } from '../zod';
-import { Fen, Formatted, IsoDate, IsoDateTime, Line, MAX_FEN, orNull, PositiveFen, StageSchema, text } from './common';
+import { Fen, Formatted, IsoDate, IsoDateTime, Line, MAX_FEN, orNull, PositiveFen, ProblemSchema, StageSchema, text } from './common';
 
 const ID_NUMBER_MESSAGES: Record<ResidentIdError, string> = {
   FORMAT: 'a resident ID number is 17 digits followed by a digit or X',
@@ -179,10 +182,15 @@ export const CreatedApplication = z
   .object({
     id: z.string(),
     workflowId: z.string().openapi({ example: 'loan-application-a1b2c3d4-0000-4000-8000-000000000001' }),
-    stage: StageSchema,
+    stage: StageSchema.openapi({ description: '`intake`, or `rejected` when the intake screen declined the applicant (blacklist)' }),
+    outcomeReason: z.string().optional().openapi({ description: 'Why it was rejected at intake: `BLACKLISTED`' }),
     flags: z.array(z.string()).openapi({ description: 'Flags raised at intake, e.g. VIN_CHECK_DIGIT_MISMATCH (manual review)' }),
   })
   .openapi('CreatedApplication');
+
+export const DuplicateApplicationProblem = ProblemSchema.extend({
+  openApplicationId: z.string().optional().openapi({ description: 'The open application of the same applicant (`code: DUPLICATE_APPLICATION`)' }),
+}).openapi('DuplicateApplicationProblem', { description: 'RFC 9457 problem details; a duplicate names the open application' });
 
 // --------------------------------------------------------------------------------------------
 // The application's state (every action answers with it) and the full record
@@ -190,7 +198,7 @@ export const CreatedApplication = z
 export const PendingTaskSchema = z
   .object({
     kind: z.enum(['submit_documents', 'phone_verification', 'approval', 'sign_contract', 'register_collateral']),
-    role: z.enum(['officer', 'verifier', 'approver', 'finance', 'admin']),
+    role: z.enum(STAFF_ROLES),
     since: z.string(),
     deadline: z.string(),
     slaAt: z.string().optional(),
@@ -280,16 +288,78 @@ export const ApplicationDetail = ApplicationState.extend({
 }).openapi('ApplicationDetail');
 export type ApplicationDetail = z.infer<typeof ApplicationDetail>;
 
-export const PENDING_TASK_FILTERS = ['submit_documents', 'phone_verification', 'approval', 'sign_contract', 'register_collateral', 'none'] as const;
+export const PENDING_TASK_KINDS = ['submit_documents', 'phone_verification', 'approval', 'sign_contract', 'register_collateral'] as const;
+export const PENDING_TASK_FILTERS = [...PENDING_TASK_KINDS, 'none'] as const;
+
+/**
+ * A query parameter that may be repeated (`stage=approval&stage=signing`) or comma-separated
+ * (`stage=approval,signing`): either way a list of allowed values.
+ */
+function manyOf<T extends readonly [string, ...string[]]>(values: T, description: string) {
+  return z
+    .preprocess(
+      (v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((x) => (typeof x === 'string' ? x.split(',').filter(Boolean) : [x]))),
+      z.array(z.enum(values)).min(1).max(20).optional(),
+    )
+    .openapi({ description: `${description} Repeat the parameter or separate values with commas for several (any of them).`, type: 'array', items: { type: 'string', enum: [...values] } });
+}
+
+const flag = (description: string) => z.enum(['true', 'false']).transform((v) => v === 'true').optional().openapi({ type: 'boolean', description });
+
+const STAFF_FILTER = z.string().regex(/^[A-Za-z0-9._@:-]{1,128}$/, 'a staff id, or me');
+const BRANCH = /^[A-Za-z0-9_-]{1,32}$/;
+const Branch = z.string().regex(BRANCH, 'letters, digits, - and _ (at most 32)');
 
 export const ListApplicationsQuery = z.strictObject({
-  stage: StageSchema.optional(),
-  pendingTask: z.enum(PENDING_TASK_FILTERS).optional().openapi({ description: '`none`: applications nobody has to act on' }),
+  stage: manyOf(STAGES, 'Stages to include.'),
+  pendingTask: manyOf(PENDING_TASK_FILTERS, 'Pending tasks to include; `none`: applications nobody has to act on.'),
+  branchId: z
+    .preprocess((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((x) => (typeof x === 'string' ? x.split(',').filter(Boolean) : [x]))), z.array(Branch).min(1).max(20).optional())
+    .openapi({ description: 'Branches to include (e.g. DEMO-001, the branch of `npm run demo`). Repeat or separate with commas.', type: 'array', items: { type: 'string', pattern: BRANCH.source } }),
+  riskGrade: manyOf(RISK_GRADES, 'Risk grades to include (A best … E).'),
+  escalated: flag('Only tasks that passed their SLA and went to a supervisor (true), or only those that did not (false).'),
+  slaBreached: flag('Only open tasks whose SLA time has passed (true), or only those within it (false).'),
+  assignee: STAFF_FILTER.or(z.literal('none')).optional().openapi({ description: 'Who has claimed the task: a staff id, `me`, or `none` for unclaimed tasks.' }),
+  approvedBy: STAFF_FILTER.optional().openapi({ description: 'Applications this approver (a staff id or `me`) has already approved: four-eyes cases waiting for someone else.' }),
+  sort: z.enum(QUEUE_SORTS).optional().openapi({ description: 'Order: `createdAt` (default, oldest first), `slaAt` (soonest SLA first), `deadline`, `pendingSince`, `amountFen`; a leading `-` reverses. Tasks without the field come last.' }),
   cursor: Formatted(/^[A-Za-z0-9_-]+$/, 'is not a cursor this API gave out: pass nextCursor of the previous page', 512)
     .optional()
-    .openapi({ description: 'nextCursor of the previous page' }),
+    .openapi({ description: 'nextCursor of the previous page (with the same sort and filters)' }),
   limit: z.coerce.number().int().min(1).max(100).optional().openapi({ type: 'integer', minimum: 1, maximum: 100, description: 'Page size, default 20, at most 100', example: 20 }),
 });
+
+export const EscalationsQuery = ListApplicationsQuery.pick({ pendingTask: true, branchId: true, assignee: true, cursor: true, limit: true });
+
+export const ClaimSchema = z
+  .object({
+    claimedBy: z.string(),
+    claimedAt: z.string(),
+    expiresAt: z.string().openapi({ description: 'The claim lapses then unless renewed (claiming again renews it)' }),
+  })
+  .openapi('Claim');
+
+export const QueueTask = z
+  .object({
+    kind: z.enum(PENDING_TASK_KINDS),
+    role: z.enum(STAFF_ROLES).nullable(),
+    since: z.string().nullable(),
+    slaAt: z.string().nullable().openapi({ description: 'When it escalates to a supervisor (null: no SLA, or a run started before the queues mirrored it)' }),
+    deadline: z.string().nullable().openapi({ description: 'When the application expires if nobody acts' }),
+    escalated: z.boolean(),
+    slaBreached: z.boolean(),
+    claim: orNull(ClaimSchema),
+    approvals: orNull(
+      z
+        .object({
+          needed: z.int(),
+          given: z.int(),
+          approvedBy: z.array(z.string()),
+          approvedByMe: z.boolean().openapi({ description: 'You approved already: four eyes need someone else' }),
+        })
+        .openapi('ApprovalProgress'),
+    ),
+  })
+  .openapi('QueueTask');
 
 export const ApplicationSummary = z
   .object({
@@ -297,6 +367,7 @@ export const ApplicationSummary = z
     workflowId: z.string(),
     stage: StageSchema,
     pendingTask: z.string().nullable(),
+    task: orNull(QueueTask),
     channel: z.enum(CHANNELS),
     branchId: z.string(),
     dealerId: z.string().nullable(),
@@ -312,9 +383,45 @@ export const ApplicationSummary = z
 export const ApplicationPage = z
   .object({
     items: z.array(ApplicationSummary),
+    total: z.int().openapi({ description: 'How many applications match the filters (all pages)' }),
     nextCursor: z.string().nullable().openapi({ description: 'Pass as cursor for the next page; null on the last page' }),
   })
   .openapi('ApplicationPage');
+
+export const ClaimResult = z
+  .object({
+    applicationId: z.string(),
+    task: z.enum(PENDING_TASK_KINDS).nullable(),
+    claim: orNull(ClaimSchema),
+  })
+  .openapi('ClaimResult');
+
+export const LoanEventSchema = z
+  .object({
+    seq: z.int(),
+    at: z.string(),
+    kind: z.string().openapi({ description: 'stage_entered, application_created, approval_decision, phone_verification_completed, escalated, act_refused, task_claimed, pii_read, …' }),
+    actor: z.string().openapi({ description: 'Staff id, `system`, `customer` or a provider' }),
+    stage: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()),
+    before: z.record(z.string(), z.unknown()).nullable(),
+    after: z.record(z.string(), z.unknown()).nullable(),
+    withheld: z.array(z.string()).openapi({ description: 'Free-text fields (notes, comment, reason) your role does not see, shown as null' }),
+  })
+  .openapi('LoanEvent');
+
+export const LoanEventPage = z
+  .object({
+    applicationId: z.string(),
+    items: z.array(LoanEventSchema),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi('LoanEventPage');
+
+export const LoanEventsQuery = z.strictObject({
+  cursor: z.string().regex(/^\d{1,18}$/, 'an opaque cursor from nextCursor').optional().openapi({ description: 'nextCursor of the previous page' }),
+  limit: z.coerce.number().int().min(1).max(200).optional().openapi({ type: 'integer', description: 'Page size, default 50, at most 200', example: 50 }),
+});
 
 export const CREATE_APPLICATION_EXAMPLES = {
   newCarBranch: {

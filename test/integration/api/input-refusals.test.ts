@@ -6,6 +6,7 @@ import { applicants, applications, documents, idempotencyKeys, loanEvents, repay
 import { createLogger } from '../../../src/logger';
 import { loanServicingWorkflowId, type StaffRole } from '../../../src/workflows/messages';
 import { applicationBody, startApiHarness, waitForState, waitForTask, type ApiHarness } from './harness';
+import { eventually } from '../../helpers/servicing';
 
 // Issue 15, findings 4, 7 and 8, through the real API (dev server, worker, database, sandbox):
 // every bad input is a 400 (or 415) naming the field before anything reaches a workflow or a
@@ -258,6 +259,8 @@ describe('finding 7: input that should be refused is not stored', () => {
     const serviced = await waitForState(h, app.id, (s) => s.stage === 'servicing' && Boolean(s.loanId), { timeoutMs: 180_000 });
     const loanId = serviced.loanId as string;
     const servicing = { workflowId: loanServicingWorkflowId(loanId) };
+    // The application shows servicing as it starts the servicing run: wait for that run to exist.
+    await eventually(() => h.env.client.workflow.getHandle(servicing.workflowId).describe(), 120_000);
     const pay = (paidAt: string, reference: string, key?: string) => post(`/loans/${loanId}/repayments`, { amountFen: 10_000, paidAt, reference }, 'finance', key);
 
     await refused(400, '#/paidAt', () => pay('2099-01-01T00:00:00+08:00', 'bank-future', 'pay-future'), { ...servicing, code: 'in_future' });
