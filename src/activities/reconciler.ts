@@ -6,7 +6,7 @@ import type { Db } from '../db/client';
 import { recordWorkflowSeen } from '../db/openApplications';
 import { applications, vehicles } from '../db/schema';
 import { startLoanApplication } from '../temporal/startLoanApplication';
-import { loanApplicationInput } from '../workflows/messages';
+import { loanApplicationInput } from '../contracts/applicationInput';
 
 /** Where the reconciler's paging stands: created_at as PostgreSQL prints it, and the id. */
 export interface OrphanCursor {

@@ -27,64 +27,11 @@ export { TASK_QUEUE, loanApplicationWorkflowId, loanServicingWorkflowId, REMINDE
 // ---------------------------------------------------------------------------------------------
 // Input
 
-export interface LoanApplicationInput {
-  applicationId: string;
-  channel: Channel;
-  branchId: string;
-  dealerId?: string | undefined;
-  /** Staff id of the officer who submitted it: never one of its approvers. */
-  submittedBy: string;
-  amountFen: number;
-  termMonths: number;
-  repaymentMethod: RepaymentMethod;
-  vehicle: {
-    condition: VehicleCondition;
-    energy: VehicleEnergy;
-    usage: VehicleUsage;
-    priceFen: number;
-    year: number;
-    mileageKm: number;
-  };
-  /** Epoch ms the API accepted it (workflow time for everything after). */
-  submittedAtMs: number;
-}
-
-/** The stored application and vehicle as far as the input needs them (rows or the API's values). */
-export interface StoredApplication {
-  id: string;
-  channel: string;
-  branchId: string;
-  dealerId: string | null;
-  submittedBy: string;
-  amountFen: number;
-  termMonths: number;
-  repaymentMethod: string;
-  vehicle: { condition: string; energy: string; usage: string; priceFen: number; year: number; mileageKm: number };
-}
-
-/** The workflow input of a stored application: what the API starts it with, and the reconciler too. */
-export function loanApplicationInput(a: StoredApplication, submittedAtMs: number): LoanApplicationInput {
-  const v = a.vehicle;
-  return {
-    applicationId: a.id,
-    channel: a.channel as Channel,
-    branchId: a.branchId,
-    ...(a.dealerId ? { dealerId: a.dealerId } : {}),
-    submittedBy: a.submittedBy,
-    amountFen: a.amountFen,
-    termMonths: a.termMonths,
-    repaymentMethod: a.repaymentMethod as RepaymentMethod,
-    vehicle: {
-      condition: v.condition as VehicleCondition,
-      energy: v.energy as VehicleEnergy,
-      usage: v.usage as VehicleUsage,
-      priceFen: v.priceFen,
-      year: v.year,
-      mileageKm: v.mileageKm,
-    },
-    submittedAtMs,
-  };
-}
+// The input and how a stored application becomes it: src/contracts/applicationInput.ts, which the
+// API and the reconciler's activity use too.
+export type { LoanApplicationInput, StoredApplication } from '../contracts/applicationInput';
+export { loanApplicationInput } from '../contracts/applicationInput';
+import type { LoanApplicationInput } from '../contracts/applicationInput';
 
 // ---------------------------------------------------------------------------------------------
 // Human acts (signal payloads = update arguments)
