@@ -4,7 +4,7 @@ import { validateResidentId } from '../../src/domain';
 import { RECORDING, historyToJson, readableText, storedHistories } from '../helpers/histories';
 import { workflowBundle } from '../helpers/temporal';
 
-// The stored histories of every loan-application path (test/workflow/histories/, regenerated with
+// The stored histories of every loan-application path and of the servicing runs (test/workflow/histories/, regenerated with
 // RECORD_HISTORIES=1) replayed against the current workflow code: a change that would break the
 // applications already running fails here, before it reaches a worker.
 
@@ -27,6 +27,14 @@ describeUnlessRecording('replay of stored loan-application histories', () => {
       'expired-offer',
       'withdrawn-signing',
       'failed-disbursement',
+      // Servicing runs of the release before the ledger: a servicing run lives for years, so a
+      // run of that shape must keep replaying until it has continued as new on the new code.
+      'servicing-v1-first-run-collateral-and-payments',
+      'servicing-v1-buckets-and-cure',
+      'servicing-v1-early-payoff-closed',
+      'servicing-v1-refused-and-partial',
+      'servicing-v1-repaid-closed',
+      'servicing-v1-signals-continue-as-new',
     ]) {
       expect(names).toContain(expected);
     }
