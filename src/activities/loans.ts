@@ -14,7 +14,7 @@ import {
   shanghaiDate,
 } from '../domain';
 import type { OverdueBucket } from '../workflows/servicingMessages';
-import { type ScheduleRow, isFullyPaid, loanIdForApplication, payoffSettlement } from '../workflows/servicingRules';
+import { type ScheduleRow, isFullyPaid, loanIdForApplication, payoffSettlement } from '../domain/servicingRules';
 import { ProviderFailureType, type CallCentreClient, type ProviderRefusalDetails } from './providers';
 
 /**

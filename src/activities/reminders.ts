@@ -3,7 +3,7 @@ import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import { installments, loans, reminders } from '../db/schema';
 import { type Fen, type IsoDate, type Reminder, addDays, DEFAULT_POLICY, reminderFor } from '../domain';
-import { type ReminderText, collateralReminderText, instalmentReminderText } from '../workflows/servicingRules';
+import { type ReminderText, collateralReminderText, instalmentReminderText } from '../domain/servicingRules';
 import { borrowerPhones } from './loans';
 import type { SmsBatchResult, SmsClient, SmsMessageRequest } from './providers';
 

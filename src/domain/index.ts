@@ -10,3 +10,4 @@ export * from './stages';
 export * from './policy';
 export * from './decision';
 export * from './servicing';
+export * from './servicingRules';

@@ -68,7 +68,7 @@ import {
   payoffDateProblem,
   payoffSettlement,
   statusesOn,
-} from './servicingRules';
+} from '../domain/servicingRules';
 
 /** Continue-as-new after this many instalments fell due in one run (about 150 events each run). */
 export const INSTALMENTS_PER_RUN = 6;

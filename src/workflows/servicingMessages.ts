@@ -61,7 +61,8 @@ export interface RepaymentOutcome {
 }
 
 export type ServicingStatus = 'active' | 'closed';
-export type OverdueBucket = 'M1' | 'M2' | 'M3' | 'M3+';
+export type { OverdueBucket } from '../domain/servicingRules';
+import type { OverdueBucket } from '../domain/servicingRules';
 
 export interface ServicingState {
   loanId: string;

@@ -1,26 +1,16 @@
-// Servicing arithmetic shared by the loan-servicing workflow and the database activities: pure and
-// deterministic (domain functions only, no I/O, no clock), so the workflow's quote and the
-// activity's settlement are computed by the same code from the same figures.
+// Servicing rules both the loan-servicing workflow and the activities use: the loan's id, the
+// calendar of a loan (statuses, delinquency, the next day something changes), reminder texts, and
+// the payoff settlement of the servicing runs written before the ledger (src/domain/ledger), which
+// such runs keep using until they continue as new.
 
-import {
-  type Fen,
-  type Installment,
-  type InstallmentStatus,
-  type IsoDate,
-  type Reminder,
-  addDays,
-  compareDates,
-  daysPastDue,
-  DEFAULT_POLICY,
-  earlyPayoffAmount,
-  fenToYuanString,
-  installmentStatus,
-  isValidDate,
-  overdueBucketRule,
-  paidThroughSeq,
-  reminderKey,
-} from '../domain';
-import type { OverdueBucket } from './servicingMessages';
+import { type Fen, fenToYuanString } from './money';
+import { type IsoDate, addDays, compareDates, isValidDate } from './dates';
+import { type Installment, earlyPayoffAmount } from './schedule';
+import { type InstallmentStatus, type Reminder, daysPastDue, installmentStatus, paidThroughSeq, reminderKey } from './servicing';
+import { type OverdueBucketName, DEFAULT_POLICY, overdueBucketRule } from './policy';
+
+/** An overdue bucket of a loan (the `OverdueBucket` search attribute holds it, or `none`). */
+export type OverdueBucket = OverdueBucketName;
 
 /** An instalment as the workflow holds it (the stored schedule row). */
 export type ScheduleRow = Pick<
