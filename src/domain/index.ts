@@ -11,3 +11,4 @@ export * from './policy';
 export * from './decision';
 export * from './servicing';
 export * from './servicingRules';
+export * from './ledger';
