@@ -8,7 +8,7 @@ import { ProblemError } from './problem';
  * (JWT_SECRET, the same one `npm run token` signs with); in production the identity provider's
  * keys from JWT_JWKS_URL. Issuer and audience are checked either way.
  */
-export const STAFF_ROLES = ['officer', 'verifier', 'approver', 'finance', 'admin'] as const satisfies readonly StaffRole[];
+export const STAFF_ROLES = ['officer', 'verifier', 'approver', 'finance', 'collections', 'admin'] as const satisfies readonly StaffRole[];
 
 export interface Staff {
   id: string;

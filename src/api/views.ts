@@ -16,6 +16,7 @@ export const FULL_PII_BY_ROLE: Readonly<Record<StaffRole, readonly PiiField[]>> 
   verifier: ['name', 'phone'],
   approver: [],
   finance: [],
+  collections: [],
   admin: [],
 };
 

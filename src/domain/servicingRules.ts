@@ -211,6 +211,18 @@ export function collateralReminderText(loanId: string, remindOn: IsoDate): Remin
   };
 }
 
+/** The text telling the customer the new instalment after a prepayment re-amortised the loan. */
+export function scheduleChangeText(loanId: string, version: number, asOfDate: IsoDate, instalmentFen: Fen, instalments: number, firstDueDate: IsoDate): ReminderText {
+  const yuan = fenToYuanString(instalmentFen, { grouping: true });
+  return {
+    messageId: `${loanId}/0/schedule-v${version}`,
+    kind: `schedule_v${version}`,
+    remindOn: asOfDate,
+    template: 'schedule_changed',
+    text: `【车贷】您的提前还款已入账，还款计划已调整：自${firstDueDate}起每期应还${yuan}元，共${instalments}期。`,
+  };
+}
+
 /** The collateral reminder owed on `today` (the latest due one not yet sent), or null. */
 export function collateralReminderDue(disbursementDate: IsoDate, today: IsoDate, lastSent: IsoDate | null): IsoDate | null {
   let d = addDays(disbursementDate, COLLATERAL_REMINDER_EVERY_DAYS);

@@ -164,7 +164,7 @@ export const CreatedApplication = z
 export const PendingTaskSchema = z
   .object({
     kind: z.enum(['submit_documents', 'phone_verification', 'approval', 'sign_contract', 'register_collateral']),
-    role: z.enum(['officer', 'verifier', 'approver', 'finance', 'admin']),
+    role: z.enum(['officer', 'verifier', 'approver', 'finance', 'collections', 'admin']),
     since: z.string(),
     deadline: z.string(),
     slaAt: z.string().optional(),

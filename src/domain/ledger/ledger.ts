@@ -284,7 +284,7 @@ export function conservationGap(position: LedgerPosition): Fen {
   return position.totals.receivedFen - allocated - position.totals.creditFen - covered;
 }
 
-/** The first day after `date` on which an instalment of `position` enters its reminder window, falls overdue or moves bucket. */
+/** The first day after the position's date on which an instalment enters its reminder window, falls due (paid ahead: is paid from credit), falls overdue or moves bucket. */
 export function nextLedgerChange(position: LedgerPosition, bucketStarts: readonly number[], window = DEFAULT_WINDOW): IsoDate | null {
   const today = position.asOfDate;
   let best: IsoDate | null = null;
@@ -293,7 +293,12 @@ export function nextLedgerChange(position: LedgerPosition, bucketStarts: readonl
   };
   let oldest = true;
   for (const line of position.lines) {
-    if (line.status === 'paid') continue;
+    if (line.settledOn !== null) continue;
+    // Paid ahead: the credit held pays it on its due date (the projection changes that day).
+    if (line.status === 'paid') {
+      consider(line.dueDate);
+      continue;
+    }
     consider(addDays(line.dueDate, -window));
     consider(line.dueDate);
     consider(addDays(line.dueDate, 1));

@@ -330,5 +330,9 @@ describe('the next day something changes by the calendar', () => {
     expect(nextLedgerChange(p, [1, 31, 61, 91])).toBe('2026-02-12');
     const late = computeLedger(simple(), [], '2026-02-16');
     expect(nextLedgerChange(late, [1, 31, 61, 91])).toBe('2026-03-12'); // #2 enters its window before #1 reaches M2 (18 Mar)
+    // Paid ahead: #1 is paid from the credit on its due date, then #2's window opens on 12 March.
+    const ahead = computeLedger(simple(), [pay('ahead', '2026-02-10', 107_200)], '2026-02-10');
+    expect(nextLedgerChange(ahead, [1, 31, 61, 91])).toBe('2026-02-15');
+    expect(nextLedgerChange(computeLedger(simple(), [pay('ahead', '2026-02-10', 107_200)], '2026-02-15'), [1, 31, 61, 91])).toBe('2026-03-12');
   });
 });

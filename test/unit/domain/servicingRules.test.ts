@@ -14,6 +14,7 @@ import {
   payoffSettlement,
   reminderKind,
   reminderRemindOn,
+  scheduleChangeText,
   statusesOn,
 } from '../../../src/domain';
 
@@ -126,6 +127,13 @@ describe('reminders', () => {
     expect(instalmentReminderText('L-1', 1, due, 107_200, { kind: 'overdue', daysPastDue: 95, bucket: 'M3+', actions: [] })).toMatchObject({
       messageId: 'L-1/1/overdue-M3+',
       template: 'repayment_overdue_M3plus',
+    });
+    expect(scheduleChangeText('L-1', 2, '2026-03-01', 90_360, 7, '2026-03-15')).toEqual({
+      messageId: 'L-1/0/schedule-v2',
+      kind: 'schedule_v2',
+      remindOn: '2026-03-01',
+      template: 'schedule_changed',
+      text: '【车贷】您的提前还款已入账，还款计划已调整：自2026-03-15起每期应还903.60元，共7期。',
     });
     expect(collateralReminderText('L-1', '2026-01-22')).toMatchObject({ messageId: 'L-1/0/collateral-2026-01-22', kind: 'collateral_registration', remindOn: '2026-01-22' });
   });
