@@ -331,6 +331,8 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
     } else if (r.outcome !== 'duplicate') {
       await event(`repayment_refused:${p.reference}:${r.code}`, 'repayment_refused', { reference: p.reference, reason: r.code, amountFen: p.amountFen });
     }
+    // The answer tells the bucket as the money left it (cured, or still overdue).
+    await reassess(today());
     answer(m.ticket, { state: state({ lastRepayment: outcome }) });
   }
 
@@ -414,6 +416,7 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
       return answer(m.ticket, refusal('LEDGER_REFUSED', `${r.code}: the ledger refuses this ${request.kind}`));
     }
     await event(`${request.kind}_approved:${request.requestId}`, `${request.kind}_approved`, { ...data, approvedBy: a.actor, waivedFen: r.waivedFen, providerRef: providerRef ?? null }, a.actor);
+    await reassess(today());
     done('applied', request.kind === 'waiver' ? { waivedFen: r.waivedFen } : request.kind === 'refund' ? { refundedFen: request.amountFen ?? 0 } : {});
   }
 
@@ -487,6 +490,13 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
   async function evaluate(day: IsoDate): Promise<void> {
     if (position?.asOfDate !== day) position = await db.servicingPosition({ loanId, asOfDate: day });
     if (carried.payoffQuote && compareDates(day, carried.payoffQuote.asOfDate) > 0) carried.payoffQuote = null;
+    await reassess(day);
+    await remindCollateral(day);
+  }
+
+  /** Acts on the position's bucket: entered (once per bucket), or cured. */
+  async function reassess(day: IsoDate): Promise<void> {
+    if (!position || carried.closed) return;
     const d = position.delinquency;
     const rule = d ? overdueBucketRule(d.daysPastDue) : null;
     const bucket = rule?.bucket ?? null;
@@ -506,6 +516,10 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
       await bucketActions(d.seq, rule.bucket, d.daysPastDue, rule.actions, day);
       carried.actionsDone.push(`${d.seq}:${rule.bucket}`);
     }
+  }
+
+  async function remindCollateral(day: IsoDate): Promise<void> {
+    if (!position) return;
     if (carried.collateralOutstanding) {
       const owed = collateralReminderDue(position.disbursementDate, day, carried.collateralLastReminded);
       if (owed) {
