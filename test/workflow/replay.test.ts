@@ -35,6 +35,13 @@ describeUnlessRecording('replay of stored loan-application histories', () => {
       'servicing-v1-refused-and-partial',
       'servicing-v1-repaid-closed',
       'servicing-v1-signals-continue-as-new',
+      // Servicing on the ledger (patch servicing-ledger-v2).
+      'servicing-ledger-buckets-cure-payoff-run1',
+      'servicing-ledger-buckets-cure-payoff-run3',
+      'servicing-ledger-repaid-refund-first-run',
+      'servicing-ledger-repaid-refund-last-run',
+      'servicing-ledger-reversal-waiver-run1',
+      'servicing-ledger-prepayment-run1',
     ]) {
       expect(names).toContain(expected);
     }

@@ -29,6 +29,7 @@ import { LoanAmountFen, LoanStage } from '../../src/workflows/searchAttributes';
 import { createTestDb } from '../helpers/db';
 import { eventually, loadSchedule, sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
 import { timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { keepHistory } from '../helpers/histories';
 
 /**
  * The loan-servicing workflow over whole loans on the time-skipping server: real activities, a
@@ -99,6 +100,23 @@ describe('loanServicing on the time-skipping server', () => {
   }
   async function smsIds(prefix: string): Promise<string[]> {
     return (await admin.smsMessages()).map((m) => m.messageId).filter((id) => id.startsWith(prefix));
+  }
+
+  /** Keeps every run of the workflow as a stored history `<name>-run<k>` (oldest first) when recording. */
+  async function keepRuns(workflowId: string, name: string, opts: { firstAndLast?: boolean } = {}): Promise<void> {
+    const runs: string[] = [];
+    let runId: string | undefined = (await env.client.workflow.getHandle(workflowId).describe()).runId;
+    while (runId) {
+      runs.unshift(runId);
+      const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+    }
+    if (opts.firstAndLast) {
+      await keepHistory(env.client.workflow.getHandle(workflowId, runs[0]), `${name}-first-run`);
+      await keepHistory(env.client.workflow.getHandle(workflowId, runs[runs.length - 1]), `${name}-last-run`);
+      return;
+    }
+    for (const [i, id] of runs.entries()) await keepHistory(env.client.workflow.getHandle(workflowId, id), `${name}-run${i + 1}`);
   }
 
   /** Every run of the workflow, newest first: its history length, and the history replayed by today's code. */
@@ -260,6 +278,7 @@ describe('loanServicing on the time-skipping server', () => {
     const chain = await runChain(handle.workflowId);
     expect(chain.length).toBeGreaterThanOrEqual(3);
     for (const length of chain) expect(length).toBeLessThan(MAX_EVENTS_PER_RUN);
+    await keepRuns(handle.workflowId, 'servicing-ledger-buckets-cure-payoff');
   });
 
   it('runs a 36-month loan to the last instalment with a partial payment and payments ahead, and closes it repaid', async () => {
@@ -341,6 +360,8 @@ describe('loanServicing on the time-skipping server', () => {
     const chain = await runChain(handle.workflowId);
     expect(chain.length).toBeGreaterThanOrEqual(36 / 6);
     for (const length of chain) expect(length).toBeLessThan(MAX_EVENTS_PER_RUN);
+    // Stored: the first run (refused acts, a part payment) and the last (closure with credit, the refund).
+    await keepRuns(handle.workflowId, 'servicing-ledger-repaid-refund', { firstAndLast: true });
   });
 
   it('loses no repayment signalled while the run hands over to the next (continue-as-new after every instalment)', async () => {
@@ -423,6 +444,7 @@ describe('loanServicing on the time-skipping server', () => {
       expect.objectContaining({ kind: 'reversal', targetTxnId: 'ref:d-1', actor: 'finance-1', approvedBy: 'finance-2', reasonCode: 'BOOKED_IN_ERROR' }),
       expect.objectContaining({ kind: 'waiver', component: 'penalty', amountFen: penalty, actor: 'finance-2', approvedBy: 'finance-1' }),
     ]);
+    await keepRuns(handle.workflowId, 'servicing-ledger-reversal-waiver');
   });
 
   it('re-amortises a partial prepayment into a new schedule version and texts the customer the new instalment', async () => {
@@ -455,6 +477,7 @@ describe('loanServicing on the time-skipping server', () => {
       const text = (await admin.smsMessages()).find((m) => m.messageId === `${loanId}/0/schedule-v2`);
       expect(text?.text).toContain(`共${fresh.instalments}期`);
     });
+    await keepRuns(handle.workflowId, 'servicing-ledger-prepayment');
   });
 
   it('books a reference once: two amounts at once are one booking and one conflict; ten repeats are one booking and nine duplicates', async () => {

@@ -41,7 +41,8 @@ export const LoanSchedule = z
 
 /** A payment's time: a real instant, not in the future beyond a small skew. */
 const paidAtSchema = (skewMs: number) =>
-  IsoDateTime.refine((v) => Date.parse(v) <= Date.now() + skewMs, 'must not be in the future');
+  // A time the format check refuses is named once, by that check.
+  IsoDateTime.refine((v) => Number.isNaN(Date.parse(v)) || Date.parse(v) <= Date.now() + skewMs, 'must not be in the future');
 
 export const repaymentBody = (skewMs: number) =>
   z
