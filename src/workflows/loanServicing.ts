@@ -180,6 +180,7 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
   const { loanId, applicationId } = input;
   const workflowId = loanServicingWorkflowId(loanId);
   const perRun = Math.max(1, input.instalmentsPerRun ?? INSTALMENTS_PER_RUN);
+  const maxEvents = Math.max(100, input.maxEventsPerRun ?? MAX_EVENTS_PER_RUN);
   const policy = DEFAULT_POLICY.servicing;
   const carried = carriedFrom(input);
   const queue: Queued[] = [...carried.queued];
@@ -541,6 +542,11 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
     await cancelOpenCalls();
     carried.bucket = null;
     carried.closed = { atMs, how };
+    // Nothing is left to reverse or waive on a closed loan: those requests end here, recorded.
+    for (const r of carried.pending.filter((p) => p.kind !== 'refund')) {
+      await event(`${r.kind}_dropped:${r.requestId}`, `${r.kind}_dropped`, { requestId: r.requestId, requestedBy: r.requestedBy, reason: 'LOAN_CLOSED' });
+    }
+    carried.decided = [...carried.decided, ...carried.pending.filter((p) => p.kind !== 'refund').map((p) => p.requestId)].slice(-DECIDED_KEPT);
     carried.pending = carried.pending.filter((r) => r.kind === 'refund');
     publish();
   }
@@ -570,7 +576,7 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
     const day = today();
     const fellDue = position.dueDates.filter((d) => compareDates(d, runStartDay) > 0 && compareDates(d, day) <= 0).length;
     const info = workflowInfo();
-    if (fellDue >= perRun || info.continueAsNewSuggested || info.historyLength > MAX_EVENTS_PER_RUN) {
+    if (fellDue >= perRun || info.continueAsNewSuggested || info.historyLength > maxEvents) {
       // Hand over only with nothing in flight: every update answered, the queue empty.
       await condition(() => queue.length > 0 || allHandlersFinished());
       if (queue.length > 0) continue;

@@ -13,6 +13,8 @@ export interface LoanServicingInput {
   carried?: unknown;
   /** Continue-as-new after this many instalments fell due in one run (default 6). */
   instalmentsPerRun?: number | undefined;
+  /** Continue-as-new once a run's history passes this many events (default 2,000; runs on the ledger). */
+  maxEventsPerRun?: number | undefined;
 }
 
 export interface LoanServicingResult {

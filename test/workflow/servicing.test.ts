@@ -133,11 +133,20 @@ describe('loanServicing on the time-skipping server', () => {
     return lengths;
   }
 
-  async function start(loanId: string, applicationId: string, opts: { collateral?: boolean; instalmentsPerRun?: number; carried?: unknown } = {}) {
+  async function start(loanId: string, applicationId: string, opts: { collateral?: boolean; instalmentsPerRun?: number; maxEventsPerRun?: number; carried?: unknown } = {}) {
     const handle = await env.client.workflow.start(loanServicing, {
       taskQueue: TASK_QUEUE,
       workflowId: loanServicingWorkflowId(loanId),
-      args: [{ loanId, applicationId, collateralRegistrationOutstanding: opts.collateral ?? false, instalmentsPerRun: opts.instalmentsPerRun, ...(opts.carried ? { carried: opts.carried } : {}) }],
+      args: [
+        {
+          loanId,
+          applicationId,
+          collateralRegistrationOutstanding: opts.collateral ?? false,
+          instalmentsPerRun: opts.instalmentsPerRun,
+          maxEventsPerRun: opts.maxEventsPerRun,
+          ...(opts.carried ? { carried: opts.carried } : {}),
+        },
+      ],
     });
     started.push(env.client.workflow.getHandle(handle.workflowId));
     return handle;
@@ -524,5 +533,28 @@ describe('loanServicing on the time-skipping server', () => {
     await eventually(async () => expect((await handle.query(servicingStateQuery)).repaymentReferences).toBe(1));
     expect(await h.db.select().from(loanTransactions).where(eq(loanTransactions.loanId, loanId))).toEqual([expect.objectContaining({ reference: 'g-queued', kind: 'repayment' })]);
     expect(await events(applicationId, 'servicing_started')).toHaveLength(0); // not a first run
+  });
+
+  it('keeps every run short however many transactions a loan gets: the history bound hands over, the ledger keeps them all', async () => {
+    const t0 = await env.currentTimeMs();
+    const applicationId = 'svc-h';
+    const { loanId, schedule } = await seedLoan(h.db, cipher, providers, { applicationId, phone: '13900000008', disbursedAtMs: t0, termMonths: 12 });
+    const bound = 300;
+    const handle = await start(loanId, applicationId, { maxEventsPerRun: bound });
+    await sleepUntil(noon(addDays(schedule[0]!.dueDate, -1)));
+    const paidAt = await isoAt();
+    // 150 small payments in one day (a bank feed splitting money, say): far more events than one run may hold.
+    const count = 150;
+    for (let i = 0; i < count; i++) {
+      const answer = await handle.executeUpdate(repaymentRecordedUpdate, { args: [{ actor: 'bank-feed', amountFen: 1_000, paidAt, reference: `h-${i}` }] });
+      expect(answer.lastRepayment?.outcome).toBe('applied');
+    }
+    const last = await handle.query(servicingStateQuery);
+    expect(last).toMatchObject({ repaymentReferences: count, creditFen: count * 1_000 });
+    expect(await h.db.select().from(loanTransactions).where(eq(loanTransactions.loanId, loanId))).toHaveLength(count);
+    const chain = await runChain(handle.workflowId);
+    expect(chain.length).toBeGreaterThanOrEqual(3);
+    // A run hands over at its next turn once past the bound: one act's events over it at most.
+    for (const length of chain) expect(length).toBeLessThan(bound + 50);
   });
 });
