@@ -57,18 +57,76 @@ export const applications = pgTable(
     /** Mirror of the workflow's stage for work queues; the workflow is the source of truth. */
     stage: text('stage').notNull().default('intake'),
     pendingTask: text('pending_task'),
+    /**
+     * The pending task's clock and progress, mirrored for the work queues (null while nothing is
+     * pending, and for runs started before the workflow mirrored them): since when, when it
+     * escalates (SLA) and expires, whether it has escalated, and the approvals it needs and has.
+     */
+    pendingSince: timestamp('pending_since', { withTimezone: true, mode: 'date' }),
+    slaAt: timestamp('sla_at', { withTimezone: true, mode: 'date' }),
+    deadlineAt: timestamp('deadline_at', { withTimezone: true, mode: 'date' }),
+    escalated: boolean('escalated').notNull().default(false),
+    approvalsNeeded: integer('approvals_needed'),
+    approvedBy: jsonb('approved_by').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
     riskGrade: text('risk_grade'),
     loanId: text('loan_id'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /**
+     * When some process first saw this application's workflow exist (the API or the reconciler
+     * after starting it, the workflow's own first activity). Null: perhaps no workflow yet, which
+     * the reconciler repairs (src/workflows/applicationReconciler.ts).
+     */
+    workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     // Work queues page by (stage, pending task) in creation order.
     index('applications_queue_idx').on(t.stage, t.pendingTask, t.createdAt, t.id),
     index('applications_created_idx').on(t.createdAt, t.id),
     index('applications_applicant_idx').on(t.applicantId),
+    // The supervisor's queue and the "SLA breached" filter look at open tasks by their SLA.
+    index('applications_escalated_idx').on(t.slaAt, t.id).where(sql`escalated`),
+    index('applications_sla_idx').on(t.slaAt, t.id).where(sql`pending_task is not null`),
+    index('applications_branch_idx').on(t.branchId, t.stage),
+    // The reconciler pages the applications nobody has seen a workflow of: a handful, not the table.
+    index('applications_unstarted_idx').on(t.createdAt, t.id).where(sql`workflow_started_at is null`),
   ],
 );
+
+/**
+ * Who is working on an application's pending task. A claim belongs to one task instance (its kind
+ * and `since`): when the workflow moves on, the claim no longer applies. It lapses at `expires_at`
+ * unless renewed. Written by the API only; every claim and release is also in loan_events.
+ */
+export const taskClaims = pgTable(
+  'task_claims',
+  {
+    applicationId: text('application_id')
+      .primaryKey()
+      .references(() => applications.id),
+    taskKind: text('task_kind').notNull(),
+    taskSince: timestamp('task_since', { withTimezone: true, mode: 'date' }),
+    claimedBy: text('claimed_by').notNull(),
+    claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('task_claims_claimant_idx').on(t.claimedBy, t.expiresAt)],
+);
+
+/**
+ * The duplicate screen's one fact: for each person (keyed hash of the ID number) the one application
+ * that may be open. The API claims it before it writes an application and the workflow's screen
+ * confirms it; whoever does not hold the claim is the duplicate. A claim whose workflow nobody has
+ * seen for ORPHAN_AFTER_MS is an orphan's and may be taken over, so an application whose workflow
+ * does not exist never blocks the person. Written only by src/db/openApplications.ts.
+ */
+export const openApplications = pgTable('open_applications', {
+  idNumberHash: text('id_number_hash').primaryKey(),
+  applicationId: text('application_id').notNull().unique(),
+  claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  /** When the holder's workflow was seen to exist; from then on the claim is never taken over. */
+  workflowSeenAt: timestamp('workflow_seen_at', { withTimezone: true, mode: 'date' }),
+});
 
 export const vehicles = pgTable('vehicles', {
   id: text('id').primaryKey(),

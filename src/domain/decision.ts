@@ -369,6 +369,11 @@ export interface ApprovalEvaluation {
   complete: boolean;
 }
 
+/** Staff ids name one person however they are cased or padded (`probe-case` is `PROBE-CASE `). */
+export function sameStaffId(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
 /**
  * Whether `approverId`'s approval counts and whether it completes the decision. Nobody approves
  * an application they submitted; at or above the four-eyes threshold two different approvers are
@@ -380,11 +385,12 @@ export function evaluateApproval(
 ): ApprovalEvaluation {
   const required: 1 | 2 = requiresFourEyes(input.amountFen, policy) ? 2 : 1;
   const approvals: string[] = [];
-  for (const id of input.priorApprovals) if (id !== input.submittedBy && !approvals.includes(id)) approvals.push(id);
+  const counted = (id: string) => approvals.some((a) => sameStaffId(a, id));
+  for (const id of input.priorApprovals) if (!sameStaffId(id, input.submittedBy) && !counted(id)) approvals.push(id);
   let refusal: ApprovalRefusal | null = null;
   if (approvals.length >= required) refusal = 'ALREADY_COMPLETE';
-  else if (input.approverId === input.submittedBy) refusal = 'SUBMITTER_CANNOT_APPROVE';
-  else if (approvals.includes(input.approverId)) refusal = 'ALREADY_APPROVED_BY_THIS_APPROVER';
+  else if (sameStaffId(input.approverId, input.submittedBy)) refusal = 'SUBMITTER_CANNOT_APPROVE';
+  else if (counted(input.approverId)) refusal = 'ALREADY_APPROVED_BY_THIS_APPROVER';
   if (refusal === null) approvals.push(input.approverId);
   return { counts: refusal === null, refusal, approvals, requiredApprovals: required, complete: approvals.length >= required };
 }

@@ -9,9 +9,11 @@
  *   loan's position in a few bounded figures, so this run holds no transactions at all and its
  *   history does not grow with them.
  * - Acts (repayment, prepayment, reversal, waiver, refund, the second finance user's approval,
- *   payoff quote) are an update each, with a signal twin for the Temporal UI. One pure function,
- *   refuseServicingAct (servicingActs.ts), is every validator and every signal's check; a refused
- *   signal is recorded as an act_refused event, never dropped. Handlers queue the acts and the main
+ *   payoff quote, and the application's late collateral registration) are an update each, with a
+ *   signal twin for the Temporal UI. One pure function, refuseServicingAct (servicingActs.ts), is
+ *   every validator and every signal's check, the API's proof first (issue 15): a refused signal
+ *   is recorded as an event, never dropped; a forged update is accepted only to be recorded as
+ *   act_refused and then refused to its sender. Handlers queue the acts and the main
  *   loop applies them one at a time, so the database sees them in arrival order.
  * - Four eyes: reversals, waivers and refunds wait in the run (carried across continue-as-new)
  *   until a second, different finance user approves; only then are they booked (a refund after the
@@ -58,9 +60,10 @@ import {
   shanghaiStartOfDayMs,
 } from '../domain';
 import { loanServicingV1, type ServicingCarried as LegacyCarried } from './loanServicingLegacy';
-import { loanServicingWorkflowId } from './messages';
+import { BUNDLED_ACT_KEY_RING } from './actProof';
+import { loanApplicationWorkflowId, loanServicingWorkflowId } from './messages';
 import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from './searchAttributes';
-import { refuseServicingAct, type ServicingActName, type ServicingActPayloads, type ServicingRefusal } from './servicingActs';
+import { refuseServicingAct, SERVICING_ACT_PROOFS, servicingProofRefusal, type ServicingActName, type ServicingActPayloads, type ServicingActView, type ServicingProofContext, type ServicingRefusal } from './servicingActs';
 import {
   type EarlyPayoffRequested,
   type LoanServicingInput,
@@ -125,7 +128,8 @@ type Queued =
   | { kind: 'approval'; payload: ServicingActPayloads['approval']; ticket: number | null }
   | { kind: 'payoff'; payload: EarlyPayoffRequested; ticket: number | null }
   | { kind: 'collateral'; registrationRef: string; registeredAt: string; actor: string }
-  | { kind: 'refused'; act: ServicingActName; code: string; actor: string };
+  /** Refused where it arrived; recorded in turn (and answered, for an update). */
+  | { kind: 'refused'; act: ServicingActName; refusal: ServicingRefusal; via: 'signal' | 'update'; actor: string; ticket: number | null };
 
 type Answer = { state: ServicingState } | { refusal: ServicingRefusal };
 
@@ -144,7 +148,7 @@ const calls = proxyActivities<Activities>({ ...callCentreActivityOptions, schedu
 const payments = proxyActivities<Activities>(paymentsActivityOptions);
 
 function refused(r: ServicingRefusal): ApplicationFailure {
-  return ApplicationFailure.create({ type: SERVICING_REFUSED, message: r.message, nonRetryable: true, details: [{ code: r.code }] });
+  return ApplicationFailure.create({ type: SERVICING_REFUSED, message: r.message, nonRetryable: true, details: [{ code: r.code, ...(r.problem ? { problem: r.problem } : {}) }] });
 }
 
 /** The carried state of a run of either shape (a run of the previous release continues into this one). */
@@ -191,7 +195,7 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
   let position: ServicingPosition | null = null;
 
   const today = (): IsoDate => shanghaiDate(Date.now());
-  const view = () => ({
+  const view = (proofs: ServicingProofContext | null): ServicingActView => ({
     nowMs: Date.now(),
     disbursementDate: position?.disbursementDate ?? '1970-01-01',
     closed: carried.closed !== null,
@@ -200,8 +204,10 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
     pending: carried.pending,
     decided: [...carried.decided, ...deciding],
     policy,
+    proofs,
   });
-  const refuse = <N extends ServicingActName>(name: N, payload: ServicingActPayloads[N]) => refuseServicingAct(name, payload, view());
+  /** Whether the run takes the act now; `proofs` null for an act whose proof was checked when it arrived. */
+  const refuse = <N extends ServicingActName>(name: N, payload: ServicingActPayloads[N], proofs: ServicingProofContext | null = null) => refuseServicingAct(name, payload, view(proofs));
 
   const state = (extra: Partial<ServicingState> = {}): ServicingState => ({
     loanId,
@@ -227,18 +233,30 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
 
   // ---- acts: an update and a signal each, both through refuseServicingAct ----------------------
 
+  // Every act must carry the API's proof. Acts in histories recorded before proofs existed replay
+  // as they were (no marker); every act handled live since is checked.
+  const proofs = { workflowId, applicationWorkflowId: loanApplicationWorkflowId(applicationId), ring: BUNDLED_ACT_KEY_RING };
+  const proofsAtEntry = () => (patched('act-proofs') ? proofs : null);
+  const claimedActor = (payload: unknown) => String((payload as { actor?: unknown } | null)?.actor ?? '');
+
   function act<N extends ServicingActName>(name: N, signal: SignalDefinition<[ServicingActPayloads[N]]>, update: UpdateDefinition<ServicingState, [ServicingActPayloads[N]]>, enqueue: (p: ServicingActPayloads[N], ticket: number | null) => Queued) {
     setHandler(signal, (payload) => {
-      const r = refuse(name, payload);
-      if (r && r.code !== 'ALREADY_PENDING') queue.push({ kind: 'refused', act: name, code: r.code, actor: String((payload as { actor?: unknown })?.actor ?? '') });
+      const r = refuse(name, payload, proofsAtEntry());
+      if (r && r.code !== 'ALREADY_PENDING') queue.push({ kind: 'refused', act: name, refusal: r, via: 'signal', actor: claimedActor(payload), ticket: null });
       else if (!r) queue.push(enqueue(payload, null));
     });
     setHandler(
       update,
       async (payload) => {
-        if (name === 'approval') deciding.add((payload as ServicingActPayloads['approval']).requestId);
         const ticket = ++tickets;
-        queue.push(enqueue(payload, ticket));
+        // A forged act got past the validator to be recorded here, then refused to its sender.
+        const ctx = proofsAtEntry();
+        const forged = ctx ? servicingProofRefusal(name, payload, ctx, Date.now()) : null;
+        if (forged) queue.push({ kind: 'refused', act: name, refusal: forged, via: 'update', actor: claimedActor(payload), ticket });
+        else {
+          if (name === 'approval') deciding.add((payload as ServicingActPayloads['approval']).requestId);
+          queue.push(enqueue(payload, ticket));
+        }
         await condition(() => answers.has(ticket));
         const a = answers.get(ticket) as Answer;
         answers.delete(ticket);
@@ -247,8 +265,9 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
       },
       {
         validator: (payload) => {
-          const r = refuse(name, payload);
-          if (r) throw refused(r);
+          const r = refuse(name, payload, proofs);
+          // Forged: accepted so that the handler records it. Late: the API signs anew and retries.
+          if (r && !(r.code === 'NOT_AUTHENTICATED' && !r.late)) throw refused(r);
         },
       },
     );
@@ -261,7 +280,9 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
   act('approval', servicingApprovalSignal, servicingApprovalUpdate, (payload, ticket) => ({ kind: 'approval', payload, ticket }));
   act('payoffQuote', earlyPayoffRequestedSignal, earlyPayoffRequestedUpdate, (payload, ticket) => ({ kind: 'payoff', payload, ticket }));
   setHandler(collateralRegisteredLateSignal, (c) => {
-    queue.push({ kind: 'collateral', registrationRef: String(c?.registrationRef ?? ''), registeredAt: String(c?.registeredAt ?? ''), actor: String(c?.actor ?? '') });
+    const r = refuse('collateral', c, proofsAtEntry());
+    if (r) queue.push({ kind: 'refused', act: 'collateral', refusal: r, via: 'signal', actor: claimedActor(c), ticket: null });
+    else queue.push({ kind: 'collateral', registrationRef: String(c?.registrationRef ?? ''), registeredAt: String(c?.registeredAt ?? ''), actor: String(c?.actor ?? '') });
   });
   setHandler(servicingStateQuery, () => state());
 
@@ -433,6 +454,21 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
     answer(m.ticket, { state: state() });
   }
 
+  let forgeries = 0;
+  async function recordRefusal(m: Extract<Queued, { kind: 'refused' }>): Promise<void> {
+    const r = m.refusal;
+    if (r.code === 'NOT_AUTHENTICATED') {
+      // Not the API's act: recorded under the name it came by, its actor only as claimed.
+      const act = SERVICING_ACT_PROOFS[m.act].act;
+      await event(`act_refused:${workflowInfo().runId}:${++forgeries}`, 'act_refused', { act, via: m.via, code: r.code, problem: r.problem ?? null, message: r.message, claimedActor: m.actor || 'unknown' });
+    } else {
+      // A signal cannot be refused to its sender: what it was refused for is recorded instead.
+      const kind = m.act === 'repayment' || m.act === 'prepayment' ? 'repayment_refused' : 'act_refused';
+      await event(`${kind}:${m.act}:${r.code}:${Date.now()}`, kind, { act: m.act, reason: r.code }, m.actor || 'unknown');
+    }
+    answer(m.ticket, { refusal: r });
+  }
+
   async function drain(): Promise<void> {
     while (queue.length > 0) {
       const m = queue.shift() as Queued;
@@ -440,11 +476,7 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
       else if (m.kind === 'request') await requestAct(m);
       else if (m.kind === 'approval') await approvalAct(m);
       else if (m.kind === 'payoff') await quoteAct(m);
-      else if (m.kind === 'refused') {
-        // A signal cannot be refused to its sender: what it was refused for is recorded instead.
-        const kind = m.act === 'repayment' || m.act === 'prepayment' ? 'repayment_refused' : 'act_refused';
-        await event(`${kind}:${m.act}:${m.code}:${Date.now()}`, kind, { act: m.act, reason: m.code }, m.actor || 'unknown');
-      }
+      else if (m.kind === 'refused') await recordRefusal(m);
       else if (carried.collateralOutstanding) {
         await db.recordCollateralRegistered({ loanId, registrationRef: m.registrationRef, registeredAt: m.registeredAt });
         carried.collateralOutstanding = false;

@@ -1,9 +1,10 @@
 /**
- * The loan-servicing run as the release before the servicing ledger wrote it. A servicing run lives
- * for years, so runs started by that release keep replaying and running this code (loanServicing()
- * sends them here: their history has no ledger patch marker) until their next continue-as-new,
- * which starts them on the ledger. Do not change what this code does; delete it once no run of
- * that release is open (none can be after one continue-as-new: at most 6 instalments).
+ * The loan-servicing run as the release before the servicing ledger wrote it, act proofs (issue 15,
+ * patch act-proofs) included. A servicing run lives for years, so runs started by that release
+ * keep replaying and running this code (loanServicing() sends them here: their history has no
+ * ledger patch marker) until their next continue-as-new, which starts them on the ledger. Do not
+ * change what this code does; delete it once no run of that release is open (none can be after
+ * one continue-as-new: at most 6 instalments).
  *
  * One disbursed loan, from the first instalment to closure: `loan-servicing-<loanId>`, started by
  * the application workflow as a child (parentClosePolicy ABANDON) after createLoan stored the
@@ -34,6 +35,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -44,7 +46,9 @@ import type { createLoanActivities } from '../activities/loans';
 import type { createReminderActivities } from '../activities/reminders';
 import { callCentreActivityOptions, smsActivityOptions } from '../activities/providers/options';
 import { type Fen, type InstallmentStatus, type IsoDate, addDays, compareDates, DEFAULT_POLICY, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } from '../domain';
-import { loanServicingWorkflowId } from './messages';
+import { loanApplicationWorkflowId, loanServicingWorkflowId } from './messages';
+import { BUNDLED_ACT_KEY_RING } from './actProof';
+import { servicingProofRefusal, type ServicingActName } from './servicingActs';
 import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from './searchAttributes';
 import {
   type EarlyPayoffRequested,
@@ -124,6 +128,36 @@ function repaymentProblem(r: RepaymentRecorded): ServicingRefusalCode | null {
   return null;
 }
 
+/** The acts of this release by the names the API signs them as, and the ledger's names for them. */
+const LEGACY_ACTS = { repaymentRecorded: 'repayment', earlyPayoffRequested: 'payoffQuote', collateralRegistered: 'collateral' } as const satisfies Record<string, ServicingActName>;
+
+/**
+ * This release's door for acts (issue 15): every repayment, payoff request and late collateral
+ * registration must carry the API's proof, checked by servicingActs.ts. `validate` refuses a late
+ * proof to its sender; `refused` records a forged act (null when the act may go on).
+ */
+function servicingActGuard(opts: { workflowId: string; applicationWorkflowId: string; record(data: Record<string, unknown>): Promise<void> }) {
+  const proofs = { workflowId: opts.workflowId, applicationWorkflowId: opts.applicationWorkflowId, ring: BUNDLED_ACT_KEY_RING };
+  const check = (act: keyof typeof LEGACY_ACTS, payload: unknown) => servicingProofRefusal(LEGACY_ACTS[act], payload, proofs, Date.now());
+  const failure = (r: { message: string; problem?: string | undefined }) =>
+    ApplicationFailure.create({ type: SERVICING_REFUSED, message: r.message, nonRetryable: true, details: [{ code: 'NOT_AUTHENTICATED', problem: r.problem }] });
+  return {
+    validate(act: keyof typeof LEGACY_ACTS, payload: unknown): void {
+      const r = check(act, payload);
+      if (r?.late) throw failure(r);
+    },
+    refused(act: keyof typeof LEGACY_ACTS, payload: unknown, via: 'signal' | 'update'): Promise<void> | null {
+      // Acts taken before proofs existed replay as they were; every act taken live since needs one.
+      if (!patched('act-proofs')) return null;
+      const r = check(act, payload);
+      if (!r) return null;
+      const claimedActor = typeof (payload as { actor?: unknown } | null)?.actor === 'string' ? (payload as { actor: string }).actor : 'unknown';
+      const recorded = opts.record({ act, via, code: 'NOT_AUTHENTICATED', problem: r.problem, message: r.message, claimedActor });
+      return via === 'update' ? recorded.then(() => Promise.reject(failure(r))) : recorded;
+    },
+  };
+}
+
 function refused(code: ServicingRefusalCode, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: SERVICING_REFUSED, message, nonRetryable: true, details: [{ code }] });
 }
@@ -178,12 +212,20 @@ export async function loanServicingV1(input: LoanServicingInput): Promise<LoanSe
     };
   };
 
-  setHandler(repaymentRecordedSignal, (repayment) => {
-    queue.push({ kind: 'repayment', repayment, ticket: null });
+  // Every act must carry the API's proof: refused and recorded otherwise (servicingActs.ts).
+  let refusals = 0;
+  const acts = servicingActGuard({
+    workflowId,
+    applicationWorkflowId: loanApplicationWorkflowId(applicationId),
+    record: (data) =>
+      db.recordLoanEvent({ eventKey: `${workflowId}:act_refused:${workflowInfo().runId}:${++refusals}`, applicationId, kind: 'act_refused', actor: 'system', stage: 'servicing', data: { loanId, ...data } }),
   });
+  setHandler(repaymentRecordedSignal, (repayment) => acts.refused('repaymentRecorded', repayment, 'signal') ?? void queue.push({ kind: 'repayment', repayment, ticket: null }));
   setHandler(
     repaymentRecordedUpdate,
     async (repayment) => {
+      const forged = acts.refused('repaymentRecorded', repayment, 'update');
+      if (forged) return forged.then(() => state());
       const ticket = ++tickets;
       queue.push({ kind: 'repayment', repayment, ticket });
       await condition(() => answers.has(ticket));
@@ -193,18 +235,19 @@ export async function loanServicingV1(input: LoanServicingInput): Promise<LoanSe
     },
     {
       validator: (r) => {
+        acts.validate('repaymentRecorded', r);
         const problem = repaymentProblem(r);
         if (problem) throw refused(problem, `repayment refused: ${problem}`);
         if (closedBy) throw refused('LOAN_CLOSED', 'the loan is closed');
       },
     },
   );
-  setHandler(earlyPayoffRequestedSignal, (request) => {
-    queue.push({ kind: 'payoff', request, ticket: null });
-  });
+  setHandler(earlyPayoffRequestedSignal, (request) => acts.refused('earlyPayoffRequested', request, 'signal') ?? void queue.push({ kind: 'payoff', request, ticket: null }));
   setHandler(
     earlyPayoffRequestedUpdate,
     async (request) => {
+      const forged = acts.refused('earlyPayoffRequested', request, 'update');
+      if (forged) return forged.then(() => state());
       const ticket = ++tickets;
       queue.push({ kind: 'payoff', request, ticket });
       await condition(() => answers.has(ticket));
@@ -217,15 +260,19 @@ export async function loanServicingV1(input: LoanServicingInput): Promise<LoanSe
     },
     {
       validator: (p) => {
+        acts.validate('earlyPayoffRequested', p);
         if (closedBy) throw refused('LOAN_CLOSED', 'the loan is closed');
         const problem = schedule.length > 0 ? payoffDateProblem(schedule, p?.asOfDate, today()) : null;
         if (problem) throw refused('INVALID_PAYOFF_DATE', problem);
       },
     },
   );
-  setHandler(collateralRegisteredLateSignal, (c) => {
-    queue.push({ kind: 'collateral', registrationRef: String(c?.registrationRef ?? ''), registeredAt: String(c?.registeredAt ?? ''), actor: String(c?.actor ?? '') });
-  });
+  setHandler(
+    collateralRegisteredLateSignal,
+    (c) =>
+      acts.refused('collateralRegistered', c, 'signal') ??
+      void queue.push({ kind: 'collateral', registrationRef: String(c?.registrationRef ?? ''), registeredAt: String(c?.registeredAt ?? ''), actor: String(c?.actor ?? '') }),
+  );
   setHandler(servicingStateQuery, () => state());
 
   const event = (key: string, kind: string, data: Record<string, unknown> = {}) =>

@@ -4,9 +4,15 @@
  * the API's synchronous answer and the fate of a signal from the Temporal UI never disagree. What
  * only the database knows (is the reference booked, is there that much penalty to waive) the
  * ledger's activities check again when the act is applied.
+ *
+ * First of all an act must carry the API's proof (actProof.ts, issue 15): who sent it, with which
+ * roles, for this act on this run. One typed into the Temporal UI or CLI under an invented name is
+ * refused NOT_AUTHENTICATED; the workflow records it (an update's validator lets it through for
+ * that, unless the proof is only late: then the sender is told and signs anew).
  */
 import { type ServicingPolicy, addDays, compareDates, DEFAULT_POLICY, isValidDate, shanghaiDate } from '../domain';
-import type { EarlyPayoffRequested } from './servicingMessages';
+import { isLateProof, verifyActProof, type ActKeyRing, type ActProofProblem } from './actProof';
+import type { CollateralRegisteredLate, EarlyPayoffRequested } from './servicingMessages';
 import type {
   PendingApproval,
   PrepaymentRequested,
@@ -26,8 +32,32 @@ export interface ServicingActPayloads {
   refund: RefundRequested;
   approval: ServicingApproval;
   payoffQuote: EarlyPayoffRequested;
+  /** The application's collateral registration, forwarded by its workflow once the loan is serviced. */
+  collateral: CollateralRegisteredLate;
 }
 export type ServicingActName = keyof ServicingActPayloads;
+
+/** What the API signs each act as (its signal's name) and the roles that may do it. */
+export const SERVICING_ACT_PROOFS: Readonly<Record<ServicingActName, { act: string; roles: readonly string[] }>> = {
+  repayment: { act: 'repaymentRecorded', roles: ['finance'] },
+  prepayment: { act: 'prepaymentRequested', roles: ['finance'] },
+  reversal: { act: 'reversalRequested', roles: ['finance'] },
+  waiver: { act: 'waiverRequested', roles: ['finance'] },
+  refund: { act: 'refundRequested', roles: ['finance'] },
+  approval: { act: 'servicingApproval', roles: ['finance'] },
+  payoffQuote: { act: 'earlyPayoffRequested', roles: ['finance'] },
+  // Signed for the application's workflow, where the officer registered it.
+  collateral: { act: 'collateralRegistered', roles: ['officer'] },
+};
+
+/** Against what an act's proof is checked. */
+export interface ServicingProofContext {
+  /** loan-servicing-<loanId>. */
+  workflowId: string;
+  /** loan-application-<applicationId>: the collateral registration is that workflow's act. */
+  applicationWorkflowId: string;
+  ring: ActKeyRing;
+}
 
 /** What the validator looks at: a read-only view of the servicing run. */
 export interface ServicingActView {
@@ -42,11 +72,21 @@ export interface ServicingActView {
   /** Request ids already approved or rejected in this run or carried from earlier ones. */
   decided: readonly string[];
   policy?: ServicingPolicy | undefined;
+  /**
+   * The proof every act must carry is checked against this. Null only where there is nothing to
+   * check: an act taken from the queue (checked when it arrived) or one in a history recorded
+   * before proofs existed (replayed as it was).
+   */
+  proofs: ServicingProofContext | null;
 }
 
 export interface ServicingRefusal {
   code: ServicingRefusalCode;
   message: string;
+  /** NOT_AUTHENTICATED: what was wrong with the proof. */
+  problem?: ActProofProblem;
+  /** NOT_AUTHENTICATED: a proof the API did sign, only expired or early (told to the sender, not recorded as forged). */
+  late?: boolean;
 }
 
 /** Largest amount accepted (10 billion CNY in fen), as the API's schemas. */
@@ -70,9 +110,23 @@ function paidAtProblem(paidAt: unknown, view: ServicingActView, policy: Servicin
   return null;
 }
 
+/** NOT_AUTHENTICATED when `payload` lacks the API's valid proof for act `name` on this run at `nowMs`, else null. */
+export function servicingProofRefusal(name: ServicingActName, payload: unknown, proofs: ServicingProofContext, nowMs: number): ServicingRefusal | null {
+  const expected = SERVICING_ACT_PROOFS[name];
+  if (!expected) return refusal('INVALID_ACT', `unknown act ${String(name)}`);
+  const workflowId = name === 'collateral' ? proofs.applicationWorkflowId : proofs.workflowId;
+  const v = verifyActProof(payload, { act: expected.act, workflowId, roles: expected.roles, allowEmergency: false }, proofs.ring, nowMs);
+  if (v.ok) return null;
+  return { code: 'NOT_AUTHENTICATED', message: `${v.message} (${v.problem})`, problem: v.problem, late: isLateProof(v) };
+}
+
 /** The reason the servicing run refuses `act` now, or null when it accepts it. */
 export function refuseServicingAct<N extends ServicingActName>(name: N, payload: ServicingActPayloads[N], view: ServicingActView): ServicingRefusal | null {
   const policy = view.policy ?? DEFAULT_POLICY.servicing;
+  if (view.proofs) {
+    const forged = servicingProofRefusal(name, payload, view.proofs, view.nowMs);
+    if (forged) return forged;
+  }
   const p = payload as Partial<ServicingActPayloads[ServicingActName]> | undefined;
   if (!p || typeof p !== 'object' || typeof p.actor !== 'string' || p.actor.trim() === '' || p.actor.length > 128) {
     return refusal('INVALID_ACT', 'an act needs an actor');
@@ -134,6 +188,9 @@ export function refuseServicingAct<N extends ServicingActName>(name: N, payload:
       if (compareDates(a.asOfDate, addDays(today, policy.payoffQuoteMaxDaysAhead)) > 0) return refusal('INVALID_PAYOFF_DATE', 'asOfDate is too far ahead');
       return null;
     }
+    case 'collateral':
+      // Whether it is still owed the workflow knows when it applies it (a second one changes nothing).
+      return null;
     default:
       return refusal('INVALID_ACT', `unknown act ${String(name)}`);
   }

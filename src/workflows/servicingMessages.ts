@@ -3,6 +3,7 @@
  * and the daily `repaymentReminders` sweep. Ids and figures only, no personal data.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ActProof } from './actProof';
 
 export interface LoanServicingInput {
   loanId: string;
@@ -32,18 +33,29 @@ export interface RepaymentRecorded {
   paidAt: string;
   /** The bank's payment reference: a repeat with the same reference is the same repayment. */
   reference: string;
+  /** The API's signature (actProof.ts): a repayment without a valid one is refused. */
+  proof?: ActProof | undefined;
 }
 
 export interface EarlyPayoffRequested {
   actor: string;
   /** ISO date (Asia/Shanghai) the payoff is quoted for. */
   asOfDate: string;
+  proof?: ActProof | undefined;
 }
 
 export const repaymentRecordedSignal = defineSignal<[RepaymentRecorded]>('repaymentRecorded');
 /** The API's path: answers whether the repayment was applied or already known (same reference). */
 export const repaymentRecordedUpdate = defineUpdate<ServicingState, [RepaymentRecorded]>('repaymentRecordedUpdate');
-export const collateralRegisteredLateSignal = defineSignal<[{ actor: string; registrationRef: string; registeredAt: string }]>('collateralRegistered');
+/** The application's collateralRegistered act, forwarded by its workflow with the API's proof for that workflow. */
+export interface CollateralRegisteredLate {
+  actor: string;
+  actId?: string | undefined;
+  registrationRef: string;
+  registeredAt: string;
+  proof?: ActProof | undefined;
+}
+export const collateralRegisteredLateSignal = defineSignal<[CollateralRegisteredLate]>('collateralRegistered');
 export const earlyPayoffRequestedSignal = defineSignal<[EarlyPayoffRequested]>('earlyPayoffRequested');
 /** The same request answered synchronously: the state carries the quote (or the update is refused). */
 export const earlyPayoffRequestedUpdate = defineUpdate<ServicingState, [EarlyPayoffRequested]>('earlyPayoffRequestedUpdate');
@@ -55,6 +67,7 @@ export interface PrepaymentRequested {
   paidAt: string;
   reference: string;
   mode: 'reduce_installment' | 'reduce_term';
+  proof?: ActProof | undefined;
 }
 
 /**
@@ -67,6 +80,7 @@ export interface ReversalRequested {
   /** The bank reference of the repayment (or prepayment) booked in error. */
   reference: string;
   reasonCode: string;
+  proof?: ActProof | undefined;
 }
 export interface WaiverRequested {
   actor: string;
@@ -74,12 +88,14 @@ export interface WaiverRequested {
   component: 'penalty' | 'interest' | 'fee';
   amountFen: number;
   reasonCode: string;
+  proof?: ActProof | undefined;
 }
 export interface RefundRequested {
   actor: string;
   requestId: string;
   amountFen: number;
   reasonCode: string;
+  proof?: ActProof | undefined;
 }
 export interface ServicingApproval {
   actor: string;
@@ -87,6 +103,7 @@ export interface ServicingApproval {
   decision: 'approve' | 'reject';
   /** When given, the request must be of this kind (the API's route says which). */
   kind?: ServicingRequestKind | undefined;
+  proof?: ActProof | undefined;
 }
 
 export type ServicingRequestKind = 'reversal' | 'waiver' | 'refund';
@@ -135,7 +152,9 @@ export type ServicingRefusalCode =
   /** The ledger refuses it (the code of the activity's refusal follows in the message). */
   | 'LEDGER_REFUSED'
   /** The payment provider refused the refund. */
-  | 'REFUND_REFUSED';
+  | 'REFUND_REFUSED'
+  /** No valid proof that the API authenticated the actor (unsigned, tampered, expired, ...). */
+  | 'NOT_AUTHENTICATED';
 
 /** What became of one repayment or prepayment (the update's answer carries it as `lastRepayment`). */
 export interface RepaymentOutcome {

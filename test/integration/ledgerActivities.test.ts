@@ -9,7 +9,8 @@ import { readLedger } from '../../src/db/ledger';
 import { installments, loans, loanTransactions, scheduleVersions } from '../../src/db/schema';
 import { addDays, buildSchedule, computeLedger, conservationGap, LEGACY_SERVICING_TERMS, shanghaiDate } from '../../src/domain';
 import { createTestDb } from '../helpers/db';
-import { loadSchedule, seedApplication, seedLoan, testCipher } from '../helpers/servicing';
+import { seedApplication } from '../helpers/seed';
+import { loadSchedule, seedLoan, testCipher } from '../helpers/servicing';
 import { createProviderClients } from '../../src/activities/providers';
 
 // The ledger's database path: the activities book transactions and write the projection, and what
@@ -128,10 +129,10 @@ describe('the migration to the ledger (0007)', () => {
     try {
       const { migrate } = await import('drizzle-orm/pglite/migrator');
       await migrate(h.db as never, { migrationsFolder: dir });
-      await seedApplication(h.db, testCipher(), { applicationId: 'old-1', phone: '13900000097', amountFen: 1_200_000, termMonths: 12, repaymentMethod: 'equal_principal' });
+      const { applicantId } = await seedApplication(h.db, { applicationId: 'old-1', applicant: { phone: '13900000097' }, loan: { amountFen: 1_200_000, termMonths: 12, repaymentMethod: 'equal_principal' } }, testCipher());
       const s = buildSchedule({ principalFen: 1_200_000, annualRateBps: 720, termMonths: 12, method: 'equal_principal', disbursementDate: '2026-01-15' });
       await h.db.execute(sql`insert into loans (id, application_id, applicant_id, principal_fen, annual_rate_bps, apr_bps, term_months, repayment_method, disbursed_at, disbursement_date, transfer_id, unapplied_fen)
-        values ('L-old-1', 'old-1', 'applicant-old-1', 1200000, 720, 744, 12, 'equal_principal', '2026-01-15T02:00:00Z', '2026-01-15', 'tr-old-1', 0)`);
+        values ('L-old-1', 'old-1', ${applicantId}, 1200000, 720, 744, 12, 'equal_principal', '2026-01-15T02:00:00Z', '2026-01-15', 'tr-old-1', 0)`);
       for (const r of s) {
         await h.db.execute(sql`insert into installments (loan_id, seq, period_start_date, due_date, principal_fen, interest_fen, total_fen, opening_balance_fen, closing_balance_fen)
           values ('L-old-1', ${r.seq}, ${r.periodStartDate}, ${r.dueDate}, ${r.principalFen}, ${r.interestFen}, ${r.totalFen}, ${r.openingBalanceFen}, ${r.closingBalanceFen})`);

@@ -2,6 +2,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import type { ProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
@@ -11,9 +12,10 @@ import { addDays, computeLedger, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } f
 import { readLedger } from '../../src/db/ledger';
 import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { loanServicing } from '../../src/workflows/loanServicing';
-import { loanServicingWorkflowId } from '../../src/workflows/messages';
+import { loanApplicationWorkflowId, loanServicingWorkflowId } from '../../src/workflows/messages';
 import {
   collateralRegisteredLateSignal,
+  earlyPayoffRequestedSignal,
   earlyPayoffRequestedUpdate,
   prepaymentRequestedUpdate,
   refundRequestedUpdate,
@@ -23,6 +25,7 @@ import {
   SERVICING_REFUSED,
   servicingApprovalUpdate,
   servicingStateQuery,
+  type ServicingState,
   waiverRequestedUpdate,
 } from '../../src/workflows/servicingMessages';
 import { LoanAmountFen, LoanStage } from '../../src/workflows/searchAttributes';
@@ -30,6 +33,7 @@ import { createTestDb } from '../helpers/db';
 import { eventually, loadSchedule, sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
 import { timeSkippingEnv, workflowBundle } from '../helpers/temporal';
 import { keepHistory } from '../helpers/histories';
+import { servicingActOf, signAct, useActClock } from '../helpers/acts';
 
 /**
  * The loan-servicing workflow over whole loans on the time-skipping server: real activities, a
@@ -54,6 +58,8 @@ describe('loanServicing on the time-skipping server', () => {
   beforeAll(async () => {
     [env, h, sandbox] = await Promise.all([timeSkippingEnv(), createTestDb(), startSandbox({ port: 0 })]);
     admin = new SandboxAdminClient(sandbox.url);
+    // Acts are signed at the server's time: the workflow judges a proof's age by it.
+    useActClock(() => env.currentTimeMs());
     cipher = testCipher();
     providers = sandboxProviders(sandbox);
     worker = await Worker.create({
@@ -86,6 +92,9 @@ describe('loanServicing on the time-skipping server', () => {
     if (ms > now) await env.sleep(ms - now);
   }
   const isoAt = async () => new Date(await env.currentTimeMs()).toISOString();
+  /** The act as the API sends it: with its proof for this run. */
+  const signed = <A extends { actor: string }>(handle: { workflowId: string }, def: UpdateDefinition<ServicingState, [A]> | SignalDefinition<[A]>, payload: A) =>
+    signAct(servicingActOf(def), handle.workflowId, payload);
 
   async function loanRow(loanId: string) {
     const [row] = await h.db.select().from(loans).where(eq(loans.id, loanId));
@@ -153,7 +162,7 @@ describe('loanServicing on the time-skipping server', () => {
   }
 
   async function pay(handle: WorkflowHandle<typeof loanServicing>, reference: string, amountFen: number) {
-    return handle.executeUpdate(repaymentRecordedUpdate, { args: [{ actor: 'finance-1', amountFen, paidAt: await isoAt(), reference }] });
+    return handle.executeUpdate(repaymentRecordedUpdate, { args: [await signed(handle, repaymentRecordedUpdate, { actor: 'finance-1', amountFen, paidAt: await isoAt(), reference })] });
   }
 
   it('walks a 36-month loan: on-time payments, a missed instalment through M1, M2, M3 and M3+ cured late, then early payoff', async () => {
@@ -174,7 +183,16 @@ describe('loanServicing on the time-skipping server', () => {
     // Collateral registration still owed: a reminder each week until it is registered.
     await sleepUntil(noon(addDays(disbursed, 15)));
     await eventually(async () => expect(await smsIds(`${loanId}/0/collateral-`)).toHaveLength(2));
-    await handle.signal(collateralRegisteredLateSignal, { actor: 'officer-1', registrationRef: 'GA-2026-001', registeredAt: await isoAt() });
+    // The application's act, forwarded with the API's proof for the application's workflow.
+    const registration = { actor: 'officer-1', registrationRef: 'GA-2026-001', registeredAt: await isoAt() };
+    // Unsigned, or signed for the servicing run instead of the application's: refused and recorded, still owed.
+    await handle.signal(collateralRegisteredLateSignal, registration);
+    await handle.signal(collateralRegisteredLateSignal, await signAct('collateralRegistered', handle.workflowId, registration));
+    await eventually(async () =>
+      expect((await events(applicationId, 'act_refused')).map((e) => (e.data as { problem: string }).problem).sort()).toEqual(['missing', 'wrong_workflow']),
+    );
+    expect((await loanRow(loanId)).collateralRegistrationOutstanding).toBe(true);
+    await handle.signal(collateralRegisteredLateSignal, await signAct('collateralRegistered', loanApplicationWorkflowId(applicationId), registration));
     await eventually(async () => expect((await loanRow(loanId)).collateralRegistrationOutstanding).toBe(false));
 
     // Instalments 1-3 on time: due three days ahead (mirrored), paid the day before: the money is
@@ -264,7 +282,7 @@ describe('loanServicing on the time-skipping server', () => {
     // of its period elapsed, and the 1% fee of the second year on that principal.
     await sleepUntil(noon(addDays(due(13), -10)));
     const asOfDate = shanghaiDate(await env.currentTimeMs());
-    const quoted = await handle.executeUpdate(earlyPayoffRequestedUpdate, { args: [{ actor: 'finance-1', asOfDate }] });
+    const quoted = await handle.executeUpdate(earlyPayoffRequestedUpdate, { args: [await signed(handle, earlyPayoffRequestedUpdate, { actor: 'finance-1', asOfDate })] });
     const row13 = schedule[12]!;
     const days = (a: string, b: string) => Math.round((Date.parse(b) - Date.parse(a)) / 86_400_000);
     const accrued = Math.round((row13.interestFen * days(row13.periodStartDate, asOfDate)) / days(row13.periodStartDate, row13.dueDate));
@@ -306,9 +324,37 @@ describe('loanServicing on the time-skipping server', () => {
 
     // Refused by the update's validator (nothing recorded); the same mistake by signal is recorded as refused.
     await expect(pay(handle, 'b-bad', -5)).rejects.toMatchObject({ cause: { type: SERVICING_REFUSED, details: [{ code: 'INVALID_AMOUNT' }] } });
-    await handle.signal(repaymentRecordedSignal, { actor: 'bank-feed', amountFen: 12.5, paidAt: await isoAt(), reference: 'b-bad' });
+    await handle.signal(repaymentRecordedSignal, await signed(handle, repaymentRecordedSignal, { actor: 'bank-feed', amountFen: 12.5, paidAt: await isoAt(), reference: 'b-bad' }));
     await eventually(async () => expect(await events(applicationId, 'repayment_refused')).toHaveLength(1));
     expect((await handle.query(servicingStateQuery)).repaymentReferences).toBe(0);
+
+    // Acts the API did not sign (issue 15): refused and recorded, nothing booked, whichever the path and the act.
+    const forged = { actor: 'ghost-finance', amountFen: total(1), paidAt: await isoAt(), reference: 'forged-1' };
+    await handle.signal(repaymentRecordedSignal, forged);
+    await expect(handle.executeUpdate(repaymentRecordedUpdate, { args: [{ ...forged, reference: 'forged-2' }] })).rejects.toMatchObject({
+      cause: { type: SERVICING_REFUSED, details: [{ code: 'NOT_AUTHENTICATED' }] },
+    });
+    const tampered = { ...(await signed(handle, repaymentRecordedSignal, { ...forged, actor: 'finance-1', reference: 'forged-3' })), amountFen: 1 };
+    await handle.signal(repaymentRecordedSignal, tampered);
+    await handle.signal(earlyPayoffRequestedSignal, { actor: 'ghost-finance', asOfDate: due(1) });
+    // A refund signed for the repayment act (a proof moved onto another act), and an approval by an officer.
+    const moved = await signAct('repaymentRecorded', handle.workflowId, { actor: 'finance-1', requestId: 'rf-forged', amountFen: 100, reasonCode: 'OVERPAYMENT' });
+    await expect(handle.executeUpdate(refundRequestedUpdate, { args: [moved] })).rejects.toMatchObject({ cause: { details: [{ code: 'NOT_AUTHENTICATED' }] } });
+    const officer = await signAct('servicingApproval', handle.workflowId, { actor: 'officer-9', requestId: 'rf-forged', decision: 'approve' as const }, { roles: ['officer'] });
+    await expect(handle.executeUpdate(servicingApprovalUpdate, { args: [officer] })).rejects.toMatchObject({ cause: { details: [{ code: 'NOT_AUTHENTICATED' }] } });
+    await eventually(async () =>
+      expect((await events(applicationId, 'act_refused')).map((e) => { const d = e.data as { act: string; via: string; problem: string }; return [d.act, d.via, d.problem]; }).sort()).toEqual([
+        ['earlyPayoffRequested', 'signal', 'missing'],
+        ['refundRequested', 'update', 'wrong_act'],
+        ['repaymentRecorded', 'signal', 'missing'],
+        ['repaymentRecorded', 'signal', 'tampered'],
+        ['repaymentRecorded', 'update', 'missing'],
+        ['servicingApproval', 'update', 'role_missing'],
+      ]),
+    );
+    const refusedState = await handle.query(servicingStateQuery);
+    expect(refusedState).toMatchObject({ repaymentReferences: 0, pendingApprovals: [] });
+    expect(await h.db.select().from(loanTransactions).where(eq(loanTransactions.loanId, loanId))).toEqual([]);
 
     for (let seq = 1; seq <= 36; seq++) {
       if (seq === 11) continue; // paid ahead with instalment 10
@@ -346,12 +392,12 @@ describe('loanServicing on the time-skipping server', () => {
     // Closed with 5 yuan of credit: finance refunds it, a second finance user approves, the provider pays it once, and the run
     // ends with nothing left.
     await eventually(async () => expect((await loanRow(loanId)).status).toBe('closed'));
-    const asked = await handle.executeUpdate(refundRequestedUpdate, { args: [{ actor: 'finance-1', requestId: 'rf-b', amountFen: 500, reasonCode: 'OVERPAYMENT' }] });
+    const asked = await handle.executeUpdate(refundRequestedUpdate, { args: [await signed(handle, refundRequestedUpdate, { actor: 'finance-1', requestId: 'rf-b', amountFen: 500, reasonCode: 'OVERPAYMENT' })] });
     expect(asked.pendingApprovals).toEqual([expect.objectContaining({ requestId: 'rf-b', kind: 'refund', requestedBy: 'finance-1', amountFen: 500 })]);
-    await expect(handle.executeUpdate(servicingApprovalUpdate, { args: [{ actor: 'FINANCE-1', requestId: 'rf-b', decision: 'approve' }] })).rejects.toMatchObject({
+    await expect(handle.executeUpdate(servicingApprovalUpdate, { args: [await signed(handle, servicingApprovalUpdate, { actor: 'FINANCE-1', requestId: 'rf-b', decision: 'approve' })] })).rejects.toMatchObject({
       cause: { type: SERVICING_REFUSED, details: [{ code: 'SAME_FINANCE_USER' }] },
     });
-    const approved = await handle.executeUpdate(servicingApprovalUpdate, { args: [{ actor: 'finance-2', requestId: 'rf-b', decision: 'approve' }] });
+    const approved = await handle.executeUpdate(servicingApprovalUpdate, { args: [await signed(handle, servicingApprovalUpdate, { actor: 'finance-2', requestId: 'rf-b', decision: 'approve' })] });
     expect(approved).toMatchObject({ creditFen: 0, lastRequest: { requestId: 'rf-b', kind: 'refund', status: 'applied', refundedFen: 500 } });
     const refunds = (await admin.ledger({ reference: `${loanId}/refund/rf-b` })).entries;
     expect(refunds).toEqual([expect.objectContaining({ kind: 'refund', amountFen: 500 })]);
@@ -394,7 +440,8 @@ describe('loanServicing on the time-skipping server', () => {
       // them in its queue or just applied. (Racing the signals against the clock itself trips a bug
       // of the time-skipping test server: it rejects the completion with "invalid history builder
       // state for action" and never redelivers the task, so the run stalls; the dev server does not.)
-      await Promise.all(parts.map((amountFen, i) => handle.signal(repaymentRecordedSignal, { actor: 'bank-feed', amountFen, paidAt, reference: `c-${row.seq}-${i}` })));
+      const acts = await Promise.all(parts.map((amountFen, i) => signed(handle, repaymentRecordedSignal, { actor: 'bank-feed', amountFen, paidAt, reference: `c-${row.seq}-${i}` })));
+      await Promise.all(acts.map((a) => handle.signal(repaymentRecordedSignal, a)));
       await env.sleep(Math.max(0, noon(addDays(row.dueDate, 1)) - now));
     }
     const result = await handle.result();
@@ -418,13 +465,13 @@ describe('loanServicing on the time-skipping server', () => {
 
     // Ten days after the due date finance finds the payment was booked in error.
     await sleepUntil(noon(addDays(first.dueDate, 10)));
-    const asked = await handle.executeUpdate(reversalRequestedUpdate, { args: [{ actor: 'finance-1', requestId: 'rv-d-1', reference: 'd-1', reasonCode: 'BOOKED_IN_ERROR' }] });
+    const asked = await handle.executeUpdate(reversalRequestedUpdate, { args: [await signed(handle, reversalRequestedUpdate, { actor: 'finance-1', requestId: 'rv-d-1', reference: 'd-1', reasonCode: 'BOOKED_IN_ERROR' })] });
     expect(asked.lastRequest).toEqual({ requestId: 'rv-d-1', kind: 'reversal', status: 'pending' });
     expect((await instalment(loanId, 1)).status).toBe('paid'); // nothing happens before the approval
-    await expect(handle.executeUpdate(servicingApprovalUpdate, { args: [{ actor: 'finance-1', requestId: 'rv-d-1', decision: 'approve' }] })).rejects.toMatchObject({
+    await expect(handle.executeUpdate(servicingApprovalUpdate, { args: [await signed(handle, servicingApprovalUpdate, { actor: 'finance-1', requestId: 'rv-d-1', decision: 'approve' })] })).rejects.toMatchObject({
       cause: { type: SERVICING_REFUSED, details: [{ code: 'SAME_FINANCE_USER' }] },
     });
-    const approved = await handle.executeUpdate(servicingApprovalUpdate, { args: [{ actor: 'finance-2', requestId: 'rv-d-1', decision: 'approve' }] });
+    const approved = await handle.executeUpdate(servicingApprovalUpdate, { args: [await signed(handle, servicingApprovalUpdate, { actor: 'finance-2', requestId: 'rv-d-1', decision: 'approve' })] });
     // By hand: instalment 1 unpaid since its due date, 10 days of penalty on its principal at
     // 6.5% × 1.5 / 360 a day (beyond the 3 grace days, so from the due date).
     const penalty = Math.round((first.principalFen * 975 * 10) / 3_600_000);
@@ -439,14 +486,14 @@ describe('loanServicing on the time-skipping server', () => {
     expect(withReversal.totals).toEqual(neverPaid.totals);
     await eventually(async () => expect((await loanRow(loanId)).bucket).toBe('M1'));
     // The same reversal again is already decided; the events tell who asked and who approved.
-    await expect(handle.executeUpdate(reversalRequestedUpdate, { args: [{ actor: 'finance-1', requestId: 'rv-d-1', reference: 'd-1', reasonCode: 'BOOKED_IN_ERROR' }] })).rejects.toMatchObject({
+    await expect(handle.executeUpdate(reversalRequestedUpdate, { args: [await signed(handle, reversalRequestedUpdate, { actor: 'finance-1', requestId: 'rv-d-1', reference: 'd-1', reasonCode: 'BOOKED_IN_ERROR' })] })).rejects.toMatchObject({
       cause: { details: [{ code: 'ALREADY_DECIDED' }] },
     });
     expect((await events(applicationId, 'reversal_approved'))[0]).toMatchObject({ actor: 'finance-2', data: { requestId: 'rv-d-1', requestedBy: 'finance-1', reference: 'd-1' } });
 
     // The penalty is waived (asked by one, approved by another): only the instalment is owed.
-    await handle.executeUpdate(waiverRequestedUpdate, { args: [{ actor: 'finance-2', requestId: 'wv-d-1', component: 'penalty', amountFen: penalty, reasonCode: 'GOODWILL' }] });
-    const waived = await handle.executeUpdate(servicingApprovalUpdate, { args: [{ actor: 'finance-1', requestId: 'wv-d-1', decision: 'approve' }] });
+    await handle.executeUpdate(waiverRequestedUpdate, { args: [await signed(handle, waiverRequestedUpdate, { actor: 'finance-2', requestId: 'wv-d-1', component: 'penalty', amountFen: penalty, reasonCode: 'GOODWILL' })] });
+    const waived = await handle.executeUpdate(servicingApprovalUpdate, { args: [await signed(handle, servicingApprovalUpdate, { actor: 'finance-1', requestId: 'wv-d-1', decision: 'approve' })] });
     expect(waived).toMatchObject({ penaltyFen: 0, overdueFen: first.totalFen, lastRequest: { status: 'applied', waivedFen: penalty } });
     expect(await h.db.select().from(loanTransactions).where(eq(loanTransactions.loanId, loanId))).toEqual([
       expect.objectContaining({ kind: 'repayment', reference: 'd-1' }),
@@ -465,7 +512,7 @@ describe('loanServicing on the time-skipping server', () => {
     await pay(handle, 'e-1', schedule[0]!.totalFen);
     await sleepUntil(noon(addDays(schedule[0]!.dueDate, 5)));
     const paidAt = await isoAt();
-    const answer = await handle.executeUpdate(prepaymentRequestedUpdate, { args: [{ actor: 'finance-1', amountFen: 5_000_000, paidAt, reference: 'e-pre', mode: 'reduce_term' }] });
+    const answer = await handle.executeUpdate(prepaymentRequestedUpdate, { args: [await signed(handle, prepaymentRequestedUpdate, { actor: 'finance-1', amountFen: 5_000_000, paidAt, reference: 'e-pre', mode: 'reduce_term' })] });
     expect(answer.lastRepayment).toMatchObject({ outcome: 'applied', kind: 'prepayment' });
     const fresh = answer.lastRepayment!.newSchedule!;
     expect(answer.scheduleVersion).toBe(2);
@@ -496,7 +543,7 @@ describe('loanServicing on the time-skipping server', () => {
     const handle = await start(loanId, applicationId);
     await sleepUntil(noon(addDays(schedule[0]!.dueDate, -1)));
     const paidAt = await isoAt();
-    const send = (reference: string, amountFen: number) => handle.executeUpdate(repaymentRecordedUpdate, { args: [{ actor: 'finance-1', amountFen, paidAt, reference }] });
+    const send = async (reference: string, amountFen: number) => handle.executeUpdate(repaymentRecordedUpdate, { args: [await signed(handle, repaymentRecordedUpdate, { actor: 'finance-1', amountFen, paidAt, reference })] });
     const two = await Promise.all([send('f-1', 100_000), send('f-1', 200_000)]);
     expect(two.map((s) => s.lastRepayment?.outcome).sort()).toEqual(['applied', 'conflict']);
     const booked = await h.db.select().from(loanTransactions).where(eq(loanTransactions.loanId, loanId));
@@ -546,7 +593,7 @@ describe('loanServicing on the time-skipping server', () => {
     // 150 small payments in one day (a bank feed splitting money, say): far more events than one run may hold.
     const count = 150;
     for (let i = 0; i < count; i++) {
-      const answer = await handle.executeUpdate(repaymentRecordedUpdate, { args: [{ actor: 'bank-feed', amountFen: 1_000, paidAt, reference: `h-${i}` }] });
+      const answer = await handle.executeUpdate(repaymentRecordedUpdate, { args: [await signed(handle, repaymentRecordedUpdate, { actor: 'bank-feed', amountFen: 1_000, paidAt, reference: `h-${i}` })] });
       expect(answer.lastRepayment?.outcome).toBe('applied');
     }
     const last = await handle.query(servicingStateQuery);

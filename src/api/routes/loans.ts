@@ -17,6 +17,7 @@ import {
   servicingApprovalUpdate,
   waiverRequestedUpdate,
 } from '../../workflows/servicingMessages';
+import type { Staff } from '../auth';
 import { audit } from '../audit';
 import type { ApiContext } from '../context';
 import { sha256Hex } from '../idempotency';
@@ -35,11 +36,11 @@ import {
   PayoffQuoteQuery,
   PayoffQuoteView,
   PREPAYMENT_EXAMPLES,
-  prepaymentBody,
+  PrepaymentBody,
   REFUND_EXAMPLES,
   RefundBody,
   REPAYMENT_EXAMPLES,
-  repaymentBody,
+  RepaymentBody,
   RepaymentResult,
   REVERSAL_EXAMPLES,
   ReversalBody,
@@ -49,6 +50,16 @@ import {
   WAIVER_EXAMPLES,
   WaiverBody,
 } from '../schemas/loans';
+import {
+  LOAN_PAGE_EXAMPLE,
+  LOAN_SCHEDULE_EXAMPLE,
+  PAYOFF_QUOTE_EXAMPLE,
+  PREPAYMENT_RESULT_EXAMPLE,
+  REPAYMENT_RESULT_EXAMPLE,
+  SERVICING_APPROVED_EXAMPLE,
+  SERVICING_REQUEST_EXAMPLE,
+  STATEMENT_EXAMPLE,
+} from '../schemas/examples';
 
 const TAGS = ['loans'];
 const ACCEPT_TIMEOUT_MS = 20_000;
@@ -82,6 +93,9 @@ function refusalProblem(code: ServicingRefusalCode | undefined, message: string)
   switch (code) {
     case 'LOAN_CLOSED':
       return new ProblemError('loan_closed', 'The loan is closed', ext);
+    case 'NOT_AUTHENTICATED':
+      // The API signed it: a proof refused is one that came too late (a worker outage) or a key mismatch.
+      return new ProblemError('unavailable', "The servicing workflow did not accept the API's signature on this act; retry with the same Idempotency-Key", ext, { 'Retry-After': '5' });
     case 'REFERENCE_CONFLICT':
       return new ProblemError('reference_conflict', 'This payment reference was recorded with another amount', ext);
     case 'SAME_FINANCE_USER':
@@ -106,10 +120,14 @@ function refusalProblem(code: ServicingRefusalCode | undefined, message: string)
  * reaches the same update and two requests are two updates, each told what became of it.
  * ALREADY_PENDING is answered with null (the caller reads the pending request from the state).
  */
-async function sendAct<A>(ctx: ApiContext, loan: LoanRow, update: UpdateDefinition<ServicingState, [A]>, arg: A, updateId: string): Promise<ServicingState | null> {
-  const handle = ctx.temporal.workflow.getHandle(loanServicingWorkflowId(loan.id));
+async function sendAct<A extends { actor: string }>(ctx: ApiContext, loan: LoanRow, staff: Staff, update: UpdateDefinition<ServicingState, [A]>, arg: A, updateId: string): Promise<ServicingState | null> {
+  const workflowId = loanServicingWorkflowId(loan.id);
+  const handle = ctx.temporal.workflow.getHandle(workflowId);
+  // Signed at each attempt (the workflow refuses an act without the API's proof); the update
+  // `<act>Update` carries the act `<act>`, the name the workflow checks the proof against.
+  const signed = () => ctx.signer.sign(update.name.replace(/Update$/, ''), workflowId, arg, { actor: staff.id, roles: [...staff.roles], actId: updateId });
   const send = () =>
-    ctx.temporal.connection.withDeadline(Date.now() + ACCEPT_TIMEOUT_MS, () => handle.startUpdate(update, { args: [arg], updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }));
+    ctx.temporal.connection.withDeadline(Date.now() + ACCEPT_TIMEOUT_MS, () => handle.startUpdate(update, { args: [signed()], updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }));
   try {
     let started;
     // The loan row exists a moment before its servicing workflow does (the application run stores
@@ -143,10 +161,10 @@ async function sendAct<A>(ctx: ApiContext, loan: LoanRow, update: UpdateDefiniti
   }
 }
 
-/** A payment's time must be a day of the loan's life: not before it was paid out. */
+/** Money cannot come back before it went out (the schema already refuses a paidAt in the future). */
 function checkPaidAt(loan: LoanRow, paidAt: string): void {
-  if (valueDateOf(paidAt) < loan.disbursementDate) {
-    throw validationProblem([{ pointer: '#/paidAt', in: 'body', code: 'before_disbursement', message: 'must not be before the loan was paid out' }]);
+  if (Date.parse(paidAt) < loan.disbursedAt.getTime() || valueDateOf(paidAt) < loan.disbursementDate) {
+    throw validationProblem([{ pointer: '#/paidAt', in: 'body', code: 'before_disbursement', message: `is before the loan was paid out (${loan.disbursedAt.toISOString()})` }]);
   }
 }
 
@@ -235,7 +253,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     auth: { kind: 'staff' },
     params: LoanIdParams,
     responses: {
-      200: { description: 'The instalments, in order', schema: LoanSchedule },
+      200: { description: 'The instalments, in order', schema: LoanSchedule, example: LOAN_SCHEDULE_EXAMPLE },
       404: { description: 'No loan has this id' },
     },
     async handle({ params }) {
@@ -273,7 +291,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     tags: TAGS,
     auth: { kind: 'staff', roles: READERS },
     query: ListLoansQuery,
-    responses: { 200: { description: 'One page', schema: LoanPage } },
+    responses: { 200: { description: 'One page', schema: LoanPage, example: LOAN_PAGE_EXAMPLE } },
     async handle({ query }) {
       const limit = query.limit ?? DEFAULT_PAGE;
       const where: SQL[] = [];
@@ -339,7 +357,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     params: LoanIdParams,
     query: StatementQuery,
     responses: {
-      200: { description: 'The statement', schema: StatementView },
+      200: { description: 'The statement', schema: StatementView, example: STATEMENT_EXAMPLE },
       404: { description: 'No loan has this id' },
     },
     async handle({ params, query }) {
@@ -362,7 +380,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     params: LoanIdParams,
     query: PayoffQuoteQuery,
     responses: {
-      200: { description: 'The quote', schema: PayoffQuoteView },
+      200: { description: 'The quote', schema: PayoffQuoteView, example: PAYOFF_QUOTE_EXAMPLE },
       404: { description: 'No loan has this id' },
       409: { description: 'The loan is closed' },
     },
@@ -387,11 +405,11 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     tags: TAGS,
     auth: { kind: 'staff', roles: FINANCE },
     params: LoanIdParams,
-    body: repaymentBody(POLICY.valueDateSkewMs),
+    body: RepaymentBody,
     examples: REPAYMENT_EXAMPLES,
     idempotent: true,
     responses: {
-      200: { description: 'Recorded (or recorded before with this reference and amount)', schema: RepaymentResult },
+      200: { description: 'Recorded (or recorded before with this reference and amount)', schema: RepaymentResult, example: REPAYMENT_RESULT_EXAMPLE },
       404: { description: 'No loan has this id' },
       409: { description: 'The reference was recorded with another amount, the loan is not yet handed over to servicing, or the Idempotency-Key is in use' },
       422: { description: 'The servicing workflow refused the repayment, or the Idempotency-Key was used with another body' },
@@ -409,7 +427,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
       if (known) {
         answer = duplicateAnswer((await readLedger(ctx.db, loan.id)) as StoredLedger, body.reference);
       } else {
-        const state = (await sendAct(ctx, loan, repaymentRecordedUpdate, { actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference }, `repayment-${actId}`)) as ServicingState;
+        const state = (await sendAct(ctx, loan, staff, repaymentRecordedUpdate, { actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference }, `repayment-${actId}`)) as ServicingState;
         const last = state.lastRepayment;
         if (last?.outcome === 'conflict') throw new ProblemError('reference_conflict', 'This payment reference was recorded with another amount', { reference: body.reference, code: 'REFERENCE_CONFLICT' });
         if (!last || last.outcome === 'rejected') throw new ProblemError('invalid_act', `The servicing workflow rejected the repayment (${last?.reason ?? 'REFUSED'})`, { code: 'REPAYMENT_REJECTED' });
@@ -438,11 +456,11 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     tags: TAGS,
     auth: { kind: 'staff', roles: FINANCE },
     params: LoanIdParams,
-    body: prepaymentBody(POLICY.valueDateSkewMs),
+    body: PrepaymentBody,
     examples: PREPAYMENT_EXAMPLES,
     idempotent: true,
     responses: {
-      200: { description: 'Recorded (or recorded before with this reference and amount)', schema: RepaymentResult },
+      200: { description: 'Recorded (or recorded before with this reference and amount)', schema: RepaymentResult, example: PREPAYMENT_RESULT_EXAMPLE },
       404: { description: 'No loan has this id' },
       409: { description: 'The reference was recorded with another amount, the loan is closed, or the Idempotency-Key is in use' },
       422: { description: 'The servicing workflow refused it, or the Idempotency-Key was used with another body' },
@@ -459,7 +477,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
       let answer;
       if (known) answer = duplicateAnswer((await readLedger(ctx.db, loan.id)) as StoredLedger, body.reference);
       else {
-        const state = (await sendAct(ctx, loan, prepaymentRequestedUpdate, { actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference, mode: body.mode }, `prepayment-${actId}`)) as ServicingState;
+        const state = (await sendAct(ctx, loan, staff, prepaymentRequestedUpdate, { actor: staff.id, amountFen: body.amountFen, paidAt, reference: body.reference, mode: body.mode }, `prepayment-${actId}`)) as ServicingState;
         const last = state.lastRepayment;
         if (last?.outcome === 'conflict') throw new ProblemError('reference_conflict', 'This payment reference was recorded with another amount', { reference: body.reference, code: 'REFERENCE_CONFLICT' });
         if (!last || last.outcome === 'rejected') throw new ProblemError('invalid_act', `The servicing workflow rejected the prepayment (${last?.reason ?? 'REFUSED'})`, { code: 'PREPAYMENT_REJECTED' });
@@ -507,14 +525,14 @@ export function loanOperations(ctx: ApiContext): Operation[] {
   };
 
   const requestResponses = {
-    202: { description: 'Recorded; it takes effect when a second, different finance user approves it', schema: ServicingRequestResult },
+    202: { description: 'Recorded; it takes effect when a second, different finance user approves it', schema: ServicingRequestResult, example: SERVICING_REQUEST_EXAMPLE },
     404: { description: 'No loan (or no repayment) has this id' },
     409: { description: 'The loan is closed, too many requests wait for approval, or the Idempotency-Key is in use' },
     422: { description: 'The ledger refuses it (more than is owed, more than the credit held, a refund depends on the payment), or the Idempotency-Key was used with another body' },
     503: { description: 'Temporal did not answer in time: retry with the same Idempotency-Key' },
   };
   const approvalResponses = {
-    200: { description: 'Approved (and applied) or rejected', schema: ServicingRequestResult },
+    200: { description: 'Approved (and applied) or rejected', schema: ServicingRequestResult, example: SERVICING_APPROVED_EXAMPLE },
     403: { description: 'The finance user who asked cannot approve it' },
     404: { description: 'No loan has this id, or no request with this id waits for approval' },
     409: { description: 'Already approved or rejected, or the Idempotency-Key is in use' },
@@ -552,7 +570,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
       const loan = await loadLoan(ctx, params.id);
       if (!(await moneyByReference(ctx.db, loan.id, params.reference))) throw new ProblemError('not_found', 'No repayment has this reference');
       const requestId = reversalRequestId(params.reference);
-      const state = await sendAct(ctx, loan, reversalRequestedUpdate, { actor: staff.id, requestId, reference: params.reference, reasonCode: body.reasonCode }, `reversal-${actId}`);
+      const state = await sendAct(ctx, loan, staff, reversalRequestedUpdate, { actor: staff.id, requestId, reference: params.reference, reasonCode: body.reasonCode }, `reversal-${actId}`);
       const r = await requestAnswer(loan, 'reversal', requestId, state);
       await auditAct(loan, 'reversal_requested', staff.id, actId, { requestId, reference: params.reference, reasonCode: body.reasonCode, reason: body.reason ?? null }, r);
       return { status: r.httpStatus, body: r.body };
@@ -578,7 +596,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
         const loan = await loadLoan(ctx, (p as { id: string }).id);
         const requestId = requestIdOf(p as Record<string, string>);
         const decision = body?.decision ?? 'approve';
-        const state = await sendAct(ctx, loan, servicingApprovalUpdate, { actor: staff.id, requestId, decision, kind }, `approval-${actId}`);
+        const state = await sendAct(ctx, loan, staff, servicingApprovalUpdate, { actor: staff.id, requestId, decision, kind }, `approval-${actId}`);
         const r = await requestAnswer(loan, kind, requestId, state);
         await auditAct(loan, `${kind}_${decision === 'approve' ? 'approved' : 'rejected'}`, staff.id, actId, { requestId, comment: body?.comment ?? null }, r);
         return { status: 200, body: r.body };
@@ -603,7 +621,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     async handle({ staff, params, body, actId }) {
       const loan = await loadLoan(ctx, params.id);
       const requestId = `wv-${actId.replace(/-/g, '').slice(0, 24)}`;
-      const state = await sendAct(ctx, loan, waiverRequestedUpdate, { actor: staff.id, requestId, component: body.component, amountFen: body.amountFen, reasonCode: body.reasonCode }, `waiver-${actId}`);
+      const state = await sendAct(ctx, loan, staff, waiverRequestedUpdate, { actor: staff.id, requestId, component: body.component, amountFen: body.amountFen, reasonCode: body.reasonCode }, `waiver-${actId}`);
       const r = await requestAnswer(loan, 'waiver', requestId, state);
       await auditAct(loan, 'waiver_requested', staff.id, actId, { requestId, component: body.component, amountFen: body.amountFen, reasonCode: body.reasonCode, reason: body.reason ?? null }, r);
       return { status: r.httpStatus, body: r.body };
@@ -627,7 +645,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     async handle({ staff, params, body, actId }) {
       const loan = await loadLoan(ctx, params.id);
       const requestId = `rf-${actId.replace(/-/g, '').slice(0, 24)}`;
-      const state = await sendAct(ctx, loan, refundRequestedUpdate, { actor: staff.id, requestId, amountFen: body.amountFen, reasonCode: body.reasonCode }, `refund-${actId}`);
+      const state = await sendAct(ctx, loan, staff, refundRequestedUpdate, { actor: staff.id, requestId, amountFen: body.amountFen, reasonCode: body.reasonCode }, `refund-${actId}`);
       const r = await requestAnswer(loan, 'refund', requestId, state);
       await auditAct(loan, 'refund_requested', staff.id, actId, { requestId, amountFen: body.amountFen, reasonCode: body.reasonCode, reason: body.reason ?? null }, r);
       return { status: r.httpStatus, body: r.body };

@@ -1,25 +1,21 @@
 import { OVERDUE_BUCKETS, PREPAYMENT_MODES, WAIVER_COMPONENTS } from '../../domain';
 import { z } from '../zod';
-import { Fen, IsoDate, IsoDateTime, orNull, PositiveFen } from './common';
+import { Fen, FreeText, Formatted, IsoDate, Line, orNull, PastDateTime, PositiveFen } from './common';
 
-export const LoanIdParams = z.object({ id: z.string().max(128).openapi({ description: 'Loan id', example: 'L-a1b2c3d4' }) });
+export const LoanIdParams = z.object({ id: Line(128).openapi({ description: 'Loan id', example: 'loan-a1b2c3d4' }) });
 
 /** A bank payment reference: 1–128 printable ASCII characters without spaces. */
-export const Reference = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').openapi({ example: 'bank-txn-1' });
+export const Reference = Formatted(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces, as the bank gives it', 128).openapi({ example: 'bank-txn-1' });
 
 export const LoanReferenceParams = LoanIdParams.extend({ reference: Reference.openapi({ description: 'The bank reference of the repayment' }) });
 export const LoanRequestParams = LoanIdParams.extend({
-  requestId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'a request id this API gave out').openapi({ description: 'The request id the request answered', example: 'wv-3f0c6a522b434f0e9d55' }),
+  requestId: Formatted(/^[A-Za-z0-9._:-]+$/, 'must be a request id this API gave out', 128).openapi({ description: 'The request id the request answered', example: 'wv-3f0c6a522b434f0e9d55' }),
 });
 
 /** A reason code: upper-case letters, digits and underscores. */
-export const ReasonCode = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'an upper-case reason code, e.g. BOOKED_IN_ERROR').openapi({ example: 'BOOKED_IN_ERROR' });
+export const ReasonCode = Formatted(/^[A-Z][A-Z0-9_]{1,63}$/, 'must be an upper-case reason code, e.g. BOOKED_IN_ERROR', 64).openapi({ example: 'BOOKED_IN_ERROR' });
 /** Free text staff type; it goes to the audit trail only, never into a workflow. */
-export const FreeText = z
-  .string()
-  .max(500)
-  .refine((v) => !/[\p{Cc}\p{Cs}]/u.test(v.replace(/[\n\t]/g, '')), 'must not contain control characters or lone surrogates')
-  .openapi({ description: 'Free text for the audit trail (at most 500 characters)' });
+const Reason = () => FreeText(500).openapi({ description: 'Free text for the audit trail (at most 500 characters)' });
 
 export const InstallmentView = z
   .object({
@@ -39,19 +35,16 @@ export const LoanSchedule = z
   .object({ loanId: z.string(), applicationId: z.string().nullable(), scheduleVersion: z.int(), installments: z.array(InstallmentView) })
   .openapi('LoanSchedule');
 
-/** A payment's time: a real instant, not in the future beyond a small skew. */
-const paidAtSchema = (skewMs: number) =>
-  // A time the format check refuses is named once, by that check.
-  IsoDateTime.refine((v) => Number.isNaN(Date.parse(v)) || Date.parse(v) <= Date.now() + skewMs, 'must not be in the future');
+/** When the money arrived: not in the future (5 minutes of clock skew), and (the route checks) not before the loan was paid out. */
+const PaidAt = () => PastDateTime.openapi({ description: 'When the money was paid: not in the future (5 minutes of clock skew allowed), not before the loan was paid out' });
 
-export const repaymentBody = (skewMs: number) =>
-  z
-    .strictObject({
-      amountFen: PositiveFen.openapi({ example: 456_789 }),
-      paidAt: paidAtSchema(skewMs),
-      reference: Reference,
-    })
-    .openapi('Repayment');
+export const RepaymentBody = z
+  .strictObject({
+    amountFen: PositiveFen.openapi({ example: 456_789 }),
+    paidAt: PaidAt(),
+    reference: Reference,
+  })
+  .openapi('Repayment');
 
 export const Allocation = z
   .object({
@@ -83,29 +76,28 @@ export const REPAYMENT_EXAMPLES = {
   instalment: { summary: 'One instalment paid by bank transfer', value: { amountFen: 456_789, paidAt: '2026-11-22T10:00:00+08:00', reference: 'bank-txn-1' } },
 } as const;
 
-export const prepaymentBody = (skewMs: number) =>
-  z
-    .strictObject({
-      amountFen: PositiveFen.openapi({ example: 5_000_000 }),
-      mode: z.enum(PREPAYMENT_MODES).openapi({ description: '`reduce_installment`: the same number of instalments, smaller; `reduce_term`: about the same instalment, fewer of them' }),
-      reference: Reference,
-      paidAt: paidAtSchema(skewMs).optional().openapi({ description: 'When the money arrived (default: now)' }),
-    })
-    .openapi('Prepayment');
+export const PrepaymentBody = z
+  .strictObject({
+    amountFen: PositiveFen.openapi({ example: 5_000_000 }),
+    mode: z.enum(PREPAYMENT_MODES).openapi({ description: '`reduce_installment`: the same number of instalments, smaller; `reduce_term`: about the same instalment, fewer of them' }),
+    reference: Reference,
+    paidAt: PaidAt().optional().openapi({ description: 'When the money arrived (default: now): not in the future (5 minutes of clock skew allowed), not before the loan was paid out' }),
+  })
+  .openapi('Prepayment');
 
 export const PREPAYMENT_EXAMPLES = {
   shorter: { summary: '50,000 CNY prepaid to shorten the loan', value: { amountFen: 5_000_000, mode: 'reduce_term', reference: 'bank-pre-1' } },
 } as const;
 
-export const ReversalBody = z.strictObject({ reasonCode: ReasonCode, reason: FreeText.optional() }).openapi('ReversalRequest');
+export const ReversalBody = z.strictObject({ reasonCode: ReasonCode, reason: Reason().optional() }).openapi('ReversalRequest');
 export const WaiverBody = z
-  .strictObject({ component: z.enum(WAIVER_COMPONENTS), amountFen: PositiveFen.openapi({ example: 1_200 }), reasonCode: ReasonCode, reason: FreeText.optional() })
+  .strictObject({ component: z.enum(WAIVER_COMPONENTS), amountFen: PositiveFen.openapi({ example: 1_200 }), reasonCode: ReasonCode, reason: Reason().optional() })
   .openapi('WaiverRequest');
-export const RefundBody = z.strictObject({ amountFen: PositiveFen.openapi({ example: 50_000 }), reasonCode: ReasonCode, reason: FreeText.optional() }).openapi('RefundRequest');
+export const RefundBody = z.strictObject({ amountFen: PositiveFen.openapi({ example: 50_000 }), reasonCode: ReasonCode, reason: Reason().optional() }).openapi('RefundRequest');
 export const ApprovalBody = z
   .strictObject({
     decision: z.enum(['approve', 'reject']).optional().openapi({ description: 'Default approve; the requester may reject (withdraw) their own request' }),
-    comment: FreeText.optional(),
+    comment: Reason().optional().openapi({ description: 'Free text for the audit trail (at most 500 characters)' }),
   })
   .openapi('ServicingApproval');
 
@@ -225,8 +217,8 @@ export const StatementView = z
 export const ListLoansQuery = z.strictObject({
   status: z.enum(['active', 'closed']).optional(),
   bucket: z.enum([...OVERDUE_BUCKETS, 'none']).optional().openapi({ description: '`none`: loans not overdue' }),
-  branchId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'a branch id').optional(),
-  cursor: z.string().max(512).regex(/^[A-Za-z0-9_-]+$/, 'an opaque cursor from nextCursor').optional().openapi({ description: 'nextCursor of the previous page' }),
+  branchId: Formatted(/^[A-Za-z0-9_-]+$/, 'must be a branch id such as BJ-001', 64).optional(),
+  cursor: Formatted(/^[A-Za-z0-9_-]+$/, 'must be the nextCursor of the previous page', 512).optional().openapi({ description: 'nextCursor of the previous page' }),
   limit: z.coerce.number().int().min(1).max(100).optional().openapi({ type: 'integer', description: 'Page size, default 20, at most 100', example: 20 }),
 });
 

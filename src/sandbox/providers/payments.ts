@@ -5,6 +5,7 @@ import { bodyHash, newId, parseBody, refuse, replayIdempotent } from '../http';
 import type { Refund, Transfer } from '../store';
 import {
   PAYMENTS_CLOSED_ACCOUNT,
+  PAYMENTS_IRREVERSIBLE_ACCOUNT,
   PAYMENTS_NAME_MISMATCH_ACCOUNT,
   PAYMENTS_PENDING_ACCOUNT,
   PAYMENTS_SINGLE_TRANSFER_LIMIT_FEN,
@@ -147,6 +148,10 @@ export function paymentsRouter(ctx: SandboxContext): Router {
       res.setHeader('Idempotent-Replayed', 'true');
       res.json(viewTransfer(t));
       return;
+    }
+    if (t.toAccount.accountNumber === PAYMENTS_IRREVERSIBLE_ACCOUNT) {
+      ctx.logger.info({ transferId: t.transferId, code: 'reversal_not_permitted' }, 'payments: reversal refused');
+      return refuse(res, 422, 'reversal_not_permitted', 'the beneficiary bank does not permit returning this transfer');
     }
     const now = ctx.now().toISOString();
     t.status = 'reversed';

@@ -33,7 +33,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.stop());
 
-const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'finance', 'collections', 'admin'];
+const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'collections', 'admin'];
 type Who = StaffRole | 'none';
 const EVERYONE: Who[] = ['none', ...ROLES];
 
@@ -43,6 +43,8 @@ interface Row {
   path: string;
   /** SPEC section 4: the roles that may call it; 'any' is any staff role, 'public' no token at all. */
   roles: StaffRole[] | 'any' | 'public';
+  /** Narrower than the document's roles: the handler decides by the application (a claim needs the task's role). */
+  allowed?: StaffRole[];
   url: () => string;
   body?: () => unknown;
 }
@@ -54,6 +56,11 @@ const SPEC_TABLE: Row[] = [
   { method: 'post', path: '/applications', roles: ['officer'], url: () => '/applications', body: () => applicationBody() },
   { method: 'get', path: '/applications/{id}', roles: 'any', url: () => `/applications/${appId}` },
   { method: 'get', path: '/applications', roles: 'any', url: () => '/applications?stage=phone_verification&limit=5' },
+  { method: 'get', path: '/applications/{id}/events', roles: 'any', url: () => `/applications/${appId}/events` },
+  { method: 'get', path: '/escalations', roles: ['supervisor', 'admin'], url: () => '/escalations' },
+  // Before the phone verification below: the application waits for a verifier, so only verifiers claim it.
+  { method: 'post', path: '/applications/{id}/claim', roles: 'any', allowed: ['verifier'], url: () => `/applications/${appId}/claim` },
+  { method: 'post', path: '/applications/{id}/release', roles: 'any', url: () => `/applications/${appId}/release` },
   { method: 'post', path: '/applications/{id}/documents', roles: ['officer'], url: () => `/applications/${appId}/documents`, body: () => ({ documents: applicationBody().documents!.slice(0, 1) }) },
   // Last of the acts on this application in the matrix order below: the first allowed call is accepted.
   { method: 'post', path: '/applications/{id}/phone-verification', roles: ['verifier'], url: () => `/applications/${appId}/phone-verification`, body: () => passed },
@@ -80,6 +87,13 @@ const SPEC_TABLE: Row[] = [
   { method: 'post', path: '/loans/{id}/refunds', roles: ['finance'], url: () => `/loans/${loanId}/refunds`, body: () => ({ amountFen: 100, reasonCode: 'OVERPAYMENT' }) },
   { method: 'post', path: '/loans/{id}/refunds/{requestId}/approve', roles: ['finance'], url: () => `/loans/${loanId}/refunds/rf-matrix/approve`, body: () => ({}) },
   { method: 'post', path: '/applications/{id}/withdraw', roles: ['officer'], url: () => `/applications/${appId}/withdraw`, body: () => ({ reasonCode: 'CUSTOMER_CHANGED_MIND' }) },
+  {
+    method: 'post',
+    path: '/applications/{id}/emergency-acts',
+    roles: ['admin'],
+    url: () => `/applications/${appId}/emergency-acts`,
+    body: () => ({ act: 'approvalDecision', reasonCode: 'API_OUTAGE', reason: 'authorisation matrix probe', payload: { decision: 'request_info', reasonCode: 'OTHER' } }),
+  },
   { method: 'get', path: '/healthz', roles: 'public', url: () => '/healthz' },
   { method: 'get', path: '/readyz', roles: 'public', url: () => '/readyz' },
   { method: 'get', path: '/metrics', roles: 'public', url: () => '/metrics' },
@@ -92,7 +106,8 @@ const SPEC_TABLE: Row[] = [
 /** Authenticated by the provider's HMAC, never by a staff token: tested on its own below. */
 const WEBHOOK = { method: 'post', path: '/webhooks/esign' } as const;
 
-const allowedFor = (row: Row, who: Who) => row.roles === 'public' || (who !== 'none' && (row.roles === 'any' || row.roles.includes(who)));
+const allowedFor = (row: Row, who: Who) =>
+  row.roles === 'public' || (who !== 'none' && (row.allowed ? row.allowed.includes(who) : row.roles === 'any' || row.roles.includes(who)));
 
 async function call(row: Row, who: Who) {
   const req = h.http[row.method](row.url());

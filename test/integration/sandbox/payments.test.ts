@@ -101,6 +101,14 @@ it('reverses a transfer once, however often asked', async () => {
   await expectRefusal(payments.getTransfer('tr_unknown'), 'ProviderResourceNotFound', 'transfer_not_found');
 });
 
+it('pays the irreversible test account, then refuses to reverse it as PaymentRefused', async () => {
+  const t = await payments.createTransfer(transfer('loan-9', { accountNumber: tv.PAYMENTS_IRREVERSIBLE_ACCOUNT }), 'disburse-loan-9');
+  expect(t.status).toBe('succeeded');
+  await expectRefusal(payments.reverseTransfer(t.transferId, 'loan not booked'), 'PaymentRefused', 'reversal_not_permitted');
+  expect((await payments.getTransfer(t.transferId)).status).toBe('succeeded');
+  expect((await admin.ledger({ transferId: t.transferId })).entries.map((e) => e.kind)).toEqual(['payout']);
+});
+
 it('survives a lost answer: the retry with the same key is answered from the first payment', async () => {
   await admin.setFault({ provider: 'payments', mode: 'lost_response', count: 1 });
   await expectTransient(payments.createTransfer(transfer('loan-8'), 'disburse-loan-8'));

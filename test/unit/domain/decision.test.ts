@@ -14,7 +14,6 @@ import {
   reason,
 } from '../../../src/domain/decision';
 import { DEFAULT_POLICY, definePolicy } from '../../../src/domain/policy';
-import { monthlyPaymentFen } from '../../../src/domain/schedule';
 
 // The SPEC's example application: a 250,000 CNY BYD Han, 150,000 CNY over 36 months.
 const application: DecisionInput = {
@@ -76,8 +75,10 @@ describe('decide', () => {
     expect(codes(r)).toEqual(['DTI_ELEVATED', 'DTI_ABOVE_LIMIT']);
     expect(r.grade).toBe('C');
     expect(r.annualRateBps).toBe(850);
-    const payment = monthlyPaymentFen({ principalFen: 15_000_000, annualRateBps: 850, termMonths: 36, method: 'equal_installment' });
-    expect(r.dtiBps).toBe(Math.ceil(((payment + 200_000) * 10_000) / 800_000));
+    // Worked by hand: 150,000 at grade C's 8.5% over 36 months, r = 0.085/12, M = P·r(1+r)^36/((1+r)^36 − 1)
+    // = 4,735.1306… → 4,735.13 CNY; (4,735.13 + 2,000 existing) / 8,000 income = 84.189125% → 8,419 bps (rounded up).
+    expect(r.offer?.monthlyPaymentFen).toBe(473_513);
+    expect(r.dtiBps).toBe(8419);
     expect(r.recommendation).toBe('manual_review');
   });
 

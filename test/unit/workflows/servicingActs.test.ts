@@ -1,7 +1,11 @@
-import { refuseServicingAct, samePerson, type ServicingActView } from '../../../src/workflows/servicingActs';
+import { loadConfig } from '../../../src/config';
+import { actKeyRingFromConfig, actSignerFromConfig } from '../../../src/temporal/actKeys';
+import { refuseServicingAct, samePerson, SERVICING_ACT_PROOFS, type ServicingActName, type ServicingActView } from '../../../src/workflows/servicingActs';
 import type { PendingApproval } from '../../../src/workflows/servicingMessages';
 
-// The one validator behind every update and signal of the loan-servicing workflow.
+// The one validator behind every update and signal of the loan-servicing workflow. The rules of
+// each act are tested without proofs (\`proofs: null\`, as for an act taken from the queue); the
+// proof every act must carry first is tested at the end with the API's own signer.
 
 const NOW = Date.parse('2026-03-01T04:00:00Z'); // 12:00 in Shanghai on 1 March
 const pendingRefund: PendingApproval = { requestId: 'rf-1', kind: 'refund', requestedBy: 'finance-1', requestedAt: '2026-03-01T03:00:00Z', reasonCode: 'OVERPAYMENT', amountFen: 500 };
@@ -12,6 +16,7 @@ const view = (over: Partial<ServicingActView> = {}): ServicingActView => ({
   creditFen: 1_000,
   pending: [],
   decided: [],
+  proofs: null,
   ...over,
 });
 const pay = (over: Record<string, unknown> = {}) => ({ actor: 'finance-1', amountFen: 100_000, paidAt: '2026-03-01T10:00:00+08:00', reference: 'bank-1', ...over });
@@ -99,5 +104,52 @@ describe('payoff quotes', () => {
 
   test('an unknown act is refused', () => {
     expect(code(refuseServicingAct('teleport' as never, { actor: 'x' } as never, view()))).toBe('INVALID_ACT');
+  });
+});
+
+describe('the API\'s proof, checked before anything else', () => {
+  const dev = loadConfig({});
+  const signer = actSignerFromConfig(dev);
+  const WF = 'loan-servicing-L-1';
+  const APP_WF = 'loan-application-app-1';
+  const proofs = { workflowId: WF, applicationWorkflowId: APP_WF, ring: actKeyRingFromConfig(dev) };
+  const signedView = (over: Partial<ServicingActView> = {}) => view({ proofs, ...over });
+  const sign = <P extends { actor: string }>(name: ServicingActName, payload: P, o: { roles?: string[]; nowMs?: number; workflowId?: string } = {}) =>
+    signer.sign(SERVICING_ACT_PROOFS[name].act, o.workflowId ?? (name === 'collateral' ? APP_WF : WF), payload, {
+      actor: payload.actor,
+      roles: o.roles ?? [...SERVICING_ACT_PROOFS[name].roles],
+      actId: 'act-1',
+      nowMs: o.nowMs ?? NOW,
+    });
+  const every: [ServicingActName, { actor: string } & Record<string, unknown>][] = [
+    ['repayment', pay()],
+    ['prepayment', { ...pay(), mode: 'reduce_term' }],
+    ['reversal', { actor: 'finance-1', requestId: 'rv-1', reference: 'bank-1', reasonCode: 'BOOKED_IN_ERROR' }],
+    ['waiver', { actor: 'finance-1', requestId: 'wv-1', component: 'penalty', amountFen: 300, reasonCode: 'GOODWILL' }],
+    ['refund', { actor: 'finance-1', requestId: 'rf-2', amountFen: 500, reasonCode: 'OVERPAYMENT' }],
+    ['approval', { actor: 'finance-2', requestId: 'rf-1', decision: 'approve' }],
+    ['payoffQuote', { actor: 'finance-1', asOfDate: '2026-03-05' }],
+    ['collateral', { actor: 'officer-1', registrationRef: 'GA-1', registeredAt: '2026-03-01T10:00:00+08:00' }],
+  ];
+  const v = signedView({ pending: [pendingRefund] });
+  const refusedFor = (name: ServicingActName, payload: unknown, at = v) => {
+    const r = refuseServicingAct(name, payload as never, at);
+    return r ? [r.code, r.problem, r.late] : null;
+  };
+
+  test.each(every)('%s: accepted signed, refused NOT_AUTHENTICATED unsigned, tampered, for another act, run or role', (name, payload) => {
+    expect(refusedFor(name, sign(name, payload))).toBeNull();
+    expect(refusedFor(name, payload)).toEqual(['NOT_AUTHENTICATED', 'missing', false]);
+    expect(refusedFor(name, { ...sign(name, payload), actor: 'someone-else' })).toEqual(['NOT_AUTHENTICATED', 'tampered', false]);
+    const other: ServicingActName = name === 'repayment' ? 'prepayment' : 'repayment';
+    expect(refusedFor(name, { ...payload, proof: sign(other, payload, { workflowId: name === 'collateral' ? APP_WF : WF }).proof })).toEqual(['NOT_AUTHENTICATED', 'wrong_act', false]);
+    expect(refusedFor(name, sign(name, payload, { workflowId: name === 'collateral' ? WF : 'loan-servicing-L-2' }))).toEqual(['NOT_AUTHENTICATED', 'wrong_workflow', false]);
+    expect(refusedFor(name, sign(name, payload, { roles: ['collections'] }))).toEqual(['NOT_AUTHENTICATED', 'role_missing', false]);
+  });
+
+  test('a proof the API signed that came too late is refused as late (its sender signs anew); a forgery is refused whatever else is wrong with it', () => {
+    expect(refusedFor('repayment', sign('repayment', pay(), { nowMs: NOW - 11 * 60_000 }))).toEqual(['NOT_AUTHENTICATED', 'expired', true]);
+    expect(refusedFor('repayment', pay({ amountFen: -5 }))).toEqual(['NOT_AUTHENTICATED', 'missing', false]);
+    expect(refusedFor('repayment', sign('repayment', pay({ amountFen: -5 })))).toEqual(['INVALID_AMOUNT', undefined, undefined]);
   });
 });
