@@ -13,7 +13,7 @@ import { addDays, addMonths, HOUR_MS, reminderFor, shanghaiDate, shanghaiStartOf
 import { SandboxAdminClient, startSandbox, testValues, type RunningSandbox } from '../../src/sandbox';
 import { describeReminderSchedule, ensureReminderSchedule } from '../../src/temporal/schedules';
 import { repaymentReminders } from '../../src/workflows/repaymentReminders';
-import { instalmentReminderText } from '../../src/workflows/servicingRules';
+import { instalmentReminderText } from '../../src/domain/servicingRules';
 import { createTestDb } from '../helpers/db';
 import { sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
 import { localEnv, workflowBundle } from '../helpers/temporal';
