@@ -12,7 +12,7 @@ import { ProblemError } from './problem';
  * A token without a known role is refused (403) whatever it asks. Staff ids are case-insensitive:
  * the API knows each person by the trimmed, lower-cased `sub`, so `PROBE-CASE` is `probe-case`.
  */
-export const STAFF_ROLES = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'admin'] as const satisfies readonly StaffRole[];
+export const STAFF_ROLES = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'collections', 'admin'] as const satisfies readonly StaffRole[];
 
 export interface Staff {
   id: string;

@@ -70,7 +70,7 @@ export function buildOpenApiDocument(operations: readonly Operation[]): OpenApiD
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: 'Claims: `sub` (staff id) and `roles` (officer, verifier, approver, supervisor, finance, admin). `npm run -s token -- --sub <id> --roles <r1,r2>` mints a development token.',
+    description: 'Claims: `sub` (staff id) and `roles` (officer, verifier, approver, supervisor, finance, collections, admin). `npm run -s token -- --sub <id> --roles <r1,r2>` mints a development token.',
   });
   registry.registerComponent('securitySchemes', 'esignSignature', {
     type: 'apiKey',
@@ -99,7 +99,7 @@ export function buildOpenApiDocument(operations: readonly Operation[]): OpenApiD
       { name: 'applications', description: 'Create and read applications, work queues, the audit trail' },
       { name: 'work queues', description: 'Claim and release tasks; the supervisor\'s queue of escalations' },
       { name: 'actions', description: 'Human acts sent to the workflow' },
-      { name: 'loans', description: 'Servicing: schedules and repayments' },
+      { name: 'loans', description: 'Servicing: the loan book, schedules, statements, payoff quotes, repayments, prepayments, and reversals, waivers and refunds with a second finance user' },
       { name: 'webhooks', description: 'Callbacks from external systems' },
       { name: 'operations', description: 'Probes, metrics and this document' },
     ],

@@ -27,6 +27,8 @@ export const PROBLEM_TYPES = {
   task_claimed: { status: 409, title: 'Someone else is working on this task' },
   reference_conflict: { status: 409, title: 'This payment reference was recorded with another amount' },
   loan_closed: { status: 409, title: 'The loan is not being serviced' },
+  already_decided: { status: 409, title: 'This request was already approved or rejected' },
+  too_many_pending: { status: 409, title: 'Too many requests are waiting for their approval' },
   idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
   idempotency_key_reused: { status: 422, title: 'This Idempotency-Key was used with another request' },
   invalid_act: { status: 422, title: 'The workflow refused this action as invalid' },

@@ -17,6 +17,7 @@ export const FULL_PII_BY_ROLE: Readonly<Record<StaffRole, readonly PiiField[]>> 
   approver: [],
   supervisor: [],
   finance: [],
+  collections: [],
   admin: [],
 };
 
@@ -127,7 +128,7 @@ export type FreeTextField = 'notes' | 'comment' | 'reason';
  * Who reads what other staff wrote: the verifier's call notes matter to the approver deciding and
  * to other verifiers; an approver's comment tells the officer what information is wanted; the
  * reason of a withdrawal is the officer's and the approver's business. Supervisors and admins read
- * all of it; finance none.
+ * all of it; finance and collections none.
  */
 export const FREE_TEXT_BY_ROLE: Readonly<Record<StaffRole, readonly FreeTextField[]>> = {
   officer: ['comment', 'reason'],
@@ -135,6 +136,7 @@ export const FREE_TEXT_BY_ROLE: Readonly<Record<StaffRole, readonly FreeTextFiel
   approver: ['notes', 'comment', 'reason'],
   supervisor: ['notes', 'comment', 'reason'],
   finance: [],
+  collections: [],
   admin: ['notes', 'comment', 'reason'],
 };
 const FREE_TEXT_FIELDS: readonly FreeTextField[] = ['notes', 'comment', 'reason'];

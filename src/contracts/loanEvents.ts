@@ -19,6 +19,17 @@ export const LOAN_EVENT_KINDS = [
   'act_refused',
   'emergency_act',
   'repayment_recorded',
+  'prepayment_recorded',
+  // Servicing's four-eyes acts: asked by one finance user, approved or rejected by another.
+  'reversal_requested',
+  'reversal_approved',
+  'reversal_rejected',
+  'waiver_requested',
+  'waiver_approved',
+  'waiver_rejected',
+  'refund_requested',
+  'refund_approved',
+  'refund_rejected',
   'esign_event',
   'pii_read',
   // The application workflow.
@@ -44,6 +55,10 @@ export const LOAN_EVENT_KINDS = [
   'collections_handoff',
   'collections_action_failed',
   'collateral_reminder_failed',
+  'schedule_text_failed',
+  'refund_refused',
+  'refund_failed',
+  'closed_with_credit',
   'loan_closed',
 ] as const;
 export type LoanEventKind = (typeof LOAN_EVENT_KINDS)[number];

@@ -269,10 +269,29 @@ export const loans = pgTable(
     closedAt: timestamp('closed_at', tz),
     /** `repaid` | `early_payoff`. */
     closedHow: text('closed_how'),
+    /** The branch of the application (copied at booking, for the loan book). */
+    branchId: text('branch_id'),
+    /**
+     * The servicing terms the loan was signed with (penalty, cost cap, allocation order, fee
+     * schedule: ServicingTerms); loans booked before the ledger have the legacy terms.
+     */
+    servicingTerms: jsonb('servicing_terms').notNull(),
+    // The ledger's position as last computed (the loan book reads it; the ledger is the truth).
+    positionAsOf: date('position_as_of', { mode: 'string' }),
+    outstandingPrincipalFen: fen('outstanding_principal_fen'),
+    overdueFen: fen('overdue_fen').notNull().default(0),
+    penaltyFen: fen('penalty_fen').notNull().default(0),
+    daysPastDue: integer('days_past_due').notNull().default(0),
+    scheduleVersion: integer('schedule_version').notNull().default(1),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
   },
-  (t) => [index('loans_status_bucket_idx').on(t.status, t.bucket), index('loans_applicant_idx').on(t.applicantId)],
+  (t) => [
+    index('loans_status_bucket_idx').on(t.status, t.bucket),
+    index('loans_applicant_idx').on(t.applicantId),
+    // The loan book pages by id within status, bucket and branch.
+    index('loans_book_idx').on(t.status, t.bucket, t.branchId, t.id),
+  ],
 );
 
 /** The repayment schedule with what has been paid towards each instalment. */
@@ -293,6 +312,10 @@ export const installments = pgTable(
     paidFen: fen('paid_fen').notNull().default(0),
     /** scheduled | due | paid | overdue. `paid` is written with paid_fen in one transaction. */
     status: text('status').notNull().default('scheduled'),
+    /** The schedule version the amounts come from (a prepayment re-amortises into a new one). */
+    version: integer('version').notNull().default(1),
+    /** Penalty interest owed on it and not yet paid, as last computed by the ledger. */
+    penaltyFen: fen('penalty_fen').notNull().default(0),
     paidAt: timestamp('paid_at', tz),
     updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
   },
@@ -305,28 +328,77 @@ export const installments = pgTable(
   ],
 );
 
-/** Every repayment received; the bank's reference makes recording it idempotent. */
-export const repayments = pgTable(
-  'repayments',
+/**
+ * Every transaction of a loan's servicing ledger, in booking order (`seq`): money received
+ * (repayments, prepayments: idempotent by the bank's reference), and the acts a second finance
+ * user approved (reversals, waivers, refunds). Balances are never stored as truth: they are the
+ * ledger (src/domain/ledger) over these rows. Append-only; written by src/activities/loans.ts.
+ */
+export const loanTransactions = pgTable(
+  'loan_transactions',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    loanId: text('loan_id')
+      .notNull()
+      .references(() => loans.id),
+    /** The ledger's id of the transaction, unique in the loan (`ref:<reference>`, `reversal:<reference>`, `waiver:<id>`, `refund:<id>`). */
+    txnId: text('txn_id').notNull(),
+    /** repayment | prepayment | reversal | waiver | refund */
+    kind: text('kind').notNull(),
+    /** The bank's payment reference of money received. */
+    reference: text('reference'),
+    amountFen: fen('amount_fen'),
+    /** Asia/Shanghai date it takes effect on. */
+    valueDate: date('value_date', { mode: 'string' }).notNull(),
+    /** When the money arrived (money received). */
+    paidAt: timestamp('paid_at', tz),
+    /** Prepayment: reduce_installment | reduce_term. */
+    mode: text('mode'),
+    /** Waiver: penalty | interest | fee. */
+    component: text('component'),
+    /** Reversal: the txn_id of the money it takes out. */
+    targetTxnId: text('target_txn_id'),
+    reasonCode: text('reason_code'),
+    /** Who booked it (finance user, `bank-feed`), and for four-eyes acts who approved it. */
+    actor: text('actor').notNull(),
+    approvedBy: text('approved_by'),
+    /** The payment provider's refund id (refunds). */
+    providerRef: text('provider_ref'),
+    bookedAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('loan_transactions_txn_idx').on(t.loanId, t.txnId),
+    // One bank reference is one payment, whatever kind.
+    uniqueIndex('loan_transactions_reference_idx').on(t.loanId, t.reference).where(sql`reference is not null`),
+    index('loan_transactions_loan_idx').on(t.loanId, t.seq),
+  ],
+);
+
+/**
+ * The schedule versions of a loan as the ledger computes them: version 1 at booking, one more for
+ * every prepayment that re-amortised the principal (the lines of the whole schedule as it then
+ * stood). Rewritten with the ledger's answer whenever a transaction is booked.
+ */
+export const scheduleVersions = pgTable(
+  'schedule_versions',
   {
     loanId: text('loan_id')
       .notNull()
       .references(() => loans.id),
-    reference: text('reference').notNull(),
-    amountFen: fen('amount_fen').notNull(),
-    paidAt: timestamp('paid_at', tz).notNull(),
-    actor: text('actor').notNull(),
-    /** `regular` | `early_payoff`. */
-    kind: text('kind').notNull().default('regular'),
-    /** [{ seq, amountFen }] applied to instalments, oldest first. */
-    allocations: jsonb('allocations').notNull().default(sql`'[]'::jsonb`),
-    /** Prepayment fee taken (early payoff only). */
-    feeFen: fen('fee_fen').notNull().default(0),
-    /** Beyond everything owed: to be refunded. */
-    unappliedFen: fen('unapplied_fen').notNull().default(0),
+    version: integer('version').notNull(),
+    /** origination | prepayment | payoff */
+    reason: text('reason').notNull(),
+    /** The loan_transactions.txn_id that made it (null for version 1). */
+    createdBy: text('created_by'),
+    effectiveDate: date('effective_date', { mode: 'string' }).notNull(),
+    fromSeq: integer('from_seq').notNull(),
+    mode: text('mode'),
+    principalFen: fen('principal_fen').notNull(),
+    /** [{ seq, periodStartDate, dueDate, principalFen, interestFen, totalFen, openingBalanceFen, closingBalanceFen }] */
+    lines: jsonb('lines').notNull(),
     recordedAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.loanId, t.reference] })],
+  (t) => [primaryKey({ columns: [t.loanId, t.version] })],
 );
 
 /**

@@ -327,11 +327,30 @@ export function offerChangeProblems(change: OfferChange, context: { maxLoanFen: 
   }
   if (change.annualRateBps !== undefined) {
     const { minAnnualRateBps: lo, maxAnnualRateBps: hi } = policy.loan;
+    const cap = policy.servicing.terms.costCapBps;
     if (!Number.isSafeInteger(change.annualRateBps) || change.annualRateBps < lo || change.annualRateBps > hi) {
       problems.push({ field: 'annualRateBps', message: `annual rate must be between ${lo} and ${hi} bps` });
+    } else if (cap !== null && highestAprBps(change.annualRateBps, policy) > cap) {
+      problems.push({ field: 'annualRateBps', message: `the APR at this rate would exceed the ${bpsToPercentString(cap)} cap on the annualised cost of a loan` });
     }
   }
   return problems;
+}
+
+/**
+ * The highest APR a loan at this rate can have under the policy: the shortest allowed term (where
+ * the upfront fee weighs most), either method. The annualised cost cap is checked against it
+ * when an offer is made or changed, so no loan is signed above the cap.
+ */
+export function highestAprBps(annualRateBps: Bps, policy: ProductPolicy = DEFAULT_POLICY): Bps {
+  const termMonths = Math.min(...policy.loan.allowedTermMonths);
+  const principalFen = policy.loan.minAmountFen;
+  let highest = 0;
+  for (const method of policy.loan.repaymentMethods) {
+    const payments = buildSchedule({ principalFen, annualRateBps, termMonths, method, disbursementDate: '2000-01-01' }).map((i) => i.totalFen);
+    highest = Math.max(highest, aprBps({ principalFen, upfrontFeeFen: applyBps(principalFen, policy.fees.upfrontFeeBps), payments }));
+  }
+  return highest;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ export const loanIdForApplication = (applicationId: string): string => `L-${appl
 export const disbursementKey = (applicationId: string): string => `${loanApplicationWorkflowId(applicationId)}/disbursement`;
 /** What the beneficiary's statement shows, and what the payment ledger is searched by. */
 export const disbursementReference = (applicationId: string): string => loanApplicationWorkflowId(applicationId);
+/** One key per refund of a loan: the money goes back once. */
+export const refundKey = (loanId: string, refundId: string): string => `${loanServicingWorkflowId(loanId)}/refund/${refundId}`;
 
 /** The daily repayment-reminder Schedule, and the prefix of the sweeps it starts (it appends the time). */
 export const REMINDERS_SCHEDULE_ID = 'repayment-reminders-daily';

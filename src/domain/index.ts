@@ -12,3 +12,4 @@ export * from './decision';
 export * from './servicing';
 export * from './servicingRules';
 export * from './ids';
+export * from './ledger';

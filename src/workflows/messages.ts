@@ -129,7 +129,8 @@ export const ACT_REFUSED = FailureType.ActRefused;
 // State (the `state` query and every update's answer)
 
 export type PendingTaskKind = 'submit_documents' | 'phone_verification' | 'approval' | 'sign_contract' | 'register_collateral';
-export type StaffRole = 'officer' | 'verifier' | 'approver' | 'supervisor' | 'finance' | 'admin';
+/** `supervisor`: runs the work queues; `collections`: reads the loan book, statements and payoff quotes (collections staff). */
+export type StaffRole = 'officer' | 'verifier' | 'approver' | 'supervisor' | 'finance' | 'collections' | 'admin';
 
 export interface PendingTask {
   kind: PendingTaskKind;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { actSignerFromConfig } from '../../src/temporal/actKeys';
 import { actRoles, type ActName, type ActPayloads } from '../../src/workflows/acts';
+import { SERVICING_ACT_PROOFS } from '../../src/workflows/servicingActs';
 
 /**
  * Tests that send acts straight to a workflow sign them as the API does: with the production
@@ -17,8 +18,16 @@ export function useActClock(fn: () => Promise<number>): void {
   clock = fn;
 }
 
-const SERVICING_ROLES = { repaymentRecorded: ['finance'], earlyPayoffRequested: ['finance'] } as const;
-type ServicingActName = keyof typeof SERVICING_ROLES;
+/** The servicing run's acts by the name the API signs them as (`repaymentRecorded`, `servicingApproval`, ...). */
+const SERVICING_ROLES: Record<string, readonly string[]> = Object.fromEntries(
+  Object.values(SERVICING_ACT_PROOFS)
+    .filter((p) => p.act !== 'collateralRegistered') // the application's act: its own roles
+    .map((p) => [p.act, p.roles]),
+);
+type ServicingActName = 'repaymentRecorded' | 'prepaymentRequested' | 'reversalRequested' | 'waiverRequested' | 'refundRequested' | 'servicingApproval' | 'earlyPayoffRequested';
+
+/** The act an update or signal of the servicing run carries: its signal's name (`repaymentRecordedUpdate` carries `repaymentRecorded`). */
+export const servicingActOf = (def: { name: string }): ServicingActName => def.name.replace(/Update$/, '') as ServicingActName;
 
 export interface SignOptions {
   /** Default: the roles the act needs. */
@@ -34,7 +43,7 @@ export async function signAct<P extends { actor: string; actId?: string | undefi
   payload: P,
   opts: SignOptions = {},
 ): Promise<P & { proof: NonNullable<ActPayloads[ActName]['proof']> }> {
-  const roles = opts.roles ?? (act in SERVICING_ROLES ? SERVICING_ROLES[act as ServicingActName] : actRoles(act as ActName, payload as never));
+  const roles = opts.roles ?? SERVICING_ROLES[act] ?? actRoles(act as ActName, payload as never);
   return testSigner.sign(act, workflowId, payload, {
     actor: payload.actor,
     roles,

@@ -245,7 +245,7 @@ describe('logs and metrics of the running system', () => {
     }
     expect(all).toContainEqual(expect.objectContaining({ msg: 'request', route: '/webhooks/esign', status: 200 }));
     expect(all).toContainEqual(expect.objectContaining({ msg: 'request', route: '/loans/:id/repayments', status: 200 }));
-    expect(all).toContainEqual(expect.objectContaining({ msg: 'Activity completed', activityType: 'applyRepayment', workflowType: 'loanServicing', workflowId: expect.stringMatching(/^loan-servicing-/) }));
+    expect(all).toContainEqual(expect.objectContaining({ msg: 'Activity completed', activityType: 'bookServicingTransaction', workflowType: 'loanServicing', workflowId: expect.stringMatching(/^loan-servicing-/) }));
 
     // And nothing personal in any line of the run: name, ID number (or its birth date), phone, nor what staff typed.
     const text = raw.join('\n');

@@ -8,6 +8,7 @@ import { and, eq } from 'drizzle-orm';
 import { createProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
 import { loanEvents } from '../../src/db/schema';
+import { shanghaiDate } from '../../src/domain';
 import { loanServicingWorkflowId } from '../../src/domain/ids';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { actKeyRingFromConfig, workflowBundlerOptions } from '../../src/temporal/actKeys';
@@ -18,12 +19,12 @@ import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanServicing } from '../../src/workflows/loanServicing';
 import { documentsSubmittedUpdate, loanApplicationStartOptions, withdrawUpdate, type LoanApplicationResult } from '../../src/workflows/messages';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
-import { repaymentRecordedUpdate, servicingStateQuery } from '../../src/workflows/servicingMessages';
+import { earlyPayoffRequestedUpdate, repaymentRecordedUpdate, servicingStateQuery } from '../../src/workflows/servicingMessages';
 import { signAct } from '../helpers/acts';
 import { createTestDb } from '../helpers/db';
 import { decide, registerCollateral, signOnSite, waitForState, waitForTask, walkToApproval, walkToServicing, walkToSigning, type LoanHandle } from '../helpers/loanWorld';
 import { addDocuments, seedApplication, testCipher, type SeedOptions } from '../helpers/seed';
-import { loadSchedule, seedLoan } from '../helpers/servicing';
+import { seedLoan } from '../helpers/servicing';
 import { workflowBundle } from '../helpers/temporal';
 import { NEXT_RELEASE_EVENT } from './fixtures/nextRelease';
 
@@ -121,15 +122,18 @@ describe('upgrading the workflow code with loans open', () => {
     }
   }
 
-  /** Pays what is left of the loan; the servicing run closes it as repaid. */
-  async function repayInFull(loanId: string) {
+  /**
+   * Pays the loan off today: its payoff quote, asked for and paid; the servicing run closes it.
+   * (On the ledger, money beyond what is due and short of the payoff amount is held as credit
+   * until the instalments fall due, so paying the schedule ahead would not close it.)
+   */
+  async function payOff(loanId: string) {
     const handle = env.client.workflow.getHandle<typeof loanServicing>(loanServicingWorkflowId(loanId));
-    const schedule = await loadSchedule(h.db, loanId);
-    const state = await handle.query(servicingStateQuery);
-    const owed = schedule.reduce((sum, r) => sum + r.totalFen, 0);
-    const repayment = { actor: 'finance-1', amountFen: owed, paidAt: new Date().toISOString(), reference: `payoff-${loanId}` };
+    const request = { actor: 'finance-1', asOfDate: shanghaiDate(Date.now()) };
+    const quoted = await handle.executeUpdate(earlyPayoffRequestedUpdate, { args: [await signAct('earlyPayoffRequested', handle.workflowId, request)] });
+    expect(quoted.status).toBe('active');
+    const repayment = { actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date().toISOString(), reference: `payoff-${loanId}` };
     await handle.executeUpdate(repaymentRecordedUpdate, { args: [await signAct('repaymentRecorded', handle.workflowId, repayment)] });
-    expect(state.status).toBe('active');
     return handle.result();
   }
 
@@ -225,12 +229,12 @@ describe('upgrading the workflow code with loans open', () => {
     workerN.worker.shutdown();
     await workerN.running;
 
-    // ---- every loan repaid: servicing closes, each application ends on N+1 --------------------
-    for (const loanId of loans) expect(await repayInFull(loanId)).toMatchObject({ outcome: 'closed', how: 'repaid' });
+    // ---- every loan paid off: servicing closes, each application ends on N+1 ------------------
+    for (const loanId of loans) expect(await payOff(loanId)).toMatchObject({ outcome: 'closed', how: 'early_payoff' });
     expect(await env.client.workflow.getHandle<typeof loanServicing>(midTerm.workflowId).query(servicingStateQuery)).toMatchObject({ status: 'active' });
-    expect(await repayInFull(seededLoan.loanId)).toMatchObject({ outcome: 'closed', how: 'repaid' });
+    expect(await payOff(seededLoan.loanId)).toMatchObject({ outcome: 'closed', how: 'early_payoff' });
     for (const a of applications) {
-      expect(await a.result()).toEqual<LoanApplicationResult>({ stage: 'closed', outcomeReason: null, loanId: expect.any(String) });
+      expect(await a.result()).toEqual<LoanApplicationResult>({ stage: 'closed', outcomeReason: 'EARLY_PAYOFF', loanId: expect.any(String) });
     }
     await fresh.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', fresh.workflowId, { actor: 'officer-1', reasonCode: 'CUSTOMER_CHANGED_MIND' })] });
     expect(await fresh.result()).toMatchObject({ stage: 'withdrawn' });

@@ -153,26 +153,198 @@ export const EVENTS_EXAMPLE = {
   nextCursor: '57',
 };
 
+// The loan of that application, as the servicing ledger computes it: 150,000 CNY over 36 months at
+// 6.50% (equal instalments), paid out on 2026-11-22; instalment 1 paid on its day, instalment 2
+// paid ten days late with 470,000 fen (its penalty for the days after the grace, the rest held as
+// credit), then a prepayment of 50,000 CNY that shortened the loan. Figures from the ledger itself.
+const LOAN = `L-${APP}`;
+const NO_PARTS = { principalFen: 0, interestFen: 0, penaltyFen: 0 };
+const NEXT_DUE = { seq: 3, dueDate: '2027-02-22', amountFen: 450_501 };
+
 export const LOAN_SCHEDULE_EXAMPLE = {
-  loanId: `L-${APP}`,
+  loanId: LOAN,
   applicationId: APP,
+  scheduleVersion: 1,
   installments: [
-    { seq: 1, dueDate: '2026-12-22', principalFen: 378_487, interestFen: 81_250, totalFen: 459_737, status: 'paid', paidFen: 459_737 },
-    { seq: 2, dueDate: '2027-01-22', principalFen: 380_537, interestFen: 79_200, totalFen: 459_737, status: 'scheduled', paidFen: 0 },
+    { seq: 1, dueDate: '2026-12-22', principalFen: 378_485, interestFen: 81_250, totalFen: 459_735, status: 'paid', paidFen: 459_735, penaltyFen: 0, version: 1 },
+    { seq: 2, dueDate: '2027-01-22', principalFen: 380_535, interestFen: 79_200, totalFen: 459_735, status: 'paid', paidFen: 459_735, penaltyFen: 1_031, version: 1 },
+    { seq: 3, dueDate: '2027-02-22', principalFen: 382_596, interestFen: 77_139, totalFen: 459_735, status: 'scheduled', paidFen: 9_234, penaltyFen: 0, version: 1 },
   ],
 };
 
+/** Instalment 2 paid ten days late: its penalty first, then interest and principal; 9,234 fen left as credit. */
 export const REPAYMENT_RESULT_EXAMPLE = {
-  loanId: `L-${APP}`,
-  reference: 'bank-txn-1',
+  loanId: LOAN,
+  reference: 'bank-txn-2',
   outcome: 'applied',
   kind: 'regular',
-  allocations: [{ seq: 1, amountFen: 459_737 }],
+  allocations: [
+    { seq: 2, component: 'penalty', amountFen: 1_031 },
+    { seq: 2, component: 'interest', amountFen: 79_200 },
+    { seq: 2, component: 'principal', amountFen: 380_535 },
+  ],
   status: 'active',
   bucket: null,
-  outstandingPrincipalFen: 14_621_513,
+  outstandingPrincipalFen: 14_240_980,
+  creditFen: 9_234,
+  penaltyFen: 0,
+  overdueFen: 0,
+  nextDue: NEXT_DUE,
+};
+
+/** 50,000 CNY prepaid on 2027-02-05 to shorten the loan: principal, its interest to the day, the 3% fee of the first year. */
+export const PREPAYMENT_RESULT_EXAMPLE = {
+  loanId: LOAN,
+  reference: 'bank-pre-1',
+  outcome: 'applied',
+  kind: 'prepayment',
+  allocations: [
+    { seq: null, component: 'principal', amountFen: 4_842_867 },
+    { seq: null, component: 'interest', amountFen: 11_847 },
+    { seq: null, component: 'fee', amountFen: 145_286 },
+  ],
+  newSchedule: { version: 2, instalmentFen: 454_300, instalments: 22, firstDueDate: '2027-02-22' },
+  status: 'active',
+  bucket: null,
+  outstandingPrincipalFen: 9_398_113,
+  creditFen: 9_234,
+  penaltyFen: 0,
+  overdueFen: 0,
+  nextDue: { seq: 3, dueDate: '2027-02-22', amountFen: 445_066 },
+};
+
+export const LOAN_PAGE_EXAMPLE = {
+  items: [
+    {
+      loanId: LOAN,
+      applicationId: APP,
+      branchId: 'BJ-001',
+      status: 'active',
+      bucket: null,
+      principalFen: 15_000_000,
+      termMonths: 36,
+      disbursementDate: '2026-11-22',
+      asOfDate: '2027-02-05',
+      outstandingPrincipalFen: 14_240_980,
+      overdueFen: 0,
+      penaltyFen: 0,
+      creditFen: 9_234,
+      daysPastDue: 0,
+      nextDue: NEXT_DUE,
+    },
+  ],
+  nextCursor: null,
+};
+
+/** The statement on 2027-02-05, before the prepayment (the first three of 36 instalments shown). */
+export const STATEMENT_EXAMPLE = {
+  loanId: LOAN,
+  applicationId: APP,
+  asOfDate: '2027-02-05',
+  status: 'active',
+  contract: { principalFen: 15_000_000, annualRateBps: 650, termMonths: 36, repaymentMethod: 'equal_installment', disbursementDate: '2026-11-22' },
+  instalments: [
+    {
+      seq: 1,
+      version: 1,
+      dueDate: '2026-12-22',
+      status: 'paid',
+      due: { principalFen: 378_485, interestFen: 81_250, penaltyFen: 0 },
+      paid: { principalFen: 378_485, interestFen: 81_250, penaltyFen: 0 },
+      waived: NO_PARTS,
+      outstanding: NO_PARTS,
+      creditEarmarkedFen: 0,
+      daysPastDue: 0,
+      penaltyRanges: [],
+    },
+    {
+      seq: 2,
+      version: 1,
+      dueDate: '2027-01-22',
+      status: 'paid',
+      due: { principalFen: 380_535, interestFen: 79_200, penaltyFen: 1_031 },
+      paid: { principalFen: 380_535, interestFen: 79_200, penaltyFen: 1_031 },
+      waived: NO_PARTS,
+      outstanding: NO_PARTS,
+      creditEarmarkedFen: 0,
+      daysPastDue: 0,
+      penaltyRanges: [{ from: '2027-01-23', to: '2027-02-01', days: 10, baseFen: 380_535, annualRateBps: 975, penaltyFen: 1_031, capped: false, forgiven: false }],
+    },
+    {
+      seq: 3,
+      version: 1,
+      dueDate: '2027-02-22',
+      status: 'scheduled',
+      due: { principalFen: 382_596, interestFen: 77_139, penaltyFen: 0 },
+      paid: NO_PARTS,
+      waived: NO_PARTS,
+      outstanding: { principalFen: 382_596, interestFen: 77_139, penaltyFen: 0 },
+      creditEarmarkedFen: 9_234,
+      daysPastDue: 0,
+      penaltyRanges: [],
+    },
+  ],
+  transactions: [
+    { id: 'ref:bank-txn-1', kind: 'repayment', reference: 'bank-txn-1', valueDate: '2026-12-22', amountFen: 459_735, status: 'applied', allocatedFen: 459_735, creditFen: 0, refundedFen: 0, waivedFen: 0, prepaidPrincipalFen: 0, feeFen: 0 },
+    { id: 'ref:bank-txn-2', kind: 'repayment', reference: 'bank-txn-2', valueDate: '2027-02-01', amountFen: 470_000, status: 'applied', allocatedFen: 460_766, creditFen: 9_234, refundedFen: 0, waivedFen: 0, prepaidPrincipalFen: 0, feeFen: 0 },
+  ],
+  scheduleVersions: [{ version: 1, reason: 'origination', effectiveDate: '2026-11-22', fromSeq: 1, mode: null, principalFen: 15_000_000 }],
+  totals: {
+    principalOutstandingFen: 14_240_980,
+    principalNotYetDueFen: 14_240_980,
+    due: NO_PARTS,
+    overdueFen: 0,
+    balanceFen: 14_240_980,
+    creditFen: 9_234,
+    unappliedFen: 9_234,
+    feeAllowanceFen: 0,
+    paidFen: { principalFen: 759_020, interestFen: 160_450, penaltyFen: 1_031, feeFen: 0 },
+    waivedFen: NO_PARTS,
+    refundedFen: 0,
+    receivedFen: 929_735,
+  },
+  settled: null,
+};
+
+/** What closes the loan on 2027-02-05 (before the prepayment): the credit held is taken off. */
+export const PAYOFF_QUOTE_EXAMPLE = {
+  loanId: LOAN,
+  asOfDate: '2027-02-05',
+  validUntil: '2027-02-05',
+  principalFen: 14_240_980,
+  interestDueFen: 0,
+  accruedInterestFen: 34_837,
+  penaltyFen: 0,
+  feeFen: 427_229,
+  feeBps: 300,
+  creditFen: 9_234,
+  totalFen: 14_693_812,
+};
+
+const PENDING_REFUND = { requestId: 'rf-3f0c6a522b434f0e9d553c1c', kind: 'refund', requestedBy: 'finance-1', requestedAt: '2027-02-05T02:00:00.000Z', reasonCode: 'OVERPAYMENT', amountFen: 9_234 };
+const LOAN_FIGURES = { loanStatus: 'active', outstandingPrincipalFen: 14_240_980, overdueFen: 0, penaltyFen: 0 };
+
+/** A refund of the credit asked for by one finance user: it waits for a second one. */
+export const SERVICING_REQUEST_EXAMPLE = {
+  loanId: LOAN,
+  requestId: PENDING_REFUND.requestId,
+  kind: 'refund',
+  status: 'pending_approval',
+  ...LOAN_FIGURES,
+  creditFen: 9_234,
+  pendingApprovals: [PENDING_REFUND],
+};
+
+/** The second finance user approved it: the provider paid it and the credit is gone. */
+export const SERVICING_APPROVED_EXAMPLE = {
+  loanId: LOAN,
+  requestId: PENDING_REFUND.requestId,
+  kind: 'refund',
+  status: 'applied',
+  refundedFen: 9_234,
+  ...LOAN_FIGURES,
   creditFen: 0,
-  nextDue: { seq: 2, dueDate: '2027-01-22', amountFen: 459_737 },
+  pendingApprovals: [],
 };
 
 export const ESIGN_ACK_EXAMPLE = { received: true, eventId: 'evt_example', applied: true };

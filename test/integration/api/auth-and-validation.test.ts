@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => h?.stop());
 
 const PROBLEM = /^application\/problem\+json/;
-const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'admin'];
+const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'collections', 'admin'];
 
 /** Every staff operation with the role(s) SPEC section 4 gives it (undefined: any staff). */
 const STAFF_OPERATIONS: { method: 'get' | 'post'; path: string; roles?: StaffRole[] }[] = [
@@ -36,6 +36,16 @@ const STAFF_OPERATIONS: { method: 'get' | 'post'; path: string; roles?: StaffRol
   { method: 'post', path: '/applications/some-id/emergency-acts', roles: ['admin'] },
   { method: 'get', path: '/loans/some-loan/schedule' },
   { method: 'post', path: '/loans/some-loan/repayments', roles: ['finance'] },
+  { method: 'get', path: '/loans', roles: ['finance', 'collections'] },
+  { method: 'get', path: '/loans/some-loan/statement', roles: ['finance', 'collections'] },
+  { method: 'get', path: '/loans/some-loan/payoff-quote', roles: ['finance', 'collections'] },
+  { method: 'post', path: '/loans/some-loan/prepayments', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/repayments/ref-1/reversal', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/repayments/ref-1/reversal/approve', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/waivers', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/waivers/wv-1/approve', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/refunds', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/refunds/rf-1/approve', roles: ['finance'] },
 ];
 
 function send(method: 'get' | 'post', path: string, token?: string) {
@@ -332,6 +342,12 @@ describe('unknown ids and routes (404)', () => {
     ['post', '/applications/no-such-app/withdraw', 'officer', {}],
     ['get', '/loans/no-such-loan/schedule', 'finance', undefined],
     ['post', '/loans/no-such-loan/repayments', 'finance', { amountFen: 100, paidAt: '2026-11-22T10:00:00+08:00', reference: 'r-1' }],
+    ['get', '/loans/no-such-loan/statement', 'collections', undefined],
+    ['get', '/loans/no-such-loan/payoff-quote', 'finance', undefined],
+    ['post', '/loans/no-such-loan/prepayments', 'finance', { amountFen: 100, mode: 'reduce_term', reference: 'p-1' }],
+    ['post', '/loans/no-such-loan/repayments/r-1/reversal', 'finance', { reasonCode: 'BOOKED_IN_ERROR' }],
+    ['post', '/loans/no-such-loan/waivers', 'finance', { component: 'penalty', amountFen: 100, reasonCode: 'GOODWILL' }],
+    ['post', '/loans/no-such-loan/refunds/rf-1/approve', 'finance', {}],
   ] as const)('%s %s is 404', async (method, path, role, body) => {
     const req = h.http[method](path).set('Authorization', `Bearer ${await h.token(`${role}-1`, role)}`);
     const res = await (body ? req.send(body) : req);

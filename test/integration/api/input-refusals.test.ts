@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { and, eq, sql } from 'drizzle-orm';
 import request from 'supertest';
 import { createApp } from '../../../src/api/app';
-import { applicants, applications, documents, idempotencyKeys, loanEvents, repayments, vehicles } from '../../../src/db/schema';
+import { applicants, applications, documents, idempotencyKeys, loanEvents, loanTransactions, vehicles } from '../../../src/db/schema';
 import { createLogger } from '../../../src/logger';
 import { loanServicingWorkflowId, type StaffRole } from '../../../src/workflows/messages';
 import { applicationBody, startApiHarness, waitForState, waitForTask, type ApiHarness } from './harness';
@@ -27,7 +27,7 @@ const PASSED = { outcome: 'passed', recordingRef: 'rec-1', checklist: { identity
 type Res = { status: number; headers: Record<string, string>; body: any };
 
 async function counts() {
-  const n = async (table: typeof applications | typeof applicants | typeof vehicles | typeof documents | typeof idempotencyKeys | typeof repayments) =>
+  const n = async (table: typeof applications | typeof applicants | typeof vehicles | typeof documents | typeof idempotencyKeys | typeof loanTransactions) =>
     (await h.db.db.select({ n: sql<number>`count(*)::int` }).from(table))[0]?.n ?? -1;
   return {
     applications: await n(applications),
@@ -37,7 +37,8 @@ async function counts() {
     idempotencyKeys: await n(idempotencyKeys),
     // The API's audit entries: the workflows of other applications write theirs meanwhile.
     auditEntries: (await h.db.db.select({ n: sql<number>`count(*)::int` }).from(loanEvents).where(sql`${loanEvents.eventKey} like 'api:%'`))[0]?.n ?? -1,
-    repayments: await n(repayments),
+    // Money booked on the servicing ledger.
+    transactions: await n(loanTransactions),
   };
 }
 
@@ -272,8 +273,8 @@ describe('finding 7: input that should be refused is not stored', () => {
     const ok = await pay(new Date().toISOString(), 'bank-now');
     expect(ok.status).toBe(200);
     expect(ok.body.outcome).toBe('applied');
-    const booked = await h.db.db.select().from(repayments).where(eq(repayments.loanId, loanId));
-    expect(booked.map((r) => r.reference)).toEqual(['bank-now']);
+    const booked = await h.db.db.select().from(loanTransactions).where(eq(loanTransactions.loanId, loanId));
+    expect(booked.map((r) => [r.kind, r.reference])).toEqual([['repayment', 'bank-now']]);
   });
 });
 

@@ -48,6 +48,17 @@ const SPEC_OPERATIONS: [string, string][] = [
   ['post', '/applications/{id}/emergency-acts'],
   ['get', '/loans/{id}/schedule'],
   ['post', '/loans/{id}/repayments'],
+  // Servicing (issue 18): the loan book, statements, quotes, prepayments, and four-eyes acts.
+  ['get', '/loans'],
+  ['get', '/loans/{id}/statement'],
+  ['get', '/loans/{id}/payoff-quote'],
+  ['post', '/loans/{id}/prepayments'],
+  ['post', '/loans/{id}/repayments/{reference}/reversal'],
+  ['post', '/loans/{id}/repayments/{reference}/reversal/approve'],
+  ['post', '/loans/{id}/waivers'],
+  ['post', '/loans/{id}/waivers/{requestId}/approve'],
+  ['post', '/loans/{id}/refunds'],
+  ['post', '/loans/{id}/refunds/{requestId}/approve'],
   ['get', '/healthz'],
   ['get', '/readyz'],
   ['get', '/metrics'],
@@ -89,6 +100,16 @@ describe('the OpenAPI document', () => {
       'post /applications/{id}/emergency-acts': ['admin'],
       'post /loans/{id}/repayments': ['finance'],
       'get /escalations': ['supervisor', 'admin'],
+      'get /loans': ['finance', 'collections'],
+      'get /loans/{id}/statement': ['finance', 'collections'],
+      'get /loans/{id}/payoff-quote': ['finance', 'collections'],
+      'post /loans/{id}/prepayments': ['finance'],
+      'post /loans/{id}/repayments/{reference}/reversal': ['finance'],
+      'post /loans/{id}/repayments/{reference}/reversal/approve': ['finance'],
+      'post /loans/{id}/waivers': ['finance'],
+      'post /loans/{id}/waivers/{requestId}/approve': ['finance'],
+      'post /loans/{id}/refunds': ['finance'],
+      'post /loans/{id}/refunds/{requestId}/approve': ['finance'],
     };
     for (const { method, path, op } of operations()) {
       const key = `${method} ${path}`;
@@ -201,7 +222,7 @@ describe('every documented example against the server', () => {
     for (const { method, path, op } of operations()) {
       const examples = op.requestBody?.content['application/json']?.examples ?? {};
       for (const [name, example] of Object.entries(examples)) {
-        const url = path.replace('{id}', path.startsWith('/loans') ? 'loan-example' : appId);
+        const url = path.replace('{id}', path.startsWith('/loans') ? 'loan-example' : appId).replace('{reference}', 'bank-txn-1').replace('{requestId}', 'wv-example');
         const raw = JSON.stringify(example.value);
         const req = h.http[method as 'post'](url).set('content-type', 'application/json');
         const role = op['x-roles']?.[0];

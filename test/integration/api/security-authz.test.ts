@@ -1,3 +1,5 @@
+import { createLoanActivities } from '../../../src/activities/loans';
+import { shanghaiDate } from '../../../src/domain';
 import { signEsignPayload } from '../../../src/sandbox/esign-signature';
 import type { StaffRole } from '../../../src/workflows/messages';
 import { sandboxProviders, seedLoan, testCipher } from '../../helpers/servicing';
@@ -20,11 +22,18 @@ beforeAll(async () => {
   appId = created.body.id;
   // Waiting for the call: the acts of other stages are refused by the workflow (409), not by the API.
   await waitForTask(h, appId, 'phone_verification');
-  ({ loanId } = await seedLoan(h.db.db, testCipher(), sandboxProviders(h.sandbox), { applicationId: 'matrix-loan-app', phone: '13900000001', disbursedAtMs: Date.now() }));
+  const providers = sandboxProviders(h.sandbox);
+  ({ loanId } = await seedLoan(h.db.db, testCipher(), providers, { applicationId: 'matrix-loan-app', phone: '13900000001', disbursedAtMs: Date.now() }));
+  // A repayment on the books (through the ledger's own activity), for the reversal rows to act on.
+  await createLoanActivities({ db: h.db.db, cipher: testCipher(), callCentre: providers.callCentre }).bookServicingTransaction({
+    loanId,
+    asOfDate: shanghaiDate(Date.now()),
+    request: { kind: 'repayment', reference: 'matrix-ref', amountFen: 100, paidAt: new Date().toISOString(), actor: 'finance-matrix' },
+  });
 });
 afterAll(() => h?.stop());
 
-const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'admin'];
+const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'collections', 'admin'];
 type Who = StaffRole | 'none';
 const EVERYONE: Who[] = ['none', ...ROLES];
 
@@ -66,6 +75,17 @@ const SPEC_TABLE: Row[] = [
   },
   { method: 'get', path: '/loans/{id}/schedule', roles: 'any', url: () => `/loans/${loanId}/schedule` },
   { method: 'post', path: '/loans/{id}/repayments', roles: ['finance'], url: () => `/loans/${loanId}/repayments`, body: () => ({ amountFen: 100, paidAt: new Date().toISOString(), reference: `m-${Date.now()}` }) },
+  // The servicing operations of issue 18 (this loan has no servicing workflow: an act is 409 after the hand-over wait).
+  { method: 'get', path: '/loans', roles: ['finance', 'collections'], url: () => '/loans?status=active&limit=5' },
+  { method: 'get', path: '/loans/{id}/statement', roles: ['finance', 'collections'], url: () => `/loans/${loanId}/statement` },
+  { method: 'get', path: '/loans/{id}/payoff-quote', roles: ['finance', 'collections'], url: () => `/loans/${loanId}/payoff-quote` },
+  { method: 'post', path: '/loans/{id}/prepayments', roles: ['finance'], url: () => `/loans/${loanId}/prepayments`, body: () => ({ amountFen: 100, mode: 'reduce_term', reference: `p-${Date.now()}` }) },
+  { method: 'post', path: '/loans/{id}/repayments/{reference}/reversal', roles: ['finance'], url: () => `/loans/${loanId}/repayments/matrix-ref/reversal`, body: () => ({ reasonCode: 'BOOKED_IN_ERROR' }) },
+  { method: 'post', path: '/loans/{id}/repayments/{reference}/reversal/approve', roles: ['finance'], url: () => `/loans/${loanId}/repayments/matrix-ref/reversal/approve`, body: () => ({}) },
+  { method: 'post', path: '/loans/{id}/waivers', roles: ['finance'], url: () => `/loans/${loanId}/waivers`, body: () => ({ component: 'penalty', amountFen: 100, reasonCode: 'GOODWILL' }) },
+  { method: 'post', path: '/loans/{id}/waivers/{requestId}/approve', roles: ['finance'], url: () => `/loans/${loanId}/waivers/wv-matrix/approve`, body: () => ({}) },
+  { method: 'post', path: '/loans/{id}/refunds', roles: ['finance'], url: () => `/loans/${loanId}/refunds`, body: () => ({ amountFen: 100, reasonCode: 'OVERPAYMENT' }) },
+  { method: 'post', path: '/loans/{id}/refunds/{requestId}/approve', roles: ['finance'], url: () => `/loans/${loanId}/refunds/rf-matrix/approve`, body: () => ({}) },
   { method: 'post', path: '/applications/{id}/withdraw', roles: ['officer'], url: () => `/applications/${appId}/withdraw`, body: () => ({ reasonCode: 'CUSTOMER_CHANGED_MIND' }) },
   {
     method: 'post',

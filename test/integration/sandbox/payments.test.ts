@@ -132,3 +132,34 @@ it('pays each of 30 loans exactly once while half of all requests fail', async (
   expect(new Set(ledger.entries.map((e) => e.reference))).toEqual(new Set(loans));
   expect(ledger.totalFen).toBe(30 * 15_000_000);
 });
+
+describe('refunds', () => {
+  const refund = (reference: string, amountFen = 50_000) => ({
+    amountFen,
+    currency: 'CNY' as const,
+    toAccount: { accountNumber: '6222020200112233445', accountName: '张三', bankCode: 'ICBC' },
+    reference,
+  });
+
+  it('pays a refund once per idempotency key, one refund entry in the ledger, even through a lost answer', async () => {
+    await admin.setFault({ provider: 'payments', mode: 'lost_response', count: 1 });
+    await expectTransient(payments.createRefund(refund('L-1/refund/rf-1'), 'refund-rf-1'));
+    // The provider paid; the caller does not know. The retry is answered from the first payment.
+    const retried = await payments.createRefund(refund('L-1/refund/rf-1'), 'refund-rf-1');
+    expect(retried).toMatchObject({ status: 'succeeded', amountFen: 50_000, replayed: true, toAccount: { accountLast4: '3445' } });
+    const ledger = await admin.ledger({ reference: 'L-1/refund/rf-1' });
+    expect(ledger.entries).toEqual([expect.objectContaining({ kind: 'refund', amountFen: 50_000, transferId: retried.refundId })]);
+    expect(ledger.totalFen).toBe(50_000);
+  });
+
+  it('refuses a refund to a closed account, paying nothing; the same key with another amount is IdempotencyKeyReused', async () => {
+    await expectRefusal(
+      payments.createRefund({ ...refund('L-2/refund/rf-2'), toAccount: { ...refund('x').toAccount, accountNumber: tv.PAYMENTS_CLOSED_ACCOUNT } }, 'refund-rf-2'),
+      'PaymentRefused',
+      'account_closed',
+    );
+    await payments.createRefund(refund('L-3/refund/rf-3'), 'refund-rf-3');
+    await expectRefusal(payments.createRefund(refund('L-3/refund/rf-3', 50_001), 'refund-rf-3'), 'IdempotencyKeyReused', 'idempotency_key_reused');
+    expect((await admin.ledger()).entries.map((e) => e.kind)).toEqual(['refund']);
+  });
+});

@@ -242,6 +242,17 @@ describe('approver changes to the offer', () => {
     expect(offerChangeProblems({ amountFen: 999_999, annualRateBps: 299 }, { maxLoanFen: 21_250_000 }).map((p) => p.field)).toEqual(['amountFen', 'annualRateBps']);
     expect(offerChangeProblems({ amountFen: 1.5, annualRateBps: 6.5 }, { maxLoanFen: 21_250_000 })).toHaveLength(2);
   });
+
+  test('a rate whose APR would exceed the 24% cap on the annualised cost is refused (checked at signing)', () => {
+    // No upfront fee: the APR of a level-payment loan is (1 + r/12)^12 − 1. At 21.5%:
+    // (1 + 0.215/12)^12 − 1 = 23.75% ≤ 24%; at 21.8%: (1 + 0.218/12)^12 − 1 = 24.12% > 24%.
+    expect(offerChangeProblems({ annualRateBps: 2150 }, { maxLoanFen: 21_250_000 })).toEqual([]);
+    expect(offerChangeProblems({ annualRateBps: 2180 }, { maxLoanFen: 21_250_000 })).toEqual([
+      { field: 'annualRateBps', message: 'the APR at this rate would exceed the 24.00% cap on the annualised cost of a loan' },
+    ]);
+    const noCap = definePolicy({ servicing: { terms: { costCapBps: null } } });
+    expect(offerChangeProblems({ annualRateBps: 2180 }, { maxLoanFen: 21_250_000 }, noCap)).toEqual([]);
+  });
 });
 
 describe('four eyes', () => {
