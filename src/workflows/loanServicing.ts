@@ -39,6 +39,7 @@ import type { createReminderActivities } from '../activities/reminders';
 import { callCentreActivityOptions, smsActivityOptions } from '../activities/providers/options';
 import { type Fen, type InstallmentStatus, type IsoDate, addDays, compareDates, DEFAULT_POLICY, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } from '../domain';
 import { loanApplicationWorkflowId, loanServicingWorkflowId } from './messages';
+import { refusalFailure } from './refusals';
 import { servicingActGuard } from './servicingActs';
 import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from './searchAttributes';
 import {
@@ -120,7 +121,7 @@ function repaymentProblem(r: RepaymentRecorded): ServicingRefusalCode | null {
 }
 
 function refused(code: ServicingRefusalCode, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: SERVICING_REFUSED, message, nonRetryable: true, details: [{ code }] });
+  return refusalFailure(SERVICING_REFUSED, { code, stage: 'servicing', message });
 }
 
 export async function loanServicing(input: LoanServicingInput): Promise<LoanServicingResult> {

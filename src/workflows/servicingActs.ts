@@ -5,8 +5,9 @@
  * (`refused`). What was not signed by the API is refused and recorded in loan_events; a proof the
  * API signed but that came too late is refused to its sender, who signs anew.
  */
-import { ApplicationFailure, patched } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import { BUNDLED_ACT_KEY_RING, isLateProof, verifyActProof, type ActProofVerdict } from './actProof';
+import { refusalFailure } from './refusals';
 import { SERVICING_REFUSED } from './servicingMessages';
 
 export type ServicingActName = 'repaymentRecorded' | 'earlyPayoffRequested' | 'collateralRegistered';
@@ -34,7 +35,7 @@ export function servicingActGuard(opts: ServicingActGuardOptions) {
       Date.now(),
     );
   const failure = (v: Extract<ActProofVerdict, { ok: false }>) =>
-    ApplicationFailure.create({ type: SERVICING_REFUSED, message: `${v.message} (${v.problem})`, nonRetryable: true, details: [{ code: 'NOT_AUTHENTICATED', problem: v.problem }] });
+    refusalFailure(SERVICING_REFUSED, { code: 'NOT_AUTHENTICATED', stage: 'servicing', message: `${v.message} (${v.problem})`, problem: v.problem });
 
   return {
     /** For an update validator: refuses a late proof; a forged one passes, for the handler to record. */

@@ -3,6 +3,7 @@
  * and the daily `repaymentReminders` sweep. Ids and figures only, no personal data.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { FailureType } from '../contracts/failures';
 import type { ActProof } from './actProof';
 
 export interface LoanServicingInput {
@@ -53,8 +54,8 @@ export const earlyPayoffRequestedSignal = defineSignal<[EarlyPayoffRequested]>('
 /** The same request answered synchronously: the state carries the quote (or the update is refused). */
 export const earlyPayoffRequestedUpdate = defineUpdate<ServicingState, [EarlyPayoffRequested]>('earlyPayoffRequestedUpdate');
 
-/** Type of the ApplicationFailure a servicing update's validator throws; details: [{ code }]. */
-export const SERVICING_REFUSED = 'ServicingRequestRefused';
+/** Type of the ApplicationFailure a servicing update's validator throws; details: [a WorkflowRefusal (refusals.ts)]. */
+export const SERVICING_REFUSED = FailureType.ServicingRequestRefused;
 export type ServicingRefusalCode = 'INVALID_AMOUNT' | 'INVALID_REFERENCE' | 'INVALID_PAID_AT' | 'INVALID_PAYOFF_DATE' | 'LOAN_CLOSED' | 'NOT_AUTHENTICATED';
 
 /** What became of one repayment (the update's answer carries it as `lastRepayment`). */

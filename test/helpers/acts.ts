@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { actSignerFromConfig } from '../../src/temporal/actKeys';
-import { actRoles, type ActName, type ActPayloads } from '../../src/workflows/acts';
+import { actRoles, type ActName, type ActPayloads } from '../../src/workflows/loanApplication/decideAct';
 
 /**
  * Tests that send acts straight to a workflow sign them as the API does: with the production

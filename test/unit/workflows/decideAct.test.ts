@@ -1,29 +1,41 @@
 import { buildOffer, type Stage } from '../../../src/domain';
-import { refuseAct, type ActView } from '../../../src/workflows/acts';
+import { decideAct, type ActName, type ActPayloads, type ActView } from '../../../src/workflows/loanApplication/decideAct';
 import { payeeKind, sandboxAccountNumber } from '../../../src/activities/payments';
 
-// The one validator behind every update and signal of the loan-application workflow.
+// The one judge of every act of the loan-application workflow: update validators and handlers alike.
 
 const offer = buildOffer({ amountFen: 25_000_000, termMonths: 36, repaymentMethod: 'equal_installment', annualRateBps: 650 });
-const view = (over: Partial<ActView> = {}): ActView => ({
-  stage: 'approval',
-  pendingTask: 'approval',
-  submittedBy: 'officer-1',
-  seenActIds: new Set(),
-  awaitingPhoneOutcome: false,
-  approvals: [],
-  offer,
+interface ViewOptions {
+  stage?: Stage;
+  offer?: ActView['state']['offer'];
+  envelopeId?: string | null;
+  collateralRegistered?: boolean;
+  seenActIds?: Set<string>;
+  awaitingPhoneOutcome?: boolean;
+  awaitingApproval?: boolean;
+  approvals?: string[];
+  contractSigned?: boolean;
+  withdrawRequested?: boolean;
+}
+const view = (o: ViewOptions = {}): ActView => ({
+  input: { submittedBy: 'officer-1', amountFen: 25_000_000, termMonths: 36, repaymentMethod: 'equal_installment' },
+  state: { stage: o.stage ?? 'approval', offer: o.offer === undefined ? offer : o.offer, riskGrade: 'B', envelopeId: o.envelopeId ?? null, collateralRegistered: o.collateralRegistered ?? false },
+  seenActIds: o.seenActIds ?? new Set(),
+  awaitingPhoneOutcome: o.awaitingPhoneOutcome ?? false,
+  awaitingApproval: o.awaitingApproval ?? true,
+  approvals: o.approvals ?? [],
   maxLoanFen: 30_000_000,
-  awaitingApproval: true,
-  envelopeId: null,
-  contractSigned: false,
-  collateralRegistered: false,
-  withdrawRequested: false,
-  ...over,
+  signature: o.contractSigned ? { actor: 'o', source: 'on_site', signedAt: '2026-11-22T10:00:00+08:00' } : null,
+  withdrawal: o.withdrawRequested ? { actor: 'o' } : null,
 });
+/** The refusal decideAct gives, or null when it accepts the act. */
+function refuseAct<N extends ActName>(name: N, payload: ActPayloads[N], v: ActView) {
+  const d = decideAct(name, payload, v);
+  return d.verdict === 'refuse' ? d.refusal : null;
+}
 const approve = (actor: string, extra = {}) => ({ actor, decision: 'approve' as const, ...extra });
 
-describe('refuseAct', () => {
+describe('decideAct', () => {
   it('needs an actor and refuses a repeated act id', () => {
     expect(refuseAct('withdraw', { actor: '' }, view())?.code).toBe('INVALID_ACT');
     expect(refuseAct('withdraw', { actor: 'o', actId: 'a1' }, view({ seenActIds: new Set(['a1']) }))?.code).toBe('ALREADY_APPLIED');
@@ -37,6 +49,24 @@ describe('refuseAct', () => {
     expect(refuseAct('approvalDecision', approve('a2'), view({ approvals: ['a1'] }))).toBeNull();
     // A changed offer is a new offer: the approver who approved the old one may approve it.
     expect(refuseAct('approvalDecision', approve('a1', { amountFen: 21_000_000 }), view({ approvals: ['a1'] }))).toBeNull();
+  });
+
+  it('counts an approval once: the handler applies the count it was judged with', () => {
+    const counted = (d: ReturnType<typeof decideAct>) => (d.verdict === 'accept' && d.effect.act === 'approvalDecision' ? d.effect.count : undefined);
+    // 250,000 CNY is above the four-eyes threshold: the first of two approvals.
+    expect(counted(decideAct('approvalDecision', approve('a1'), view()))).toEqual({ newOffer: null, counted: true, approvals: ['a1'], requiredApprovals: 2, complete: false });
+    expect(counted(decideAct('approvalDecision', approve('a2'), view({ approvals: ['a1'] })))).toMatchObject({ approvals: ['a1', 'a2'], complete: true });
+    // New terms are a new offer, priced by the domain, whose approvals start afresh (below the threshold: one is enough).
+    const changed = counted(decideAct('approvalDecision', approve('a2', { amountFen: 15_000_000 }), view({ approvals: ['a1'] })));
+    expect(changed).toMatchObject({ approvals: ['a2'], requiredApprovals: 1, complete: true });
+    expect(changed?.newOffer).toEqual(buildOffer({ amountFen: 15_000_000, termMonths: 36, repaymentMethod: 'equal_installment', annualRateBps: 650 }));
+    // The same terms restated are no change.
+    expect(counted(decideAct('approvalDecision', approve('a2', { amountFen: 25_000_000 }), view({ approvals: ['a1'] })))).toMatchObject({ newOffer: null, complete: true });
+    // No offer could be made: the approver's amount becomes one, at the grade's rate.
+    const made = counted(decideAct('approvalDecision', approve('a1', { amountFen: 10_000_000 }), view({ offer: null })));
+    expect(made?.newOffer).toMatchObject({ amountFen: 10_000_000, termMonths: 36 });
+    // Reject and request_info carry no count.
+    expect(decideAct('approvalDecision', { actor: 'a1', decision: 'reject', reasonCode: 'OTHER' }, view())).toMatchObject({ verdict: 'accept', effect: { count: null } });
   });
 
   it('approver changes stay within the limits; reject and request_info need a reason code', () => {
@@ -68,7 +98,7 @@ describe('refuseAct', () => {
     const signed = { actor: 'esign-provider', source: 'esign_callback' as const, signedAt: '2026-11-22T10:00:00+08:00' };
     expect(refuseAct('contractSigned', { ...signed, envelopeId: 'env_1' }, v)).toBeNull();
     expect(refuseAct('contractSigned', { ...signed, envelopeId: 'env_2' }, v)?.code).toBe('INVALID_ACT');
-    expect(refuseAct('contractSigned', signed, { ...v, contractSigned: true })?.code).toBe('NOT_WAITING');
+    expect(refuseAct('contractSigned', signed, view({ stage: 'signing', envelopeId: 'env_1', contractSigned: true }))?.code).toBe('NOT_WAITING');
   });
 
   it('withdrawal before disbursement only, once', () => {
