@@ -6,6 +6,7 @@
  */
 import { getExternalWorkflowHandle, log, patched, setHandler } from '@temporalio/workflow';
 import { FailureType } from '../../contracts/failures';
+import { WORKFLOW_ACT_EVENT_KINDS } from '../../contracts/loanEvents';
 import { requiresFourEyes } from '../../domain';
 import { isLateProof } from '../actProof';
 import {
@@ -122,7 +123,7 @@ async function handleAct<N extends ActName>(run: ApplicationRun, name: N, payloa
     const actor = typeof payload?.actor === 'string' ? payload.actor : 'unknown';
     const problem = verdict && !verdict.ok ? verdict.problem : undefined;
     state.refusedActs.push({ act: name, actor, code: refused.code, at: run.iso(run.now()), ...(problem ? { problem } : {}) });
-    await run.recordEvent('act_refused', `act:${++run.actSeq}:${name}:refused`, { act: name, via, code: refused.code, message: refused.message, ...(problem ? { problem } : {}) }, actor);
+    await run.recordEvent('act_refused', `act:${++run.actSeq}:${name}:refused`, { act: WORKFLOW_ACT_EVENT_KINDS[name], via, code: refused.code, message: refused.message, ...(problem ? { problem } : {}) }, actor);
     if (via === 'update') throw refusedAct(problem ? { ...refused, problem } : refused);
     return state;
   }
@@ -134,7 +135,7 @@ async function handleAct<N extends ActName>(run: ApplicationRun, name: N, payloa
   // The answer is the state as this act left it: while the act is recorded, the main flow may
   // already move on (a withdrawal ends the run), and which of the two finishes first is a race.
   const answer = JSON.parse(JSON.stringify(state)) as LoanState;
-  await run.recordEvent(name, `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data, ...(emergency ? { emergency: { reasonCode: emergency } } : {}) }, payload.actor);
+  await run.recordEvent(WORKFLOW_ACT_EVENT_KINDS[name], `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data, ...(emergency ? { emergency: { reasonCode: emergency } } : {}) }, payload.actor);
   await run.publish();
   return answer;
 }

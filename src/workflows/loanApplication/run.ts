@@ -6,7 +6,7 @@
  */
 import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ApplicantSmsTemplate } from '../../activities/contracts';
-import type { LoanEventKind, WorkflowActEventName } from '../../contracts/loanEvents';
+import type { LoanEventKind } from '../../contracts/loanEvents';
 import { DEFAULT_POLICY, assertTransition, isTerminal, requiresFourEyes, withdrawable, type Stage, type TerminalStage } from '../../domain';
 import { BUNDLED_ACT_KEY_RING, type ActProofVerdict, type EmergencyReasonCode } from '../actProof';
 import type {
@@ -111,7 +111,7 @@ export class ApplicationRun implements ActView {
     return this.publisher.currentDetails();
   }
 
-  async recordEvent(kind: LoanEventKind | WorkflowActEventName, key: string, data: Record<string, unknown> = {}, actor = 'system'): Promise<void> {
+  async recordEvent(kind: LoanEventKind, key: string, data: Record<string, unknown> = {}, actor = 'system'): Promise<void> {
     await call(db.recordLoanEvent, `record ${kind}`, {
       eventKey: `${this.workflowId}:${key}`,
       applicationId: this.applicationId,
