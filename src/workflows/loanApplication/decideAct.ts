@@ -55,6 +55,8 @@ export interface ActView {
   readonly maxLoanFen: number | null;
   readonly signature: ContractSigned | null;
   readonly withdrawal: Withdraw | null;
+  /** The act the stage is about to ask for, while the step that opens it runs (the call task, the rules, the envelope). */
+  readonly upcoming: ActName | null;
   readonly policy?: ProductPolicy;
 }
 
@@ -77,7 +79,15 @@ export type ActEffect =
   | { act: 'collateralRegistered'; payload: CollateralRegistered }
   | { act: 'withdraw'; payload: Withdraw };
 
-export type ActDecision = { verdict: 'accept'; effect: ActEffect } | { verdict: 'refuse'; refusal: ActRefusal };
+/**
+ * `defer`: the act is for the stage the run is in, which is about to ask for it: it waits for that
+ * step. `early` (on a deferral, or a refusal made while deferring) is what runs started before
+ * acts could wait answered instead: not waiting.
+ */
+export type ActDecision =
+  | { verdict: 'accept'; effect: ActEffect }
+  | { verdict: 'refuse'; refusal: ActRefusal; early?: ActRefusal }
+  | { verdict: 'defer'; early: ActRefusal };
 
 /** Who may do each act: the proof's roles must hold one of them (the API checks the same, src/api/routes). */
 export function actRoles<N extends ActName>(name: N, payload: ActPayloads[N]): readonly string[] {
@@ -111,9 +121,20 @@ const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim().
 const refuse = (code: ActRefusalCode, view: ActView, message: string): ActDecision => ({ verdict: 'refuse', refusal: { code, stage: view.state.stage, message } });
 const accept = (effect: ActEffect): ActDecision => ({ verdict: 'accept', effect });
 
-const notWaiting = (view: ActView, what: string): ActDecision => refuse('NOT_WAITING', view, `the application is in ${view.state.stage} and not waiting for ${what}`);
+const notWaitingRefusal = (view: ActView, what: string): ActRefusal => ({
+  code: 'NOT_WAITING',
+  stage: view.state.stage,
+  message: `the application is in ${view.state.stage} and not waiting for ${what}`,
+});
+const notWaiting = (view: ActView, what: string): ActDecision => ({ verdict: 'refuse', refusal: notWaitingRefusal(view, what) });
 
-/** Whether the run takes `act` now: accepted with its effect, or refused and why. */
+/** Before the step that takes it: refused at once if it could never be taken, otherwise deferred. */
+function early(view: ActView, what: string, problem: ActDecision | null): ActDecision {
+  const legacy = notWaitingRefusal(view, what);
+  return problem?.verdict === 'refuse' ? { ...problem, early: legacy } : { verdict: 'defer', early: legacy };
+}
+
+/** Whether the run takes `act` now: accepted with its effect, refused and why, or deferred to the step that takes it. */
 export function decideAct<N extends ActName>(name: N, payload: ActPayloads[N], view: ActView): ActDecision {
   const p = payload as ActPayloads[ActName] | undefined;
   if (!p || typeof p !== 'object' || !nonEmpty(p.actor)) return refuse('INVALID_ACT', view, 'an act needs an actor');
@@ -154,6 +175,9 @@ function phoneOutcomeProblem(a: PhoneVerificationCompleted, view: ActView): ActD
 
 function decidePhoneOutcome(a: PhoneVerificationCompleted, view: ActView): ActDecision {
   const what = 'a phone verification outcome';
+  if (view.state.stage === 'phone_verification' && !view.awaitingPhoneOutcome && view.upcoming === 'phoneVerificationCompleted') {
+    return early(view, what, phoneOutcomeProblem(a, view));
+  }
   if (view.state.stage !== 'phone_verification' || !view.awaitingPhoneOutcome) return notWaiting(view, what);
   return phoneOutcomeProblem(a, view) ?? accept({ act: 'phoneVerificationCompleted', payload: a });
 }
@@ -169,6 +193,7 @@ function decisionProblem(a: ApprovalDecision, view: ActView): ActDecision | null
 
 function decideApproval(a: ApprovalDecision, view: ActView): ActDecision {
   const what = 'an approval decision';
+  if (view.state.stage === 'approval' && !view.awaitingApproval && view.upcoming === 'approvalDecision') return early(view, what, decisionProblem(a, view));
   if (view.state.stage !== 'approval' || !view.awaitingApproval) return notWaiting(view, what);
   const problem = decisionProblem(a, view);
   if (problem) return problem;
@@ -209,7 +234,7 @@ function decideApproval(a: ApprovalDecision, view: ActView): ActDecision {
 
 function signatureProblem(a: ContractSigned, view: ActView): ActDecision | null {
   if (a.source !== 'esign_callback' && a.source !== 'on_site') return refuse('INVALID_ACT', view, 'source must be esign_callback or on_site');
-  if (a.envelopeId !== undefined && a.envelopeId !== view.state.envelopeId) {
+  if (a.envelopeId !== undefined && view.state.envelopeId !== null && a.envelopeId !== view.state.envelopeId) {
     return refuse('INVALID_ACT', view, 'the signature is for another envelope than the one open');
   }
   if (!nonEmpty(a.signedAt)) return refuse('INVALID_ACT', view, 'signedAt is required');
@@ -219,6 +244,7 @@ function signatureProblem(a: ContractSigned, view: ActView): ActDecision | null 
 function decideSignature(a: ContractSigned, view: ActView): ActDecision {
   const what = 'a signature';
   const { stage, envelopeId } = view.state;
+  if (stage === 'signing' && envelopeId === null && view.signature === null && view.upcoming === 'contractSigned') return early(view, what, signatureProblem(a, view));
   if (stage !== 'signing' || envelopeId === null || view.signature !== null) return notWaiting(view, what);
   return signatureProblem(a, view) ?? accept({ act: 'contractSigned', payload: a });
 }

@@ -4,7 +4,7 @@
  * refuses, so a refused update leaves nothing in the history; a refused signal is recorded
  * (state.refusedActs, an act_refused event), never dropped. See docs/architecture.md.
  */
-import { getExternalWorkflowHandle, log, patched, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, log, patched, setHandler } from '@temporalio/workflow';
 import { FailureType } from '../../contracts/failures';
 import { WORKFLOW_ACT_EVENT_KINDS } from '../../contracts/loanEvents';
 import { requiresFourEyes } from '../../domain';
@@ -32,6 +32,13 @@ import { PATCH } from './patches';
 import type { ApplicationRun } from './run';
 
 const refusedAct = (r: ActRefusal) => refusalFailure(FailureType.ActRefused, r);
+
+/** decideAct, as runs that met an early act before acts could wait for their step answer it: not waiting. */
+function decide<N extends ActName>(run: ApplicationRun, name: N, payload: ActPayloads[N]): ActDecision {
+  const d = decideAct(name, payload, run);
+  if (d.verdict !== 'accept' && d.early && !patched(PATCH.earlyActs)) return { verdict: 'refuse', refusal: d.early };
+  return d;
+}
 
 /** Applies an approval as decideAct counted it; answers what loan_events records of it. */
 function applyApproval(run: ApplicationRun, a: ActPayloads['approvalDecision'], count: ApprovalCount | null): Record<string, unknown> {
@@ -108,17 +115,26 @@ function applyAct(run: ApplicationRun, effect: ActEffect): Record<string, unknow
   }
 }
 
-/** One act, from a signal or an update: authenticated, decided, then refused and recorded, or applied and recorded. */
+/**
+ * One act, from a signal or an update: authenticated, decided (waiting first if the stage is about
+ * to ask for it), then refused and recorded, or applied and recorded.
+ */
 async function handleAct<N extends ActName>(run: ApplicationRun, name: N, payload: ActPayloads[N], via: 'signal' | 'update'): Promise<LoanState> {
   const { state } = run;
   // Acts a run took before proofs existed replay as they were; every act taken live since needs
   // one, in old runs too (the patch marker goes into the history with the first such act).
   const verdict = patched(PATCH.actProofs) ? run.authenticity(name, payload) : null;
-  const decision: ActDecision = verdict && !verdict.ok ? { verdict: 'refuse', refusal: unauthenticated(verdict, state.stage) } : decideAct(name, payload, run);
+  let decision: ActDecision = verdict && !verdict.ok ? { verdict: 'refuse', refusal: unauthenticated(verdict, state.stage) } : decide(run, name, payload);
+  const deferred = decision.verdict === 'defer';
+  if (deferred) {
+    // For this stage, whose step that takes it is still running: wait for that step, or for the stage to move on.
+    await condition(() => decideAct(name, payload, run).verdict !== 'defer');
+    decision = decide(run, name, payload);
+  }
   if (decision.verdict !== 'accept') {
-    const refused = decision.refusal;
-    // An update gets here refused only unauthenticated (its validator refused anything else).
-    if (via === 'update' && refused.code !== 'NOT_AUTHENTICATED') throw refusedAct(refused);
+    const refused = decision.verdict === 'refuse' ? decision.refusal : decision.early;
+    // An update gets here refused only unauthenticated or after waiting (its validator refused anything else).
+    if (via === 'update' && !deferred && refused.code !== 'NOT_AUTHENTICATED') throw refusedAct(refused);
     if (refused.code === 'ALREADY_APPLIED' && !verdict) return state;
     const actor = typeof payload?.actor === 'string' ? payload.actor : 'unknown';
     const problem = verdict && !verdict.ok ? verdict.problem : undefined;

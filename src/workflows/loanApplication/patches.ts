@@ -9,4 +9,6 @@ export const PATCH = {
   mirrorTaskDetail: 'mirror-task-detail',
   /** Every act taken live needs the API's signed proof (actProof.ts). */
   actProofs: 'act-proofs',
+  /** An act for the stage shown, arriving before the step that takes it, waits for that step instead of being refused. */
+  earlyActs: 'early-acts',
 } as const;

@@ -55,6 +55,8 @@ export class ApplicationRun implements ActView {
   approvalOutcome: ApprovalOutcome | null = null;
   maxLoanFen: number | null = null;
   signature: ContractSigned | null = null;
+  /** The act the stage will ask for once the step in flight is done (the call task, the rules, the envelope). */
+  upcoming: ActName | null = null;
 
   readonly collateralRequiredBeforeDisbursement: boolean;
   servicingWorkflowId: string | null = null;
@@ -122,14 +124,19 @@ export class ApplicationRun implements ActView {
     });
   }
 
-  /** Moves to `next` (checked against the domain stage table), recorded and published. */
-  async enter(next: Stage, data: Record<string, unknown> = {}): Promise<void> {
+  /**
+   * Moves to `next` (checked against the domain stage table), recorded and published. `asks` is the
+   * act the new stage will wait for once its first step is done: from the moment the stage shows,
+   * that act is taken early rather than refused (decideAct).
+   */
+  async enter(next: Stage, data: Record<string, unknown> = {}, asks: ActName | null = null): Promise<void> {
     if (!isTerminal(next)) this.checkWithdrawal();
     // An illegal move is a bug: the plain error fails the workflow task, which retries until fixed.
     assertTransition(this.state.stage, next);
     const from = this.state.stage;
     this.state.stage = next;
     this.state.pendingTask = null;
+    this.upcoming = asks;
     this.state.stageHistory.push({ stage: next, at: this.iso(this.now()) });
     log.info('stage entered', { applicationId: this.applicationId, from, stage: next });
     await Promise.all([this.recordEvent('stage_entered', `stage:${this.state.stageHistory.length}:${next}`, { from, ...data }), this.publish()]);

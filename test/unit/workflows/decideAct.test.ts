@@ -16,6 +16,7 @@ interface ViewOptions {
   approvals?: string[];
   contractSigned?: boolean;
   withdrawRequested?: boolean;
+  upcoming?: ActName | null;
 }
 const view = (o: ViewOptions = {}): ActView => ({
   input: { submittedBy: 'officer-1', amountFen: 25_000_000, termMonths: 36, repaymentMethod: 'equal_installment' },
@@ -27,6 +28,7 @@ const view = (o: ViewOptions = {}): ActView => ({
   maxLoanFen: 30_000_000,
   signature: o.contractSigned ? { actor: 'o', source: 'on_site', signedAt: '2026-11-22T10:00:00+08:00' } : null,
   withdrawal: o.withdrawRequested ? { actor: 'o' } : null,
+  upcoming: o.upcoming ?? null,
 });
 /** The refusal decideAct gives, or null when it accepts the act. */
 function refuseAct<N extends ActName>(name: N, payload: ActPayloads[N], v: ActView) {
@@ -116,6 +118,44 @@ describe('decideAct', () => {
     expect(refuseAct('collateralRegistered', reg, view({ stage: 'servicing' }))).toBeNull();
     expect(refuseAct('collateralRegistered', reg, view({ stage: 'signing', collateralRegistered: true }))?.code).toBe('NOT_WAITING');
     expect(refuseAct('collateralRegistered', reg, view({ stage: 'approval' }))?.code).toBe('NOT_WAITING');
+  });
+});
+
+describe('decideAct: an act for the stage shown, while the step that takes it still runs', () => {
+  const passed = { actor: 'v', outcome: 'passed' as const, checklist: { identityConfirmed: true, incomeConfirmed: true, purposeConfirmed: true } };
+  const notWaiting = (stage: Stage) => ({ code: 'NOT_WAITING', stage, message: expect.stringContaining('not waiting') });
+
+  it('an outcome while the call task is being opened waits for it; one that could never count is refused at once', () => {
+    const opening = view({ stage: 'phone_verification', awaitingPhoneOutcome: false, upcoming: 'phoneVerificationCompleted' });
+    expect(decideAct('phoneVerificationCompleted', passed, opening)).toEqual({ verdict: 'defer', early: notWaiting('phone_verification') });
+    const unconfirmed = decideAct('phoneVerificationCompleted', { ...passed, checklist: { ...passed.checklist, identityConfirmed: false } }, opening);
+    expect(unconfirmed).toMatchObject({ verdict: 'refuse', refusal: { code: 'INVALID_ACT' }, early: notWaiting('phone_verification') });
+    // The task open: taken at once. No call coming (verified already, attempts used up): not waiting.
+    expect(decideAct('phoneVerificationCompleted', passed, view({ stage: 'phone_verification', awaitingPhoneOutcome: true }))).toMatchObject({ verdict: 'accept' });
+    expect(decideAct('phoneVerificationCompleted', passed, view({ stage: 'phone_verification', awaitingPhoneOutcome: false }))).toEqual({ verdict: 'refuse', refusal: notWaiting('phone_verification') });
+  });
+
+  it('a decision while the rules run waits for them; the submitter and a reject without a reason are refused at once', () => {
+    const rules = view({ stage: 'approval', awaitingApproval: false, offer: null, upcoming: 'approvalDecision' });
+    expect(decideAct('approvalDecision', approve('a1'), rules)).toEqual({ verdict: 'defer', early: notWaiting('approval') });
+    expect(decideAct('approvalDecision', approve('officer-1'), rules)).toMatchObject({ verdict: 'refuse', refusal: { code: 'SUBMITTER_CANNOT_APPROVE' } });
+    expect(decideAct('approvalDecision', { actor: 'a1', decision: 'reject' }, rules)).toMatchObject({ verdict: 'refuse', refusal: { code: 'INVALID_ACT' } });
+    // Decided already (the wait closed): not waiting.
+    expect(decideAct('approvalDecision', approve('a1'), view({ stage: 'approval', awaitingApproval: false }))).toMatchObject({ verdict: 'refuse', refusal: { code: 'NOT_WAITING' } });
+  });
+
+  it('a signature while the envelope is being opened waits for it; its envelope is checked once open', () => {
+    const onSite = { actor: 'o', source: 'on_site' as const, signedAt: '2026-11-22T10:00:00+08:00' };
+    const opening = view({ stage: 'signing', envelopeId: null, upcoming: 'contractSigned' });
+    expect(decideAct('contractSigned', onSite, opening)).toEqual({ verdict: 'defer', early: notWaiting('signing') });
+    expect(decideAct('contractSigned', { ...onSite, source: 'fax' as never }, opening)).toMatchObject({ verdict: 'refuse', refusal: { code: 'INVALID_ACT' } });
+    expect(decideAct('contractSigned', { ...onSite, envelopeId: 'env_9' }, opening)).toMatchObject({ verdict: 'defer' });
+    expect(decideAct('contractSigned', { ...onSite, envelopeId: 'env_9' }, view({ stage: 'signing', envelopeId: 'env_1' }))).toMatchObject({ verdict: 'refuse', refusal: { code: 'INVALID_ACT' } });
+  });
+
+  it('nothing else waits: another stage than the one shown is not waiting', () => {
+    expect(decideAct('documentsSubmitted', { actor: 'o', documentIds: ['d'] }, view({ stage: 'intake' }))).toMatchObject({ verdict: 'refuse', refusal: { code: 'NOT_WAITING' } });
+    expect(decideAct('contractSigned', { actor: 'o', source: 'on_site', signedAt: 'x' }, view({ stage: 'approval', upcoming: 'approvalDecision' }))).toMatchObject({ verdict: 'refuse', refusal: { code: 'NOT_WAITING' } });
   });
 });
 

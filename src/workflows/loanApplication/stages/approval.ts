@@ -24,7 +24,8 @@ const decided = (run: ApplicationRun): ApprovalOutcome | null => run.approvalOut
  */
 export async function approval(run: ApplicationRun, valuationFen: number): Promise<'approved' | 'request_info'> {
   const { state, policy } = run;
-  await run.enter('approval');
+  // A decision sent while the rules run waits for them (decideAct).
+  await run.enter('approval', {}, 'approvalDecision');
   const assessment: CreditAssessment = await call(creditBureau.assessCredit, 'pull the credit report and run the decision rules', {
     applicationId: run.applicationId,
     asOfDate: shanghaiDate(run.now()),
@@ -45,6 +46,7 @@ export async function approval(run: ApplicationRun, valuationFen: number): Promi
   await run.publish();
 
   if (assessment.recommendation === 'auto_decline') {
+    run.upcoming = null;
     const code = assessment.reasons.find((r) => policy.autoDeclineReasons.includes(r.code))?.code ?? 'CREDIT_SCORE_BELOW_FLOOR';
     state.decisions.push({ actor: 'system', decision: 'auto_decline', reasonCode: code, at: run.iso(run.now()), counted: true });
     // PIPL art. 24: an automated decision can be put before a person; the flag tells the API so.
@@ -59,6 +61,7 @@ export async function approval(run: ApplicationRun, valuationFen: number): Promi
   run.approvals = [];
   run.approvalOutcome = null;
   run.awaitingApproval = true;
+  run.upcoming = null;
   const needed = state.requiresFourEyes ? 2 : 1;
   const task = await run.setPending('approval', 'approver', expiryAt, { slaAt: run.iso(slaAt), approvalsNeeded: needed, approvedBy: [] });
   await awaitHumanAct(run, () => run.approvalOutcome !== null, task, { slaAt, expiryAt }, 'approval', 'APPROVAL_EXPIRED');

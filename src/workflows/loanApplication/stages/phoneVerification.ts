@@ -21,7 +21,7 @@ function takePassed(run: ApplicationRun, outcome: PhoneVerificationCompleted): v
  * escalate) and a deadline (72 h, expire); `unreachable` tries again up to three attempts.
  */
 export async function phoneVerification(run: ApplicationRun): Promise<void> {
-  await run.enter('phone_verification');
+  await run.enter('phone_verification', {}, run.phoneVerified ? null : 'phoneVerificationCompleted');
   if (run.phoneVerified) {
     // Back here after request_info: the applicant was verified already; the call is not repeated.
     await run.recordEvent('phone_verification_reused', `phone-reused:${run.state.stageHistory.length}`);
@@ -35,6 +35,8 @@ export async function phoneVerification(run: ApplicationRun): Promise<void> {
   let escalated = false;
   for (;;) {
     const attempt = ++run.state.phoneAttempts;
+    // An outcome recorded while the attempt's call task is being opened waits for it (decideAct).
+    run.upcoming = 'phoneVerificationCompleted';
     let taskId: string;
     try {
       const task = await call(callCentre.openCallTask, `open verification call task, attempt ${attempt}`, { applicationId, idempotencyKey: `${workflowId}/phone-verification/${attempt}`, attempt });
@@ -52,6 +54,7 @@ export async function phoneVerification(run: ApplicationRun): Promise<void> {
     });
     run.phoneOutcome = null;
     run.awaitingPhoneOutcome = true;
+    run.upcoming = null;
     const task = await run.setPending('phone_verification', 'verifier', expiryAt, { slaAt: run.iso(slaAt), attempt, escalated });
     await awaitHumanAct(run, () => run.phoneOutcome !== null, task, { slaAt, expiryAt }, `phone verification attempt ${attempt}`, 'PHONE_VERIFICATION_EXPIRED');
     escalated = task.escalated;

@@ -11,7 +11,8 @@ import { StageExit, type ApplicationRun } from '../run';
  */
 export async function signing(run: ApplicationRun, round: number): Promise<void> {
   const { state, applicationId, policy } = run;
-  await run.enter('signing');
+  // A signature given while the envelope is being opened waits for it (decideAct).
+  await run.enter('signing', {}, 'contractSigned');
   const offer = state.offer as Offer;
   run.signature = null;
   let envelope;
@@ -30,6 +31,7 @@ export async function signing(run: ApplicationRun, round: number): Promise<void>
   }
   const envelopeId = envelope.envelopeId;
   state.envelopeId = envelopeId;
+  run.upcoming = null;
   run.saga.add('envelope', async (reason) => {
     const r = await call(esign.voidEnvelope, `void envelope ${envelopeId}`, { applicationId, envelopeId, reasonCode: reason });
     // A contract signed (through the provider or on site) is not voided but cancelled, and the customer told.
