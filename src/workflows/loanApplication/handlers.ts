@@ -25,6 +25,7 @@ import {
   withdrawUpdate,
   type ActRefusal,
   type LoanState,
+  type PendingTaskKind,
 } from '../messages';
 import { refusalFailure } from '../refusals';
 import { decideAct, unauthenticated, type ActDecision, type ActEffect, type ActName, type ActPayloads, type ApprovalCount } from './decideAct';
@@ -40,6 +41,11 @@ function decide<N extends ActName>(run: ApplicationRun, name: N, payload: ActPay
   return d;
 }
 
+/** The act has done what the pending task asked: the task is gone from the state, its answer and the work queue. */
+function completeTask(run: ApplicationRun, kind: PendingTaskKind): void {
+  if (run.state.pendingTask?.kind === kind && patched(PATCH.actCompletesTask)) run.state.pendingTask = null;
+}
+
 /** Applies an approval as decideAct counted it; answers what loan_events records of it. */
 function applyApproval(run: ApplicationRun, a: ActPayloads['approvalDecision'], count: ApprovalCount | null): Record<string, unknown> {
   const { state } = run;
@@ -48,6 +54,7 @@ function applyApproval(run: ApplicationRun, a: ActPayloads['approvalDecision'], 
     state.decisions.push({ actor: a.actor, decision: a.decision, reasonCode: a.reasonCode, at, counted: true });
     run.approvalOutcome = { kind: a.decision === 'reject' ? 'rejected' : 'request_info', reasonCode: a.reasonCode as string };
     run.awaitingApproval = false;
+    completeTask(run, 'approval');
     return { decision: a.decision, reasonCode: a.reasonCode };
   }
   if (count.newOffer) {
@@ -63,6 +70,7 @@ function applyApproval(run: ApplicationRun, a: ActPayloads['approvalDecision'], 
   if (count.complete) {
     run.approvalOutcome = { kind: 'approved' };
     run.awaitingApproval = false;
+    completeTask(run, 'approval');
   }
   const o = count.newOffer;
   return {
@@ -86,6 +94,7 @@ function applyAct(run: ApplicationRun, effect: ActEffect): Record<string, unknow
       const a = effect.payload;
       run.phoneOutcome = a;
       run.awaitingPhoneOutcome = false;
+      completeTask(run, 'phone_verification');
       const c = a.checklist;
       const checklist = { identityConfirmed: c?.identityConfirmed === true, incomeConfirmed: c?.incomeConfirmed === true, purposeConfirmed: c?.purposeConfirmed === true, anomalies: c?.anomalies ?? [] };
       return { outcome: a.outcome, recordingRef: a.recordingRef ?? null, checklist, attempt: state.phoneAttempts };
@@ -95,11 +104,13 @@ function applyAct(run: ApplicationRun, effect: ActEffect): Record<string, unknow
     case 'contractSigned': {
       const a = effect.payload;
       run.signature = a;
+      completeTask(run, 'sign_contract');
       return { source: a.source, envelopeId: a.envelopeId ?? state.envelopeId, signedAt: a.signedAt };
     }
     case 'collateralRegistered': {
       const a = effect.payload;
       state.collateralRegistered = true;
+      completeTask(run, 'register_collateral');
       if (state.stage === 'servicing' && run.servicingWorkflowId) {
         // The loan is already with servicing: it tracks the registration still owed.
         // Forwarded whole, with the API's proof, which the servicing workflow checks in its turn.
@@ -117,7 +128,9 @@ function applyAct(run: ApplicationRun, effect: ActEffect): Record<string, unknow
 
 /**
  * One act, from a signal or an update: authenticated, decided (waiting first if the stage is about
- * to ask for it), then refused and recorded, or applied and recorded.
+ * to ask for it), then refused and recorded, or applied and recorded. The update's answer is the
+ * state once the main flow has taken the act up in this workflow task (the task it completed gone,
+ * the next one set), not a copy taken before the workflow could react.
  */
 async function handleAct<N extends ActName>(run: ApplicationRun, name: N, payload: ActPayloads[N], via: 'signal' | 'update'): Promise<LoanState> {
   const { state } = run;
@@ -147,11 +160,16 @@ async function handleAct<N extends ActName>(run: ApplicationRun, name: N, payloa
   const seq = ++run.actSeq;
   const emergency = verdict?.ok ? verdict.emergency : null;
   if (emergency) run.flagEmergency(emergency);
+  const wakeups = run.wakeups;
   const data = applyAct(run, decision.effect);
-  // The answer is the state as this act left it: while the act is recorded, the main flow may
-  // already move on (a withdrawal ends the run), and which of the two finishes first is a race.
+  const reacts = run.waitingFor?.() === true;
+  const recorded = run.recordEvent(WORKFLOW_ACT_EVENT_KINDS[name], `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data, ...(emergency ? { emergency: { reasonCode: emergency } } : {}) }, payload.actor);
+  // The main flow wakes from its wait in this same workflow task and reacts up to its next step
+  // (the conditions are checked again once it has): the answer is the state after that, whatever
+  // the main flow does in later tasks while the act is being recorded.
+  if (reacts) await condition(() => run.wakeups > wakeups);
   const answer = JSON.parse(JSON.stringify(state)) as LoanState;
-  await run.recordEvent(WORKFLOW_ACT_EVENT_KINDS[name], `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data, ...(emergency ? { emergency: { reasonCode: emergency } } : {}) }, payload.actor);
+  await recorded;
   await run.publish();
   return answer;
 }

@@ -12,7 +12,10 @@ export async function waitUntil(run: ApplicationRun, ready: () => boolean, deadl
   const interrupted = () => run.withdrawal !== null && withdrawable(run.state.stage);
   const wakes = () => ready() || interrupted();
   const ms = deadlineAt - run.now();
+  run.waitingFor = wakes;
   const ok = ms > 0 ? await condition(wakes, ms, { summary }) : ready();
+  run.waitingFor = null;
+  run.wakeups++;
   run.checkWithdrawal();
   return ok && ready();
 }

@@ -11,4 +11,6 @@ export const PATCH = {
   actProofs: 'act-proofs',
   /** An act for the stage shown, arriving before the step that takes it, waits for that step instead of being refused. */
   earlyActs: 'early-acts',
+  /** An act that completes the pending task clears it as it is applied, so its answer and the work queue no longer show it. */
+  actCompletesTask: 'act-completes-task',
 } as const;

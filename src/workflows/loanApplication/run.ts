@@ -57,6 +57,9 @@ export class ApplicationRun implements ActView {
   signature: ContractSigned | null = null;
   /** The act the stage will ask for once the step in flight is done (the call task, the rules, the envelope). */
   upcoming: ActName | null = null;
+  /** The main flow's open human wait, and how many times it has woken: an act's answer follows its reaction. */
+  waitingFor: (() => boolean) | null = null;
+  wakeups = 0;
 
   readonly collateralRequiredBeforeDisbursement: boolean;
   servicingWorkflowId: string | null = null;
@@ -142,10 +145,12 @@ export class ApplicationRun implements ActView {
     await Promise.all([this.recordEvent('stage_entered', `stage:${this.state.stageHistory.length}:${next}`, { from, ...data }), this.publish()]);
   }
 
+  /** Sets the human task the stage now waits for; answers it (an act taken early may already have done it and cleared it). */
   async setPending(kind: PendingTaskKind, role: StaffRole, deadlineAt: number, extra: Partial<PendingTask> = {}): Promise<PendingTask> {
-    this.state.pendingTask = { kind, role, since: this.iso(this.now()), deadline: this.iso(deadlineAt), escalated: false, ...extra };
+    const task: PendingTask = { kind, role, since: this.iso(this.now()), deadline: this.iso(deadlineAt), escalated: false, ...extra };
+    this.state.pendingTask = task;
     await this.publish();
-    return this.state.pendingTask;
+    return task;
   }
 
   async clearPending(): Promise<void> {

@@ -96,3 +96,35 @@ describe('an act for the stage GET shows, while the workflow is between two step
     expect(signed!.data).toMatchObject({ source: 'on_site', envelopeId: s.envelopeId });
   });
 });
+
+// What an accepted act is answered with: the state as it now is, after the act was applied and
+// the workflow reacted to it (issue 22, item 5): the task it completed gone, the next one set.
+describe('the answer to an accepted act', () => {
+  const get = async (id: string) => (await h.http.get(`/applications/${id}`).set('Authorization', await auth('watcher-1', 'officer'))).body as StateBody;
+
+  it('a phone verification is answered without the call task it completed, and GET agrees', async () => {
+    const id = await create();
+    await waitForTask(h, id, 'phone_verification');
+    const res = await act(id, 'phone-verification', 'verifier-1', 'verifier', PASSED);
+    expect([200, 202]).toContain(res.status);
+    expect(res.body.pendingTask?.kind).not.toBe('phone_verification');
+    if (res.status === 200) expect(res.body).toMatchObject({ stage: 'phone_verification', pendingTask: null });
+    expect((await get(id)).pendingTask?.kind).not.toBe('phone_verification');
+  });
+
+  it('a used car signed on site is answered with the mortgage registration now owed; the registration with no task', async () => {
+    const id = await create({ condition: 'used' });
+    await waitForTask(h, id, 'phone_verification');
+    expect([200, 202]).toContain((await act(id, 'phone-verification', 'verifier-1', 'verifier', PASSED)).status);
+    await waitForTask(h, id, 'approval');
+    expect([200, 202]).toContain((await act(id, 'decision', 'approver-1', 'approver', { decision: 'approve' })).status);
+    await waitForTask(h, id, 'sign_contract');
+    const signed = await act(id, 'signature', 'officer-1', 'officer');
+    expect([200, 202]).toContain(signed.status);
+    expect(signed.body).toMatchObject({ stage: 'signing', pendingTask: { kind: 'register_collateral', role: 'officer' } });
+    const registered = await act(id, 'collateral-registration', 'officer-1', 'officer', { registrationRef: 'DY-2026-000777', registeredAt: new Date().toISOString() });
+    expect([200, 202]).toContain(registered.status);
+    expect(registered.body.pendingTask?.kind).not.toBe('register_collateral');
+    expect((await waitForState(h, id, (s) => s.stage === 'servicing' || s.stage === 'failed', { timeoutMs: 180_000 })).stage).toBe('servicing');
+  });
+});
