@@ -64,9 +64,9 @@ export const LOAN_EVENT_KINDS = [
 export type LoanEventKind = (typeof LOAN_EVENT_KINDS)[number];
 
 /**
- * The application workflow still records an act under the act's message name (`approvalDecision`)
- * where the API writes its kind (`approval_decision`). The workflow side moves to the kinds when
- * that code is next changed (behind a patch); until then the trail holds both spellings, mapped here.
+ * The kind of each act of the application workflow (its message name, `approvalDecision`): the API
+ * audits the request under it and the workflow records under it how it applied the act. Acts the
+ * workflow recorded before it used these kinds keep the message name; `loanEventKind` reads both.
  */
 export const WORKFLOW_ACT_EVENT_KINDS = {
   documentsSubmitted: 'documents_submitted',

@@ -63,6 +63,7 @@ import {
 import { loanServicingV1, type ServicingCarried as LegacyCarried } from './loanServicingLegacy';
 import { BUNDLED_ACT_KEY_RING } from './actProof';
 import { loanApplicationWorkflowId, loanServicingWorkflowId } from './messages';
+import { refusalFailure } from './refusals';
 import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from './searchAttributes';
 import { refuseServicingAct, SERVICING_ACT_PROOFS, servicingProofRefusal, type ServicingActName, type ServicingActPayloads, type ServicingActView, type ServicingProofContext, type ServicingRefusal } from './servicingActs';
 import {
@@ -149,7 +150,7 @@ const calls = proxyActivities<Activities>({ ...callCentreActivityOptions, schedu
 const payments = proxyActivities<Activities>(paymentsActivityOptions);
 
 function refused(r: ServicingRefusal): ApplicationFailure {
-  return ApplicationFailure.create({ type: SERVICING_REFUSED, message: r.message, nonRetryable: true, details: [{ code: r.code, ...(r.problem ? { problem: r.problem } : {}) }] });
+  return refusalFailure(SERVICING_REFUSED, { code: r.code, stage: 'servicing', message: r.message, ...(r.problem ? { problem: r.problem } : {}) });
 }
 
 /** The carried state of a run of either shape (a run of the previous release continues into this one). */

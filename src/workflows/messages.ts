@@ -16,6 +16,7 @@ import { fenToYuanString } from '../domain';
 import type { Offer, RiskGrade, Stage, TerminalStage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
 import { FailureType } from '../contracts/failures';
 import type { ActProof } from './actProof';
+import type { WorkflowRefusal } from './refusals';
 import * as SA from './searchAttributes';
 
 // ---------------------------------------------------------------------------------------------
@@ -107,9 +108,9 @@ export const collateralRegisteredUpdate = defineUpdate<LoanState, [CollateralReg
 export const withdrawUpdate = defineUpdate<LoanState, [Withdraw]>('withdrawUpdate');
 
 /**
- * Why an act was refused. The validator throws `ApplicationFailure.create({ type: 'ActRefused',
- * message, details: [refusal] })`; the API maps NOT_WAITING to 409 with the current stage and the
- * four-eyes codes to 403/409 as SPEC says.
+ * Why an act was refused, in the workflows' one refusal shape (refusals.ts): the validator throws
+ * it as the detail of an ApplicationFailure of type `ActRefused`; the API maps NOT_WAITING to 409
+ * with the current stage and the four-eyes codes to 403/409 as SPEC says.
  */
 export type ActRefusalCode =
   | 'NOT_WAITING' // the workflow is not waiting for this act at this stage
@@ -118,10 +119,8 @@ export type ActRefusalCode =
   | 'INVALID_ACT' // e.g. reject without a reason code, an offer change outside the limits
   | 'ALREADY_APPLIED' // same actId seen before (the API treats this as success)
   | 'NOT_AUTHENTICATED'; // no valid proof that the API authenticated the actor (unsigned, tampered, expired, ...)
-export interface ActRefusal {
-  code: ActRefusalCode;
+export interface ActRefusal extends WorkflowRefusal<ActRefusalCode> {
   stage: Stage;
-  message: string;
 }
 export const ACT_REFUSED = FailureType.ActRefused;
 

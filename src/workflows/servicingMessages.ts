@@ -131,7 +131,7 @@ export const refundRequestedUpdate = defineUpdate<ServicingState, [RefundRequest
 export const servicingApprovalSignal = defineSignal<[ServicingApproval]>('servicingApproval');
 export const servicingApprovalUpdate = defineUpdate<ServicingState, [ServicingApproval]>('servicingApprovalUpdate');
 
-/** Type of the ApplicationFailure a servicing update's validator throws; details: [{ code }]. */
+/** Type of the ApplicationFailure a servicing update's validator throws; details: [a WorkflowRefusal (refusals.ts)]. */
 export const SERVICING_REFUSED = FailureType.ServicingRequestRefused;
 export type ServicingRefusalCode =
   | 'INVALID_AMOUNT'
