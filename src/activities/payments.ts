@@ -113,7 +113,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       };
     },
 
-    /** Where a pending transfer stands (the workflow polls until it settles). */
+    /** Where a pending transfer stands (runs that started before awaitTransferSettled look every 5 s until it settles). */
     async transferStatus(input: TransferRef): Promise<{ transferId: string; status: Disbursement['status'] }> {
       const t = await payments.getTransfer(input.transferId);
       return { transferId: t.transferId, status: t.status };
@@ -133,6 +133,17 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
         refundKey(input.loanId, input.refundId),
       );
       return { providerRefundId: r.refundId, accountLast4: r.toAccount.accountLast4, replayed: r.replayed };
+    },
+
+    /**
+     * Waits for a pending transfer to settle: fails with a retryable TransferPending while it is
+     * pending, so Temporal retries it at the fixed interval of its options and the workflow's
+     * history holds one activity however long the bank takes.
+     */
+    async awaitTransferSettled(input: TransferRef): Promise<{ transferId: string; status: Disbursement['status'] }> {
+      const t = await payments.getTransfer(input.transferId);
+      if (t.status === 'pending') throw ApplicationFailure.retryable(`transfer ${t.transferId} is still pending`, FailureType.TransferPending);
+      return { transferId: t.transferId, status: t.status };
     },
 
     /** Compensation: returns a payout that must not stand (reversing twice is one reversal). */

@@ -46,6 +46,10 @@ export const FailureType = {
   ActRefused: 'ActRefused',
   /** The servicing workflow refused a repayment or a payoff request; details `[{ code }]`. */
   ServicingRequestRefused: 'ServicingRequestRefused',
+
+  // Retryable on purpose: an activity that waits for an outside system by failing until it is done.
+  /** A payout is still pending at the bank: awaitTransferSettled is retried until it settles. */
+  TransferPending: 'TransferPending',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

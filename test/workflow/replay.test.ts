@@ -45,6 +45,8 @@ const PATHS = [
   'early-signature',
   'answer-phone-failed',
   'answer-used-car',
+  // A pending payout waited for by one activity (patched('transfer-settlement-activity')).
+  'disbursement-pending-transfer',
 ];
 /**
  * Paths only one release could record: servicing runs of the code before the ledger, which must

@@ -90,6 +90,17 @@ export const paymentsActivityOptions: ActivityOptions = {
   },
 };
 
+/**
+ * A pending payout is waited for here, not in the workflow: one activity that looks at the transfer
+ * and fails (retryable TransferPending) while it is pending, retried every 5 s for as long as it
+ * takes. The attempts are not in the workflow's history, so a day of pending adds no events;
+ * a refusal is still never retried.
+ */
+export const transferSettlementActivityOptions: ActivityOptions = {
+  ...paymentsActivityOptions,
+  retry: { ...paymentsActivityOptions.retry, initialInterval: '5s', backoffCoefficient: 1, maximumInterval: '5s' },
+};
+
 /** Reminders lose their point after a while: stop retrying after an hour. */
 export const smsActivityOptions: ActivityOptions = {
   startToCloseTimeout: '15s',

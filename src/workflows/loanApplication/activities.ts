@@ -9,6 +9,7 @@ import {
   ocrActivityOptions,
   paymentsActivityOptions,
   smsActivityOptions,
+  transferSettlementActivityOptions,
   valuationActivityOptions,
 } from '../../activities/providers/options';
 
@@ -23,6 +24,8 @@ export const valuation = proxyActivities<Activities>(valuationActivityOptions);
 export const creditBureau = proxyActivities<Activities>(creditBureauActivityOptions);
 export const esign = proxyActivities<Activities>(esignActivityOptions);
 export const payments = proxyActivities<Activities>(paymentsActivityOptions);
+/** A pending payout's settlement: one activity retried at a fixed interval until the transfer settles. */
+export const settlement = proxyActivities<Activities>(transferSettlementActivityOptions);
 export const sms = proxyActivities<Activities>(smsActivityOptions);
 /** src/activities/loans.ts registers createLoan; its contract is in contracts.ts. */
 export const loans = proxyActivities<{ createLoan(input: CreateLoanInput): Promise<CreateLoanResult> }>(databaseOptions);

@@ -13,4 +13,6 @@ export const PATCH = {
   earlyActs: 'early-acts',
   /** An act that completes the pending task clears it as it is applied, so its answer and the work queue no longer show it. */
   actCompletesTask: 'act-completes-task',
+  /** A pending payout is waited for by one activity retried at a fixed interval, not a timer and a look every 5 s. */
+  transferSettlementActivity: 'transfer-settlement-activity',
 } as const;

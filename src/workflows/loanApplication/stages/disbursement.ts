@@ -1,11 +1,12 @@
-import { sleep } from '@temporalio/workflow';
+import { patched, sleep } from '@temporalio/workflow';
 import { FailureType, refusalCode } from '../../../contracts/failures';
 import type { Offer } from '../../../domain';
-import { call, loans, payments } from '../activities';
+import { call, loans, payments, settlement } from '../activities';
+import { PATCH } from '../patches';
 import { yuan } from '../publish';
 import { StageExit, type ApplicationRun } from '../run';
 
-/** How long the workflow waits between looks at a pending transfer. */
+/** How long runs that started before the settlement activity wait between looks at a pending transfer. */
 const TRANSFER_POLL_MS = 5_000;
 
 /**
@@ -34,6 +35,10 @@ export async function disbursement(run: ApplicationRun): Promise<void> {
     return r.status;
   });
   let status = paid.status;
+  if (status === 'pending' && patched(PATCH.transferSettlementActivity)) {
+    status = (await call(settlement.awaitTransferSettled, `wait for transfer ${transferId} to settle`, { applicationId, transferId })).status;
+  }
+  // Runs that started before the settlement activity look at the transfer every 5 s.
   while (status === 'pending') {
     await sleep(TRANSFER_POLL_MS, { summary: 'wait for the transfer to settle' });
     status = (await call(payments.transferStatus, `look at transfer ${transferId}`, { applicationId, transferId })).status;
