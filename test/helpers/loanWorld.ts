@@ -22,6 +22,7 @@ import {
 import { createTestDb } from './db';
 import { seedApplication, testCipher, type SeedOptions, type Seeded } from './seed';
 import { timeSkippingEnv, workflowBundle } from './temporal';
+import { PATIENCE_MS, waitFor } from './wait';
 
 export type LoanHandle = WorkflowHandle<typeof loanApplication>;
 
@@ -51,6 +52,12 @@ export interface LoanWorld {
    * would otherwise move the clock of every later test when one of them awaits a result.
    */
   cleanup(): Promise<void>;
+  /**
+   * Resolves once every run this world started (and its children) waits on nothing but a timer or
+   * a message: no activity and no workflow task in flight. Skipping time before that would run an
+   * activity's timeouts out under it (a text's hour-long schedule-to-close, on a slow machine).
+   */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,7 +98,7 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
       started.push(handle);
       return handle;
     },
-    async result<R>(handle: WorkflowHandle, timeoutMs = 60_000): Promise<R> {
+    async result<R>(handle: WorkflowHandle, timeoutMs = PATIENCE_MS): Promise<R> {
       const h = plain.workflow.getHandle(handle.workflowId);
       const until = Date.now() + timeoutMs;
       while ((await h.describe()).status.name === 'RUNNING') {
@@ -99,6 +106,19 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
         await new Promise((r) => setTimeout(r, 100));
       }
       return h.result() as Promise<R>;
+    },
+    async settle() {
+      const busy = async (workflowId: string): Promise<boolean> => {
+        const { raw, status } = await plain.workflow.getHandle(workflowId).describe();
+        if (status.name !== 'RUNNING') return false;
+        if ((raw.pendingActivities?.length ?? 0) > 0 || raw.pendingWorkflowTask) return true;
+        for (const child of raw.pendingChildren ?? []) if (child.workflowId && (await busy(child.workflowId))) return true;
+        return false;
+      };
+      await waitFor(async () => {
+        for (const handle of started) if (await busy(handle.workflowId)) return undefined;
+        return true;
+      }, 'the runs to settle before time is skipped', { intervalMs: 50 });
     },
     async cleanup() {
       for (const handle of started.splice(0)) {
@@ -121,7 +141,7 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
 }
 
 /** Polls the `state` query (in real time; the test server does not skip time for queries). */
-export async function waitForState(handle: LoanHandle, ready: (s: LoanState) => boolean, what = 'the expected state', timeoutMs = 60_000): Promise<LoanState> {
+export async function waitForState(handle: LoanHandle, ready: (s: LoanState) => boolean, what = 'the expected state', timeoutMs = PATIENCE_MS): Promise<LoanState> {
   const until = Date.now() + timeoutMs;
   let last: LoanState | undefined;
   for (;;) {
@@ -196,7 +216,8 @@ export async function walkToServicing(handle: LoanHandle, opts: { approvers?: st
 
 /**
  * The suite's world on a time-skipping server, started once per file and torn down after it;
- * `afterEachTest` runs before the world's own cleanup between tests.
+ * `afterEachTest` runs before the world's own cleanup between tests. Its `env.sleep` first waits for
+ * the world to settle (LoanWorld.settle), so time only jumps while the runs wait on their timers.
  */
 export function useLoanWorld(
   ready: (world: { env: TestWorkflowEnvironment; w: LoanWorld }) => void,
@@ -206,7 +227,13 @@ export function useLoanWorld(
   let w: LoanWorld | undefined;
   beforeAll(async () => {
     env = await timeSkippingEnv();
-    w = await startLoanWorld(env);
+    const world = await startLoanWorld(env);
+    const skip = env.sleep;
+    env.sleep = async (duration) => {
+      await world.settle();
+      await skip(duration);
+    };
+    w = world;
     ready({ env, w });
   });
   afterEach(async () => {

@@ -5,6 +5,16 @@
  */
 export const PATIENCE_MS = 180_000;
 
+/**
+ * The API's waits on a workflow (src/config.ts API_*_MS) for a system a test starts: minutes, so a
+ * busy machine never turns a 200 into a 202, a live read into the stored mirror or an act into a 503.
+ */
+export const API_PATIENCE = {
+  API_QUERY_TIMEOUT_MS: String(PATIENCE_MS),
+  API_ACT_ACCEPT_TIMEOUT_MS: String(PATIENCE_MS),
+  API_ACT_RESULT_WAIT_MS: String(PATIENCE_MS),
+} as const;
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**

@@ -7,6 +7,7 @@ import { BranchId, LoanChannel, LoanStage, PendingTask, RiskGrade } from '../../
 import { startLoanWorld, waitForTask, walkToServicing, type LoanWorld } from '../helpers/loanWorld';
 import { newId } from '../helpers/seed';
 import { localEnv } from '../helpers/temporal';
+import { PATIENCE_MS, sleep } from '../helpers/wait';
 
 // One application from intake to servicing on a real dev server (real visibility), the real
 // activities calling the provider sandbox over HTTP, a real database: what an engineer sees in the
@@ -26,13 +27,12 @@ afterAll(async () => {
 
 /** Visibility is eventually consistent: ask until the count is what is expected (or time is up). */
 async function countOf(query: string, expected: number): Promise<number> {
-  let count = -1;
-  for (let i = 0; i < 60; i++) {
-    count = (await env.client.workflow.count(query)).count;
-    if (count === expected) return count;
-    await new Promise((r) => setTimeout(r, 250));
+  const deadline = Date.now() + PATIENCE_MS;
+  for (;;) {
+    const count = (await env.client.workflow.count(query)).count;
+    if (count === expected || Date.now() > deadline) return count;
+    await sleep(250);
   }
-  return count;
 }
 
 const decode = (p: temporal.api.common.v1.IPayload | null | undefined) => (p ? defaultPayloadConverter.fromPayload<string>(p) : undefined);

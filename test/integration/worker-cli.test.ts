@@ -6,6 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporalCli } from '../../src/temporal/binaries';
 import { freePort } from '../../src/temporal/devServer';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
+import { PATIENCE_MS } from '../helpers/wait';
 
 /**
  * `npm run worker` as docker compose runs it (N of them beside the API): against a fresh cluster
@@ -53,8 +54,8 @@ describe('npm run worker against a fresh cluster', () => {
     child.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
 
-    for (let i = 0; !stdout.includes('"msg":"worker polling"'); i++) {
-      if (child.exitCode !== null || i > 600) throw new Error(`worker did not start polling:\n${stdout}\n${stderr}`);
+    for (const deadline = Date.now() + PATIENCE_MS; !stdout.includes('"msg":"worker polling"'); ) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start polling:\n${stdout}\n${stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }
 

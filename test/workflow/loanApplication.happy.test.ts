@@ -9,6 +9,7 @@ import { LoanStage, PendingTask, RiskGrade, LoanChannel, BranchId, LoanAmountFen
 import { historyText, keepHistory } from '../helpers/histories';
 import { useLoanWorld, walkToServicing, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
 import type { Seeded } from '../helpers/seed';
+import { PATIENCE_MS } from '../helpers/wait';
 
 // The whole way from intake to servicing for each channel and for new and used cars, on the
 // time-skipping server with the real activities calling the provider sandbox over HTTP.
@@ -69,7 +70,7 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   return { state: s, ledger };
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, timeoutMs = PATIENCE_MS): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > until) throw new Error('timed out');
@@ -160,11 +161,7 @@ describe('happy paths', () => {
     expect(s.stage).toBe('servicing');
     const servicing = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
     // The stage reads servicing as soon as the child is commanded; wait until the server has it.
-    for (let i = 0; i < 100; i++) {
-      const started = await servicing.describe().then(() => true, () => false);
-      if (started) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(() => servicing.describe().then(() => true, () => false));
     const asOfDate = shanghaiDate(await env.currentTimeMs());
     const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [{ actor: 'finance-1', asOfDate }] });
     await servicing.executeUpdate(repaymentRecordedUpdate, {

@@ -13,7 +13,7 @@ let payments: PaymentsClient;
 let clock = Date.parse('2026-11-23T02:00:00Z');
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ paymentPendingMs: 300, now: () => new Date(clock) });
+  sandbox = await startSandbox({ paymentPendingMs: 60_000, now: () => new Date(clock) });
   admin = new SandboxAdminClient(sandbox.url);
   payments = new PaymentsClient({ baseUrl: sandbox.providers.payments });
 });
@@ -84,7 +84,7 @@ it('leaves a transfer to the pending test account pending, then succeeded', asyn
   const t = await payments.createTransfer(transfer('loan-6', { accountNumber: tv.PAYMENTS_PENDING_ACCOUNT }), 'disburse-loan-6');
   expect(t.status).toBe('pending');
   expect(t.completedAt).toBeNull();
-  clock += 299;
+  clock += 59_999;
   expect((await payments.getTransfer(t.transferId)).status).toBe('pending');
   clock += 1;
   const later = await payments.getTransfer(t.transferId);
