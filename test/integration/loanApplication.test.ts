@@ -7,7 +7,7 @@ import { BranchId, LoanChannel, LoanStage, PendingTask, RiskGrade } from '../../
 import { startLoanWorld, waitForTask, walkToServicing, type LoanWorld } from '../helpers/loanWorld';
 import { newId } from '../helpers/seed';
 import { localEnv } from '../helpers/temporal';
-import { PATIENCE_MS, sleep } from '../helpers/wait';
+import { PATIENCE_MS, sleep, waitFor } from '../helpers/wait';
 
 // One application from intake to servicing on a real dev server (real visibility), the real
 // activities calling the provider sandbox over HTTP, a real database: what an engineer sees in the
@@ -73,8 +73,9 @@ it('walks an application from intake to servicing, findable by stage in visibili
   expect(timerSummaries).toEqual(expect.arrayContaining(['phone verification attempt 1: escalate at the SLA', 'approval: escalate at the SLA']));
 
   // The loan runs on as its own servicing workflow, paid out once to the dealer.
+  // (The stage reads servicing as soon as the child is commanded; the server has it a moment later.)
   const child = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
-  expect((await child.describe()).status.name).toBe('RUNNING');
+  expect((await waitFor(() => child.describe().catch(() => undefined), 'the servicing workflow')).status.name).toBe('RUNNING');
   const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
   expect(ledger).toMatchObject({ count: 1, entries: [expect.objectContaining({ accountLast4: '3777' })] });
 });
