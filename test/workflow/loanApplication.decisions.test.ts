@@ -158,6 +158,7 @@ describe('four eyes', () => {
     const afterSignal = await waitForState(handle, (x) => x.refusedActs.length === 1);
     expect(afterSignal.refusedActs).toEqual([expect.objectContaining({ act: 'approvalDecision', actor: 'approver-1', code: 'ALREADY_APPROVED_BY_THIS_APPROVER' })]);
     expect(afterSignal.stage).toBe('approval');
+    await w.settle(); // the state shows the refusal before the activity that records it has run
     expect(await events(seeded.applicationId, 'act_refused')).toHaveLength(1);
 
     // A second, different approver completes it.
@@ -268,6 +269,7 @@ describe('acts the workflow is not waiting for', () => {
     await handle.signal(contractSignedSignal, { actor: 'officer-1', source: 'on_site', signedAt: new Date().toISOString() });
     const s = await waitForState(handle, (x) => x.refusedActs.length === 1);
     expect(s.refusedActs[0]).toMatchObject({ act: 'contractSigned', code: 'NOT_WAITING' });
+    await w.settle(); // the state shows the refusal before the activity that records it has run
     const [ev] = await events(seeded.applicationId, 'act_refused');
     expect(ev).toMatchObject({ actor: 'officer-1', stage: 'phone_verification', data: expect.objectContaining({ via: 'signal', code: 'NOT_WAITING' }) });
     expect(s.stage).toBe('phone_verification');
