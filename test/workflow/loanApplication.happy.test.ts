@@ -38,6 +38,7 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   // Recorded in loan_events and mirrored for the work queues.
   await waitFor(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length);
   expect(await stagesRecorded(seeded.applicationId)).toEqual(FULL_PATH);
+  await w.settle(); // the mirror is written by its own activity, after the state shows servicing
   const [row] = await w.h.db.select().from(applications).where(eq(applications.id, seeded.applicationId));
   expect(row).toMatchObject({ stage: 'servicing', pendingTask: null, loanId: s.loanId, riskGrade: s.riskGrade });
 
