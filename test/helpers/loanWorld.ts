@@ -58,6 +58,8 @@ export interface LoanWorld {
    * activity's timeouts out under it (a text's hour-long schedule-to-close, on a slow machine).
    */
   settle(): Promise<void>;
+  /** Each run (or child) with an activity or workflow task in flight, and what it is. */
+  busyRuns(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,20 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
   const started: LoanHandle[] = [];
   // A plain client on the same connection: its result() does not touch time skipping.
   const plain = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
+  /** What each started run (and child) still has in flight, for settle and for a stuck skip's report. */
+  const busyRuns = async (): Promise<string[]> => {
+    const busy: string[] = [];
+    const look = async (workflowId: string): Promise<void> => {
+      // Bounded, so a call lost with its connection is asked again instead of waited on for ever.
+      const { raw, status } = await plain.connection.withDeadline(Date.now() + 30_000, () => plain.workflow.getHandle(workflowId).describe());
+      if (status.name !== 'RUNNING') return;
+      const activities = (raw.pendingActivities ?? []).map((a) => `${a.activityType?.name}#${a.attempt}`);
+      if (activities.length || raw.pendingWorkflowTask) busy.push(`${workflowId}: ${[...activities, ...(raw.pendingWorkflowTask ? [`workflow task (${raw.pendingWorkflowTask.state})`] : [])].join(', ')}`);
+      for (const child of raw.pendingChildren ?? []) if (child.workflowId) await look(child.workflowId);
+    };
+    for (const handle of started) await look(handle.workflowId);
+    return busy;
+  };
   const terminateIfRunning = async (handle: WorkflowHandle) => {
     try {
       if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test finished');
@@ -101,25 +117,16 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
     async result<R>(handle: WorkflowHandle, timeoutMs = PATIENCE_MS): Promise<R> {
       const h = plain.workflow.getHandle(handle.workflowId);
       const until = Date.now() + timeoutMs;
-      while ((await h.describe()).status.name === 'RUNNING') {
+      while ((await plain.connection.withDeadline(Date.now() + 30_000, () => h.describe())).status.name === 'RUNNING') {
         if (Date.now() > until) throw new Error(`${handle.workflowId} still running after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
       return h.result() as Promise<R>;
     },
     async settle() {
-      const busy = async (workflowId: string): Promise<boolean> => {
-        const { raw, status } = await plain.workflow.getHandle(workflowId).describe();
-        if (status.name !== 'RUNNING') return false;
-        if ((raw.pendingActivities?.length ?? 0) > 0 || raw.pendingWorkflowTask) return true;
-        for (const child of raw.pendingChildren ?? []) if (child.workflowId && (await busy(child.workflowId))) return true;
-        return false;
-      };
-      await waitFor(async () => {
-        for (const handle of started) if (await busy(handle.workflowId)) return undefined;
-        return true;
-      }, 'the runs to settle before time is skipped', { intervalMs: 50 });
+      await waitFor(async () => ((await busyRuns()).length === 0 ? true : undefined), 'the runs to settle', { intervalMs: 50 });
     },
+    busyRuns,
     async cleanup() {
       for (const handle of started.splice(0)) {
         let loanId: string | null = null;
@@ -146,7 +153,8 @@ export async function waitForState(handle: LoanHandle, ready: (s: LoanState) => 
   let last: LoanState | undefined;
   for (;;) {
     try {
-      last = await handle.query(stateQuery);
+      // Bounded, so a call lost with its connection is asked again instead of waited on for ever.
+      last = await handle.client.connection.withDeadline(Date.now() + 30_000, () => handle.query(stateQuery));
       if (ready(last)) return last;
     } catch (err) {
       // The first workflow task may not have run yet.
@@ -231,7 +239,22 @@ export function useLoanWorld(
     const skip = env.sleep;
     env.sleep = async (duration) => {
       await world.settle();
-      await skip(duration);
+      // The test server moves its clock only while nothing is in flight: a skip that does not come
+      // back in minutes is a stuck run, reported with what it is stuck on rather than left to hang.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          void world.busyRuns().then(
+            (busy) => reject(new Error(`time skip of ${String(duration)} ms not done after ${PATIENCE_MS / 1000} s; in flight: ${busy.join(' | ') || 'nothing'}`)),
+            (err: Error) => reject(new Error(`time skip not done after ${PATIENCE_MS / 1000} s (${err.message})`)),
+          );
+        }, PATIENCE_MS);
+      });
+      try {
+        await Promise.race([skip(duration), stuck]);
+      } finally {
+        clearTimeout(timer);
+      }
     };
     w = world;
     ready({ env, w });
