@@ -3,12 +3,15 @@
 //   workflow    workflows on the time-skipping test server
 //   integration the dev server, a real PostgreSQL (or PGlite), the sandbox over HTTP
 //   reliability the system as separate processes killed with signals, on a real PostgreSQL
+//   topology    the production topology: a Temporal cluster built from Go on PostgreSQL, two workers,
+//               faults (`npm run test:topology`, a step of .ci/run; not in `npm test`: its first run
+//               builds the Temporal server, minutes)
 const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }];
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)sx?$': swc },
-  // jose ships ESM only; let swc turn it into CommonJS for jest's module system.
-  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  // jose and @noble ship ESM only; let swc turn them into CommonJS for jest's module system.
+  transformIgnorePatterns: ['/node_modules/(?!(jose|@noble)/)'],
 };
 
 module.exports = {
@@ -17,6 +20,9 @@ module.exports = {
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
     { ...common, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
+    ...(process.env.CAR_LOANS_TOPOLOGY === '1'
+      ? [{ ...common, displayName: 'topology', testMatch: ['<rootDir>/test/topology/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] }]
+      : []),
   ],
   collectCoverageFrom: ['src/domain/**/*.ts'],
   coverageThreshold: { 'src/domain/': { lines: 95 } },

@@ -22,6 +22,7 @@ import { createLoanActivities } from '../src/activities/loans';
 import { createProviderClients } from '../src/activities/providers';
 import { createReminderActivities } from '../src/activities/reminders';
 import { openDb, type DbHandle } from '../src/db/client';
+import { CURRENT_SERVICING_TERMS } from '../src/db/ledger';
 import { PiiCipher } from '../src/db/pii';
 import { applicants, applications, installments, loans } from '../src/db/schema';
 import { addDays, shanghaiDate } from '../src/domain';
@@ -140,6 +141,7 @@ async function seed(h: DbHandle, cipher: PiiCipher, asOfDate: string): Promise<{
         disbursedAt: new Date(),
         disbursementDate: addDays(lastDue(i), -30 * PER_LOAN),
         transferId: `tr-bench-${i}`,
+        servicingTerms: CURRENT_SERVICING_TERMS,
       })),
     );
     const rows = ids.flatMap((i) =>

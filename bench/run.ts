@@ -4,12 +4,12 @@
  *
  *   npm run bench                         all four at full size (about 90 minutes on 2 cores: 10,000 open applications)
  *   npm run bench -- --quick              all four scaled down: a smoke run of the harness (minutes)
- *   npm run bench -- --only e2e,latency   some of them: e2e | latency | open | reminders (or 1-4)
+ *   npm run bench -- --only e2e,latency   some of them: e2e | latency | open | reminders | ledger (or 1-5)
  *
  * Sizes: --e2e-clients N --e2e-warmup S --e2e-seconds S --e2e-rounds N --poll-ms MS
  *        --latency-clients N --latency-requests N --latency-rounds N --latency-think-ms MS
  *        --open N --open-create-clients N --open-approvers N --open-seed-minutes M
- *        --instalments N
+ *        --instalments N   --ledger-loans N (benchmark 5, the servicing ledger: bench/ledger.ts)
  * Worker tuning (the real worker and the bench worker alike): --max-cached-workflows N --wft-slots N
  *        --activity-slots N; --worker-env K=V,… sets the real worker's environment (MALLOC_ARENA_MAX=2).
  *        --profile writes CPU profiles of the real API and worker processes (node --cpu-prof); summarise
@@ -31,6 +31,7 @@ import { RUN_DIR, stopAllStacks } from './lib/stack';
 import { fmtMb, fmtMs, fmtRatio } from './lib/stats';
 import { benchOpenApplications, type OpenResult } from './openApplications';
 import { benchReminders, type RemindersResult } from './remindersSweep';
+import { benchLedger, type LedgerResult } from './ledgerRun';
 
 const argv = process.argv.slice(2);
 const has = (flag: string) => argv.includes(`--${flag}`);
@@ -46,16 +47,16 @@ function str(flag: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-const ALIASES: Record<string, Bench> = { '1': 'e2e', '2': 'latency', '3': 'open', '4': 'reminders' };
-type Bench = 'e2e' | 'latency' | 'open' | 'reminders';
-const ALL: Bench[] = ['e2e', 'latency', 'open', 'reminders'];
+const ALIASES: Record<string, Bench> = { '1': 'e2e', '2': 'latency', '3': 'open', '4': 'reminders', '5': 'ledger' };
+type Bench = 'e2e' | 'latency' | 'open' | 'reminders' | 'ledger';
+const ALL: Bench[] = ['e2e', 'latency', 'open', 'reminders', 'ledger'];
 
 const quick = has('quick');
 const only = str('only');
 const selected: Bench[] = only
   ? only.split(',').map((b) => {
       const name = (ALIASES[b] ?? b) as Bench;
-      if (!ALL.includes(name)) throw new Error(`--only: unknown benchmark ${b} (e2e, latency, open, reminders)`);
+      if (!ALL.includes(name)) throw new Error(`--only: unknown benchmark ${b} (e2e, latency, open, reminders, ledger)`);
       return name;
     })
   : ALL;
@@ -105,6 +106,7 @@ interface Results {
   latency?: LatencyResult;
   open?: OpenResult;
   reminders?: RemindersResult;
+  ledger?: LedgerResult;
   minutes?: number;
 }
 
@@ -159,6 +161,11 @@ function summary(r: Results): string {
     );
     lines.push(row(['  texts sent / owed; peak RSS', `${m.sent.toLocaleString('en')} / ${m.owed.toLocaleString('en')}`, fmtMb(m.peakRssBytes), '', ''], w));
   }
+  if (r.ledger) {
+    const g = r.ledger;
+    lines.push(row(['5 ledger: one 60-month loan, 100 transactions', `${g.recompute.ledgerUs} µs`, `${g.recompute.baselineUs} µs buildSchedule alone`, (g.recompute.ledgerUs / g.recompute.baselineUs).toFixed(1), ''], w));
+    lines.push(row([`  daily accrual, ${g.accrual.loans.toLocaleString('en')} open loans`, fmtMs(g.accrual.ms), `${fmtMs(g.accrual.bareSqlMs)} bare SQL, same rows`, g.accrual.ratio.toFixed(2), ''], w));
+  }
   return lines.join('\n');
 }
 
@@ -209,6 +216,10 @@ async function main(): Promise<void> {
         },
         log,
       );
+    } else if (b === 'ledger') {
+      log(`\n5. servicing ledger`);
+      results.ledger = await benchLedger({ loans: num('ledger-loans', quick ? 5_000 : 100_000) }, log);
+      log(results.ledger.report.split('\n').map((l) => `  ${l}`).join('\n'));
     } else {
       log(`\n4. reminder sweep`);
       results.reminders = await benchReminders({ instalments: num('instalments', quick ? 10_000 : 100_000) }, log);

@@ -14,7 +14,7 @@ ROOT=$(pwd)
 
 ST_VERSION=4.32.5
 VENV=.tools/schemathesis
-ROLES=${FUZZ_ROLES:-officer verifier approver finance admin}
+ROLES=${FUZZ_ROLES:-officer verifier approver supervisor finance collections admin}
 MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-30}
 MAX_TIME=${FUZZ_MAX_TIME:-45}
 SEED=${FUZZ_SEED:-20261122}

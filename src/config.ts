@@ -11,6 +11,9 @@ const DEV_CODEC_KEY = Buffer.alloc(32, 13).toString('base64');
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ESIGN_SECRET = 'dev-only-esign-webhook-secret';
 
+/** ORPHAN_AFTER_MS's default: above the create's start deadline (20 s) plus its database writes. */
+export const DEFAULT_ORPHAN_AFTER_MS = 30_000;
+
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -22,6 +25,21 @@ const optionalString = z
 const base64Key = z.string().refine((v) => Buffer.from(v, 'base64').length === 32, {
   message: 'must be 32 bytes, base64-encoded (openssl rand -base64 32)',
 });
+
+/**
+ * `DOCUMENT_URI_HOSTS`: where a document URI may point, as comma-separated `s3://<bucket>` and
+ * `https://<host>` entries. `s3://*` allows every bucket (buckets are names in the bank's object
+ * store, not network addresses); `https://*.<domain>` allows a domain's subdomains. An https host
+ * must be named: `https://*` would let a URI send the OCR provider anywhere (cloud metadata, the
+ * intranet), so it is refused.
+ */
+const DOCUMENT_HOST_ENTRY = /^(s3:\/\/(\*|[a-z0-9][a-z0-9.-]{1,62})|https:\/\/(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
+const documentHosts = z
+  .string()
+  .transform((v) => v.split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))
+  .refine((entries) => entries.length > 0 && entries.every((e) => DOCUMENT_HOST_ENTRY.test(e)), {
+    message: 'must be comma-separated s3://<bucket>, s3://*, https://<host> or https://*.<domain> entries',
+  });
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -45,6 +63,20 @@ const schema = z.object({
 
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(3000),
+  /**
+   * Express's `trust proxy`: which proxies' X-Forwarded-* the API believes (`false`, `true`, a hop
+   * count, or addresses/subnets such as `loopback,10.0.0.0/8`). With it the API knows it is reached
+   * over HTTPS and marks the codec session cookie Secure.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v): boolean | number | string => {
+      const t = v.trim();
+      if (t === '' || t === 'false' || t === '0') return false;
+      if (t === 'true') return true;
+      return /^\d+$/.test(t) ? Number(t) : t;
+    }),
 
   START_SANDBOX: bool.default(true),
   SANDBOX_PORT: port.default(4010),
@@ -56,6 +88,8 @@ const schema = z.object({
   PAYMENTS_BASE_URL: optionalString,
   SMS_BASE_URL: optionalString,
   ESIGN_WEBHOOK_SECRET: z.string().min(16).default(DEV_ESIGN_SECRET),
+  /** Where document URIs may point (see documentHosts); the default allows every S3 bucket and no https host. */
+  DOCUMENT_URI_HOSTS: optionalString.transform((v) => v ?? 's3://*').pipe(documentHosts),
 
   PII_ENCRYPTION_KEY: base64Key.default(DEV_PII_KEY),
   PII_ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('dev1'),
@@ -67,6 +101,8 @@ const schema = z.object({
   TEMPORAL_CODEC_OLD_KEYS: optionalString,
   /** Browser origins of the Temporal UI allowed to call /codec (comma-separated); default the dev UI on 127.0.0.1 and localhost. */
   CODEC_CORS_ORIGINS: optionalString,
+  /** How long a claim on a pending task (POST /applications/:id/claim) lasts unless renewed. */
+  TASK_CLAIM_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
   /** How long an Idempotency-Key claimed by a request that never finished (its API process died) blocks retries. */
   IDEMPOTENCY_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
   /** How long the API waits for a workflow's state query before answering from the stored mirror. */
@@ -75,6 +111,24 @@ const schema = z.object({
   API_ACT_ACCEPT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
   /** How long the API waits for an accepted act to be applied before answering 202. */
   API_ACT_RESULT_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** How long POST /applications waits for Temporal to start the workflow before answering 503. */
+  APPLICATION_START_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(20_000),
+  /**
+   * An application committed this long ago whose workflow nobody has seen is an orphan: the
+   * reconciler starts it, and it no longer blocks a new application of the same person.
+   */
+  ORPHAN_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(DEFAULT_ORPHAN_AFTER_MS),
+  /** How often the reconciler Schedule looks for orphans. */
+  RECONCILE_EVERY_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+
+  /**
+   * Act proofs (src/temporal/actKeys.ts): the API's Ed25519 signing seed (32 bytes, base64) and its
+   * id; the workers' public keys, `id:base64[@retired-at],…`. Development keys when unset; required
+   * in production by the process that needs them (the API the first two, a worker the last).
+   */
+  ACT_SIGNING_KEY: optionalString,
+  ACT_SIGNING_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('dev1'),
+  ACT_VERIFY_KEYS: optionalString,
 
   JWT_SECRET: z.string().min(32).default(DEV_JWT_SECRET),
   JWT_JWKS_URL: optionalString,
@@ -115,6 +169,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (missing.length > 0) {
       throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: must be set in production`).join('\n')}`);
     }
+  }
+  if (e.ORPHAN_AFTER_MS < e.APPLICATION_START_TIMEOUT_MS + 10_000) {
+    // A create still waiting for its start must not look like an orphan to a second submission.
+    throw new ConfigError(
+      `Invalid configuration:\n  ORPHAN_AFTER_MS: must be at least APPLICATION_START_TIMEOUT_MS + 10000 (${e.APPLICATION_START_TIMEOUT_MS + 10_000})`,
+    );
   }
   const sandbox = `http://127.0.0.1:${e.SANDBOX_PORT}`;
   return {

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config';
+import { watchLaunchers } from './launchers';
 import { createLogger } from './logger';
-import { startSystem } from './system';
+import { startSystem, type RunningSystem } from './system';
 
 async function main(): Promise<void> {
   let config;
@@ -14,7 +15,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.LOG_LEVEL);
-  const system = await startSystem(config, log);
+  // Whatever kills npm (or tsx) kills this system too: nothing it started outlives `npm start`.
+  let launcherGone: string | undefined;
+  let system: RunningSystem | undefined;
+  watchLaunchers((why) => {
+    launcherGone = why;
+    if (system) shutdown(`launcher gone: ${why}`);
+  });
+  system = await startSystem(config, log);
 
   const lines = [
     '',
@@ -32,8 +40,8 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n'));
 
   let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
+  function shutdown(signal: string): void {
+    if (stopping || !system) return;
     stopping = true;
     log.info({ signal }, 'stopping');
     system
@@ -43,9 +51,10 @@ async function main(): Promise<void> {
         log.error({ err }, 'unclean stop');
         process.exit(1);
       });
-  };
+  }
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (launcherGone) shutdown(`launcher gone: ${launcherGone}`);
 }
 
 main().catch((err) => {

@@ -6,11 +6,11 @@ import { listen } from './api/lifecycle';
 import { keyRingFromConfig, PiiCipher } from './db/pii';
 import type { Config } from './config';
 import { openDb, type DbHandle } from './db/client';
+import { actKeyRingFromConfig } from './temporal/actKeys';
 import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from './temporal/connection';
 import { installTemporalRuntime } from './temporal/runtime';
 import { startDevServer, type DevServer } from './temporal/devServer';
-import { ensureReminderSchedule } from './temporal/schedules';
-import { REMINDERS_SCHEDULE_ID } from './workflows/messages';
+import { ensureSchedules } from './temporal/schedules';
 import { activityDepsFromConfig, createWorker } from './worker';
 import type { Logger } from './logger';
 import { startSandbox, type RunningSandbox } from './sandbox';
@@ -108,7 +108,8 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      deps: activityDepsFromConfig(config, db.db),
+      deps: activityDepsFromConfig(config, db.db, client),
+      actKeyRing: actKeyRingFromConfig(config),
       dataConverter,
     });
     const workerRun = worker.run();
@@ -117,15 +118,9 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       await workerRun;
     });
 
-    // --- Repayment reminders (issue 7): the daily Schedule, created or updated at every start. ---
-    try {
-      const outcome = await ensureReminderSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
-      log.info({ scheduleId: REMINDERS_SCHEDULE_ID, outcome }, 'repayment reminders schedule ensured');
-    } catch (err) {
-      // Not fatal (e.g. a cloud key without schedule rights): `npm run schedule` creates it later.
-      log.error({ err: (err as Error).message }, 'could not ensure the repayment reminders schedule');
-    }
-    // --- end issue 7 ---
+    // The daily repayment reminders and the reconciler of orphaned applications, created or
+    // updated at every start (not fatal: a cloud key without schedule rights only logs it).
+    await ensureSchedules(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, RECONCILE_EVERY_MS: config.RECONCILE_EVERY_MS, ORPHAN_AFTER_MS: config.ORPHAN_AFTER_MS }, log);
 
     const app = createApp({
       db,

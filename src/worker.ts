@@ -1,17 +1,22 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { createProviderClients } from './activities/providers';
 import type { Config } from './config';
 import type { Db } from './db/client';
 import { PiiCipher, keyRingFromConfig } from './db/pii';
+import { workflowBundlerOptions } from './temporal/actKeys';
+import type { ActKeyRing } from './workflows/actProof';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
-  /** Pre-built bundle (tests share one); otherwise the workflows are bundled from source. */
+  /** Pre-built bundle (tests share one: bundleLoanWorkflows); otherwise the workflows are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The public keys of act proofs the workflows trust (actKeyRingFromConfig); needed when bundling from source. */
+  actKeyRing?: ActKeyRing;
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
   /** The deployment's payload encryption (dataConverterFromConfig); clients must use the same. */
   dataConverter?: WorkerOptions['dataConverter'];
@@ -31,14 +36,33 @@ export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflows/logAtt
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 300;
 
+/**
+ * The workflows bundled as a worker runs them: with the log interceptors and the act-proof keys
+ * the workflows trust put into the code (src/temporal/actKeys.ts). Tests and benchmarks bundle
+ * with this too, so their workers verify acts as production's do.
+ */
+export function bundleLoanWorkflows(actKeyRing: ActKeyRing, logger?: Parameters<typeof bundleWorkflowCode>[0]['logger']): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    ...workflowBundlerOptions(actKeyRing),
+    ...(logger ? { logger } : {}),
+  });
+}
+
 export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
+  if (!opts.workflowBundle && !opts.actKeyRing) throw new Error('createWorker: give the act key ring (actKeyRingFromConfig) or a bundle made with it');
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
+      : {
+          workflowsPath: WORKFLOWS_PATH,
+          interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
+          bundlerOptions: workflowBundlerOptions(opts.actKeyRing as ActKeyRing),
+        }),
     activities: createActivities(opts.deps),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
@@ -46,13 +70,18 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   });
 }
 
-/** The activities' dependencies from the configuration: the PII key ring and every provider's client. */
-export function activityDepsFromConfig(config: Config, db: Db): ActivityDeps {
+/**
+ * The activities' dependencies from the configuration: the PII key ring, every provider's client,
+ * and the Temporal client the reconciler starts orphaned applications with (when given).
+ */
+export function activityDepsFromConfig(config: Config, db: Db, temporal?: Client): ActivityDeps {
   return {
     db,
     cipher: new PiiCipher(keyRingFromConfig(config)),
     providers: createProviderClients(config.providers),
     // Production never pays an invented account: a loan without a payee account fails instead.
     sandboxPayeeFallback: config.NODE_ENV !== 'production',
+    orphanAfterMs: config.ORPHAN_AFTER_MS,
+    ...(temporal ? { temporal: { client: temporal, taskQueue: config.TEMPORAL_TASK_QUEUE } } : {}),
   };
 }

@@ -17,7 +17,9 @@ import postgres from 'postgres';
 import { openDb } from '../../src/db/client';
 import { freePort } from '../../src/temporal/devServer';
 import { temporalCli } from '../../src/temporal/binaries';
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../src/worker';
+import { loadConfig } from '../../src/config';
+import { actKeyRingFromConfig } from '../../src/temporal/actKeys';
+import { bundleLoanWorkflows } from '../../src/worker';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { BenchStep } from '../baseline/workflows';
 import type { ChildRequest, ChildSpec, Role } from './child';
@@ -36,8 +38,8 @@ let bundles: Promise<{ real: string; baseline: string }> | undefined;
 export function workflowBundles(): Promise<{ real: string; baseline: string }> {
   bundles ??= (async () => {
     const [real, baseline] = await Promise.all([
-      // As the worker bundles them in production: with the workflow interceptors.
-      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quiet as never }),
+      // As the worker bundles them in production: with the workflow interceptors and the act keys.
+      bundleLoanWorkflows(actKeyRingFromConfig(loadConfig()), quiet as never),
       bundleWorkflowCode({ workflowsPath: require.resolve('../baseline/workflows'), logger: quiet as never }),
     ]);
     const files = { real: path.join(RUN_DIR, 'workflows.js'), baseline: path.join(RUN_DIR, 'baseline-workflows.js') };

@@ -1,12 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, count, eq, inArray, lt, ne, or } from 'drizzle-orm';
+import { count, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import { screenApplicant } from '../db/openApplications';
 import type { PiiCipher } from '../db/pii';
-import { applicants, applications, blacklist, documents, vehicles } from '../db/schema';
+import { applicants, applications, documents, vehicles } from '../db/schema';
 import { LoanActivityFailureType, type ApplicationFacts, type ApplicationRef, type ScreenResult } from './contracts';
-
-/** Stages in which an application is still open: a second application of the same person is a duplicate. */
-const OPEN_STAGES = ['intake', 'document_check', 'phone_verification', 'valuation', 'approval', 'signing', 'disbursement'];
 
 export type ApplicationRow = typeof applications.$inferSelect;
 export type ApplicantRow = typeof applicants.$inferSelect;
@@ -51,38 +49,21 @@ export function decryptApplicant(cipher: PiiCipher, applicant: ApplicantRow): Ap
   };
 }
 
-export function createApplicationActivities(deps: { db: Db }) {
-  const { db } = deps;
+export function createApplicationActivities(deps: { db: Db; orphanAfterMs: number }) {
+  const { db, orphanAfterMs } = deps;
   return {
     /**
-     * Intake screen: the applicant's ID number on the blacklist, or an earlier application of the
-     * same person still open (compared by the keyed hash, never the number). Of two applications of
-     * one person the later one is the duplicate, so two submitted together do not both fail.
+     * Intake screen, the authority: the applicant's ID number on the blacklist, or another
+     * application of the same person holding the person's open-application claim (by the keyed
+     * hash, never the number). The application the API claimed the person for holds it already and
+     * confirms it here; one whose claim was taken over (it was an orphan when the person was
+     * submitted again) is the duplicate. Of two racing for one person exactly one holds the claim.
      */
     async screenApplication({ applicationId }: ApplicationRef): Promise<ScreenResult> {
-      const { application, applicant } = await loadApplicationRecord(db, applicationId);
-      const listed = await db.select({ reasonCode: blacklist.reasonCode }).from(blacklist).where(eq(blacklist.idNumberHash, applicant.idNumberHash)).limit(1);
-      if (listed.length > 0) return { outcome: 'blacklisted', reasonCode: 'BLACKLISTED', duplicateOfApplicationId: null };
-
-      const earlier = await db
-        .select({ id: applications.id })
-        .from(applications)
-        .innerJoin(applicants, eq(applications.applicantId, applicants.id))
-        .where(
-          and(
-            eq(applicants.idNumberHash, applicant.idNumberHash),
-            ne(applications.id, applicationId),
-            inArray(applications.stage, OPEN_STAGES),
-            or(
-              lt(applications.createdAt, application.createdAt),
-              and(eq(applications.createdAt, application.createdAt), lt(applications.id, applicationId)),
-            ),
-          ),
-        )
-        .orderBy(asc(applications.createdAt), asc(applications.id))
-        .limit(1);
-      const dup = earlier[0];
-      if (dup) return { outcome: 'duplicate', reasonCode: 'DUPLICATE_APPLICATION', duplicateOfApplicationId: dup.id };
+      const { applicant } = await loadApplicationRecord(db, applicationId);
+      const { blacklisted, holder } = await screenApplicant(db, { idNumberHash: applicant.idNumberHash, applicationId, orphanAfterMs, workflowSeen: true });
+      if (blacklisted) return { outcome: 'blacklisted', reasonCode: 'BLACKLISTED', duplicateOfApplicationId: null };
+      if (holder !== applicationId) return { outcome: 'duplicate', reasonCode: 'DUPLICATE_APPLICATION', duplicateOfApplicationId: holder };
       return { outcome: 'clear', reasonCode: null, duplicateOfApplicationId: null };
     },
 

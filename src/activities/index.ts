@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import { createApplicationActivities } from './applications';
@@ -10,6 +11,8 @@ import { createLoanActivities } from './loans';
 import { createOcrActivities } from './ocr';
 import { createPaymentActivities } from './payments';
 import type { ProviderClients } from './providers';
+import { DEFAULT_ORPHAN_AFTER_MS } from '../config';
+import { createReconcilerActivities } from './reconciler';
 import { createReminderActivities } from './reminders';
 import { createSmsActivities } from './sms';
 import { createValuationActivities } from './valuation';
@@ -25,6 +28,10 @@ export interface ActivityDeps {
    * Default true; the worker turns it off in production, where such a loan fails instead.
    */
   sandboxPayeeFallback?: boolean;
+  /** ORPHAN_AFTER_MS: how long an unconfirmed duplicate-screen claim protects its application (default 30 s). */
+  orphanAfterMs?: number;
+  /** The worker's Temporal client and task queue, for the reconciler's starts of orphaned applications. */
+  temporal?: { client: Client; taskQueue: string };
 }
 
 /** Every activity the worker registers, built over its injected dependencies. */
@@ -32,7 +39,8 @@ export function createActivities(deps: ActivityDeps) {
   const { db, cipher, providers } = deps;
   return {
     ...createLoanEventActivities(db),
-    ...createApplicationActivities({ db }),
+    ...createApplicationActivities({ db, orphanAfterMs: deps.orphanAfterMs ?? DEFAULT_ORPHAN_AFTER_MS }),
+    ...createReconcilerActivities({ db, temporal: deps.temporal }),
     ...createDocumentActivities({ db }),
     ...createOcrActivities({ db, cipher, ocr: providers.ocr }),
     ...createCallCentreActivities({ db, cipher, callCentre: providers.callCentre }),

@@ -1,5 +1,6 @@
-import { eq } from 'drizzle-orm';
-import type { Db } from '../db/client';
+import { eq, sql } from 'drizzle-orm';
+import { writeTogether, type Db } from '../db/client';
+import { claimMirrorWrite } from '../db/openApplications';
 import { applications, loanEvents } from '../db/schema';
 
 /** What the workflow records; never personal data (ids, stages, figures and reason codes only). */
@@ -13,12 +14,35 @@ export interface LoanEventInput {
   data?: Record<string, unknown> | undefined;
 }
 
+/** The pending task's clock and approval progress (ISO timestamps, workflow time). */
+export interface TaskMirror {
+  since: string;
+  slaAt: string | null;
+  deadline: string;
+  escalated: boolean;
+  approvalsNeeded: number | null;
+  approvedBy: string[];
+}
+
 export interface StageMirror {
   applicationId: string;
   stage: string;
   pendingTask: string | null;
   riskGrade?: string | null | undefined;
   loanId?: string | null | undefined;
+  /** Absent from runs started before the workflow mirrored it (their columns stay empty). */
+  task?: TaskMirror | null | undefined;
+}
+
+function taskColumns(task: TaskMirror | null) {
+  return {
+    pendingSince: task ? new Date(task.since) : null,
+    slaAt: task?.slaAt ? new Date(task.slaAt) : null,
+    deadlineAt: task ? new Date(task.deadline) : null,
+    escalated: task?.escalated ?? false,
+    approvalsNeeded: task?.approvalsNeeded ?? null,
+    approvedBy: task?.approvedBy ?? [],
+  };
 }
 
 export function createLoanEventActivities(db: Db) {
@@ -38,18 +62,27 @@ export function createLoanEventActivities(db: Db) {
         .onConflictDoNothing({ target: loanEvents.eventKey });
     },
 
-    /** Mirrors the workflow's stage into the applications row for the API's work queues. */
+    /**
+     * Mirrors the workflow's stage into the applications row for the API's work queues. The
+     * workflow runs, so it is no orphan: its duplicate-screen claim is confirmed while it is in
+     * origination and released once it leaves (src/db/openApplications.ts). One statement.
+     */
     async mirrorStage(m: StageMirror): Promise<void> {
-      await db
-        .update(applications)
-        .set({
-          stage: m.stage,
-          pendingTask: m.pendingTask,
-          ...(m.riskGrade !== undefined ? { riskGrade: m.riskGrade } : {}),
-          ...(m.loanId !== undefined ? { loanId: m.loanId } : {}),
-          updatedAt: new Date(),
-        })
-        .where(eq(applications.id, m.applicationId));
+      await writeTogether(db, [
+        db
+          .update(applications)
+          .set({
+            stage: m.stage,
+            pendingTask: m.pendingTask,
+            ...(m.riskGrade !== undefined ? { riskGrade: m.riskGrade } : {}),
+            ...(m.loanId !== undefined ? { loanId: m.loanId } : {}),
+            ...(m.task !== undefined ? taskColumns(m.task) : {}),
+            updatedAt: new Date(),
+            workflowStartedAt: sql`coalesce(${applications.workflowStartedAt}, now())`,
+          })
+          .where(eq(applications.id, m.applicationId)),
+        claimMirrorWrite(db, m.applicationId, m.stage),
+      ]);
     },
   };
 }

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
-import { dealers } from '../db/schema';
+import { dealers, loans } from '../db/schema';
 import { loanApplicationWorkflowId } from '../workflows/messages';
 import { decryptApplicant, loadApplicationRecord, type ApplicationRecord } from './applications';
 import { LoanActivityFailureType, type Disbursement, type DisburseInput, type ReverseTransferInput, type TransferRef } from './contracts';
@@ -11,6 +11,8 @@ import type { PaymentsClient, TransferRequest } from './providers';
 
 /** One key per application, whatever the attempt or the run: the loan is paid exactly once. */
 export const disbursementKey = (applicationId: string) => `${loanApplicationWorkflowId(applicationId)}/disbursement`;
+/** One key per refund of a loan: the money goes back once. */
+export const refundKey = (loanId: string, refundId: string) => `loan-servicing-${loanId}/refund/${refundId}`;
 /** What the beneficiary's statement shows, and what the ledger is searched by. */
 export const disbursementReference = (applicationId: string) => `loan-application-${applicationId}`;
 
@@ -56,8 +58,8 @@ export interface PaymentActivityDeps {
 export function createPaymentActivities(deps: PaymentActivityDeps) {
   const { db, cipher, payments } = deps;
 
-  async function payee(rec: ApplicationRecord): Promise<{ kind: 'dealer' | 'customer'; account: TransferRequest['toAccount']; fallback: boolean }> {
-    const kind = payeeKind({ channel: rec.application.channel, dealerId: rec.application.dealerId, condition: rec.vehicle?.condition ?? null });
+  async function payee(rec: ApplicationRecord, only?: 'customer'): Promise<{ kind: 'dealer' | 'customer'; account: TransferRequest['toAccount']; fallback: boolean }> {
+    const kind = only ?? payeeKind({ channel: rec.application.channel, dealerId: rec.application.dealerId, condition: rec.vehicle?.condition ?? null });
     if (kind === 'dealer') {
       const dealerId = rec.application.dealerId as string;
       const [d] = await db.select().from(dealers).where(eq(dealers.id, dealerId)).limit(1);
@@ -118,6 +120,22 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     async transferStatus(input: TransferRef): Promise<{ transferId: string; status: Disbursement['status'] }> {
       const t = await payments.getTransfer(input.transferId);
       return { transferId: t.transferId, status: t.status };
+    },
+
+    /**
+     * Pays a loan's unapplied credit back to the customer's account, once: the idempotency key is
+     * the servicing workflow's refund id, so a retry or a second approval attempt pays nothing more.
+     * A refusal (account closed) is a non-retryable PaymentRefused for the workflow to record.
+     */
+    async refundToCustomer(input: { loanId: string; refundId: string; amountFen: number }): Promise<{ providerRefundId: string; accountLast4: string; replayed: boolean }> {
+      const [loan] = await db.select({ applicationId: loans.applicationId }).from(loans).where(eq(loans.id, input.loanId));
+      if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, LoanActivityFailureType.ApplicationNotFound);
+      const p = await payee(await loadApplicationRecord(db, loan.applicationId), 'customer');
+      const r = await payments.createRefund(
+        { amountFen: input.amountFen, currency: 'CNY', toAccount: p.account, reference: `${input.loanId}/refund/${input.refundId}`, reason: 'unapplied_credit' },
+        refundKey(input.loanId, input.refundId),
+      );
+      return { providerRefundId: r.refundId, accountLast4: r.toAccount.accountLast4, replayed: r.replayed };
     },
 
     /** Compensation: returns a payout that must not stand (reversing twice is one reversal). */

@@ -3,7 +3,7 @@ import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import { installments, loans, reminders } from '../db/schema';
 import { type Fen, type IsoDate, type Reminder, addDays, DEFAULT_POLICY, reminderFor } from '../domain';
-import { type ReminderText, collateralReminderText, instalmentReminderText } from '../workflows/servicingRules';
+import { type ReminderText, collateralReminderText, instalmentReminderText, scheduleChangeText } from '../domain/servicingRules';
 import { borrowerPhones } from './loans';
 import type { SmsBatchResult, SmsClient, SmsMessageRequest } from './providers';
 
@@ -57,7 +57,9 @@ export interface ReminderPageResult extends ReminderCounts {
 
 export type ServicingReminderInput =
   | { loanId: string; asOfDate: IsoDate; seq: number }
-  | { loanId: string; asOfDate: IsoDate; collateralRemindOn: IsoDate };
+  | { loanId: string; asOfDate: IsoDate; collateralRemindOn: IsoDate }
+  /** A prepayment re-amortised the loan: the new instalment. */
+  | { loanId: string; asOfDate: IsoDate; scheduleChange: { version: number; instalmentFen: Fen; instalments: number; firstDueDate: IsoDate } };
 
 export interface ServicingReminderResult {
   status: 'sent' | 'duplicate' | 'already_sent' | 'rejected' | 'not_owed';
@@ -228,7 +230,8 @@ export function createReminderActivities(deps: { db: Db; cipher: PiiCipher; sms:
 
     /**
      * A text the loan-servicing workflow owes: an overdue bucket's SMS (the same reminder row as the
-     * sweep's, so whichever comes first sends it) or a collateral-registration reminder.
+     * sweep's, so whichever comes first sends it), a collateral-registration reminder, or the new
+     * instalment after a prepayment.
      */
     async sendServicingReminder(input: ServicingReminderInput): Promise<ServicingReminderResult> {
       let claim: Claim | null = null;
@@ -242,6 +245,9 @@ export function createReminderActivities(deps: { db: Db; cipher: PiiCipher; sms:
           const owedFen = row.totalFen - row.paidFen;
           claim = { ...instalmentReminderText(row.loanId, row.seq, row.dueDate, owedFen, r), loanId: row.loanId, seq: row.seq, amountFen: owedFen };
         }
+      } else if ('scheduleChange' in input) {
+        const c = input.scheduleChange;
+        claim = { ...scheduleChangeText(input.loanId, c.version, input.asOfDate, c.instalmentFen, c.instalments, c.firstDueDate), loanId: input.loanId, seq: 0, amountFen: c.instalmentFen };
       } else {
         const [loan] = await db
           .select({ outstanding: loans.collateralRegistrationOutstanding, status: loans.status })

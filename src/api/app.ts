@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
@@ -8,28 +9,31 @@ import type { DbHandle } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import type { Logger } from '../logger';
 import { createAuthenticator } from './auth';
-import { codecCorsOrigins, codecRouter } from './codecServer';
+import { codecCorsOrigins, codecRouter, codecSessionKey } from './codecServer';
+import { actSignerFromConfig } from '../temporal/actKeys';
 import { codecFromConfig } from '../temporal/codec';
 import type { ApiContext } from './context';
-import { renderDocsPage } from './docs';
+import { docsRouter } from './docs';
 import { IdempotencyStore } from './idempotency';
 import { DRAINING } from './lifecycle';
 import { LoanWorkflows, type LoanWorkflowsOptions } from './loanWorkflows';
+import { DEFAULT_ORPHAN_AFTER_MS } from '../config';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi';
-import { handlerFor, type Operation } from './operation';
-import { errorHandler, notFoundHandler } from './problem';
+import { handlerFor, hasBody, type Operation } from './operation';
+import { errorHandler, notFoundHandler, ProblemError, validationProblem, type FieldError } from './problem';
 import { actionOperations } from './routes/actions';
 import { applicationOperations } from './routes/applications';
 import { loanOperations } from './routes/loans';
 import { webhookOperations } from './routes/webhooks';
+import { workQueueOperations } from './routes/workQueues';
 
 export interface AppDeps {
   db: DbHandle;
   temporal: Client;
   taskQueue: string;
-  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET'> &
-    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS'>> &
+  config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS' | 'NODE_ENV' | 'ACT_SIGNING_KEY' | 'ACT_SIGNING_KEY_ID' | 'ACT_VERIFY_KEYS'> &
+    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY' | 'TASK_CLAIM_MINUTES' | 'APPLICATION_START_TIMEOUT_MS' | 'ORPHAN_AFTER_MS'>> &
     Partial<Pick<Config, 'API_QUERY_TIMEOUT_MS' | 'API_ACT_ACCEPT_TIMEOUT_MS' | 'API_ACT_RESULT_WAIT_MS'>>;
   cipher: PiiCipher;
   log: Logger;
@@ -70,15 +74,53 @@ async function check(name: string, fn: () => Promise<boolean | void>): Promise<[
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
+const decodes = (text: string, plusIsSpace = false) => {
+  try {
+    decodeURIComponent(plusIsSpace ? text.replace(/\+/g, ' ') : text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Path segments and query values that are not percent-encoded UTF-8 (`%E0%A4%A`, `%C0%AE`): the
+ * router's decoding of one was a 500. A path segment is named by the parameter it would be.
+ */
+export function encodingErrors(operations: readonly Operation[], method: string, rawPath: string, rawQuery: string): FieldError[] {
+  const errors: FieldError[] = [];
+  const message = 'is not valid percent-encoded UTF-8';
+  const segments = rawPath.split('/');
+  segments.forEach((segment, i) => {
+    if (decodes(segment)) return;
+    const verb = method.toLowerCase() === 'head' ? 'get' : method.toLowerCase();
+    const parts = operations.filter((op) => op.method === verb).map((op) => op.path.split('/'));
+    const match = parts.find((p) => p.length === segments.length && p.every((part, j) => part.startsWith(':') || part === segments[j]));
+    const name = match?.[i]?.startsWith(':') ? match[i].slice(1) : undefined;
+    errors.push({ pointer: name ? `#/${name}` : '#', in: 'params', code: 'invalid_encoding', message: name ? message : `the path ${message}` });
+  });
+  for (const pair of rawQuery ? rawQuery.split('&') : []) {
+    const eq = pair.indexOf('=');
+    const [rawKey, rawValue] = eq < 0 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    if (!decodes(rawKey, true)) errors.push({ pointer: '#', in: 'query', code: 'invalid_encoding', message: `a parameter name ${message}` });
+    else if (!decodes(rawValue, true)) errors.push({ pointer: `#/${decodeURIComponent(rawKey.replace(/\+/g, ' '))}`, in: 'query', code: 'invalid_encoding', message });
+  }
+  return errors;
+}
+
+const CONTENT_CODING = /^[A-Za-z0-9._-]{1,32}$/;
+
 /** Every operation of SPEC section 4, in one table (also the source of /openapi.json). */
 export function apiOperations(ctx: ApiContext): Operation[] {
-  return [...applicationOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
+  return [...applicationOperations(ctx), ...workQueueOperations(ctx), ...actionOperations(ctx), ...webhookOperations(ctx), ...loanOperations(ctx)];
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Behind a TLS-terminating proxy that says so, req.secure and req.protocol tell the truth.
+  app.set('trust proxy', deps.config.TRUST_PROXY ?? false);
   const log = deps.log;
   const metrics = createApiMetrics({ db: deps.db.db, log });
 
@@ -91,15 +133,18 @@ export function createApp(deps: AppDeps): Express {
       queryTimeoutMs: deps.config.API_QUERY_TIMEOUT_MS,
       actAcceptTimeoutMs: deps.config.API_ACT_ACCEPT_TIMEOUT_MS,
       actResultWaitMs: deps.config.API_ACT_RESULT_WAIT_MS,
+      ...(deps.config.APPLICATION_START_TIMEOUT_MS ? { startTimeoutMs: deps.config.APPLICATION_START_TIMEOUT_MS } : {}),
       ...deps.workflowTimeouts,
     }),
     config: deps.config,
+    orphanAfterMs: deps.config.ORPHAN_AFTER_MS ?? DEFAULT_ORPHAN_AFTER_MS,
     log,
+    // Fails the start in production without ACT_SIGNING_KEY.
+    signer: actSignerFromConfig(deps.config),
   };
   const operations = apiOperations(ctx);
   const openApi: OpenApiDocument = buildOpenApiDocument(operations);
   const openApiJson = JSON.stringify(openApi);
-  const docsHtml = renderDocsPage(openApi);
   app.locals.openApi = openApi;
 
   // Request id, access log (ids, route and status only: never bodies or headers) and metrics.
@@ -119,6 +164,33 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(helmet());
+
+  // A request whose path or query is not percent-encoded UTF-8 is a bad request, not an error.
+  app.use((req, _res, next) => {
+    const q = req.originalUrl.indexOf('?');
+    const errors = encodingErrors(operations, req.method, req.path, q < 0 ? '' : req.originalUrl.slice(q + 1));
+    next(errors.length > 0 ? validationProblem(errors) : undefined);
+  });
+
+  // Bodies are accepted uncompressed only (a compressed one is 415 naming its Content-Encoding): 64 kB
+  // of JSON gains little from gzip or br, and inflating is where zip bombs live (and where a body
+  // labelled gzip that was not became a 500).
+  app.use((req, _res, next) => {
+    const encoding = req.get('content-encoding')?.trim();
+    if (encoding === undefined || encoding === '' || encoding.toLowerCase() === 'identity' || !hasBody(req)) {
+      next();
+      return;
+    }
+    const named = CONTENT_CODING.test(encoding) ? `"${encoding}"` : 'this content coding';
+    next(
+      new ProblemError(
+        'unsupported_content_encoding',
+        `Content-Encoding ${named} is not accepted: send the body uncompressed`,
+        { errors: [{ pointer: '#/content-encoding', in: 'header', code: 'unsupported_encoding', message: 'must be absent or identity: bodies are accepted uncompressed only' }] },
+        { 'Accept-Encoding': 'identity' },
+      ),
+    );
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -148,14 +220,21 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApiJson);
   });
-  app.get('/docs', (_req, res) => {
-    res.type('html').send(docsHtml);
-  });
+  app.use(docsRouter());
 
   // The Temporal UI's codec endpoint (engineers only), with its own CORS, cookie and body limit.
   if (deps.config.TEMPORAL_CODEC_KEY && deps.config.TEMPORAL_CODEC_KEY_ID) {
     const codec = codecFromConfig({ ...deps.config, TEMPORAL_CODEC_KEY: deps.config.TEMPORAL_CODEC_KEY, TEMPORAL_CODEC_KEY_ID: deps.config.TEMPORAL_CODEC_KEY_ID });
-    app.use('/codec', codecRouter({ codec, authenticate: createAuthenticator(deps.config), allowedOrigins: codecCorsOrigins(deps.config), log }));
+    app.use(
+      '/codec',
+      codecRouter({
+        codec,
+        authenticate: createAuthenticator(deps.config),
+        allowedOrigins: codecCorsOrigins(deps.config),
+        sessionKey: codecSessionKey(deps.config.TEMPORAL_CODEC_KEY),
+        log,
+      }),
+    );
   }
 
   // JSON bodies up to the limit; the raw bytes are kept for the webhook's HMAC.
@@ -164,7 +243,10 @@ export function createApp(deps: AppDeps): Express {
       limit: deps.bodyLimit ?? BODY_LIMIT,
       type: ['application/json', 'application/*+json'],
       strict: true,
-      verify: (req, _res, buf) => {
+      inflate: false,
+      verify: (req, _res, buf, encoding) => {
+        // Invalid UTF-8 would be decoded into U+FFFD and stored as if it had been typed.
+        if ((encoding === 'utf-8' || encoding === 'utf8') && !isUtf8(buf)) throw Object.assign(new Error('invalid UTF-8'), { type: 'entity.invalid.utf8' });
         (req as unknown as { rawBody: Buffer }).rawBody = buf;
       },
     }),

@@ -1,3 +1,4 @@
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { decodeJwt } from 'jose';
 import type { Payload, PayloadCodec } from '@temporalio/common';
@@ -15,14 +16,16 @@ import { ProblemError, validationProblem, type FieldError } from './problem';
  * <token>` (the CLI; the UI's "pass access token" when it logs in with the same identity provider)
  * or with a session cookie that `POST /codec/session` sets from such a token (the browser: the
  * dev UI has no login of its own, so the engineer opens /codec/login once, pastes a token, and turns
- * on the UI's "Include cross-origin credentials"). The cookie is HttpOnly, SameSite=Strict and
- * scoped to /codec, and holds the token itself, so it expires with it and nothing is kept
- * server-side. Browsers get CORS answers for the configured Temporal UI origins only; a request
- * from any other origin is refused. Payload contents are never logged.
+ * on the UI's "Include cross-origin credentials"). The cookie is HttpOnly, SameSite=Strict, scoped
+ * to /codec, Secure when the API is reached over HTTPS, and holds a short-lived signed session (the
+ * engineer's id and an expiry, HMAC-signed with a key derived from the codec key), never the token:
+ * every API process verifies it, nothing is kept server-side, and a stolen cookie is worth an hour
+ * at most. Browsers get CORS answers for the configured Temporal UI origins only; a request from any
+ * other origin is refused. Payload contents are never logged.
  */
 export const CODEC_SESSION_COOKIE = 'car_loans_codec';
-/** A session cookie never outlives this, whatever the token's own expiry. */
-export const CODEC_SESSION_MAX_S = 8 * 3600;
+/** A session never outlives this, whatever the token's own expiry. */
+export const CODEC_SESSION_MAX_S = 3600;
 const ENGINEER_ROLES = ['admin'] as const;
 const MAX_PAYLOADS = 10_000;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -33,8 +36,44 @@ export interface CodecServerOptions {
   /** Origins (scheme://host:port) of the Temporal Web UI that may call from a browser. */
   allowedOrigins: readonly string[];
   log: Logger;
+  /** Signs the browser sessions (32 bytes; `codecSessionKey` derives it from the codec key). */
+  sessionKey: Buffer;
   /** Largest request body (default 4mb: the UI sends a whole event's payloads at once). */
   bodyLimit?: string;
+}
+
+/** The session-signing key: derived from the codec key, so every API process holding it agrees. */
+export function codecSessionKey(codecKeyBase64: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(codecKeyBase64, 'base64'), Buffer.alloc(0), 'car-loans codec session v1', 32));
+}
+
+interface CodecSession {
+  sub: string;
+  /** Unix seconds. */
+  exp: number;
+}
+
+const sign = (key: Buffer, body: string) => createHmac('sha256', key).update(body).digest('base64url');
+
+export function signCodecSession(key: Buffer, s: CodecSession): string {
+  const body = Buffer.from(JSON.stringify({ v: 1, sub: s.sub, exp: s.exp }), 'utf8').toString('base64url');
+  return `${body}.${sign(key, body)}`;
+}
+
+/** The session a cookie holds, or null when it is malformed, forged or expired. */
+export function verifyCodecSession(key: Buffer, value: string, nowS = Math.floor(Date.now() / 1000)): CodecSession | null {
+  const [body, mac, extra] = value.split('.');
+  if (!body || !mac || extra !== undefined) return null;
+  const want = Buffer.from(sign(key, body));
+  const got = Buffer.from(mac);
+  if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
+  try {
+    const s = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { v?: unknown; sub?: unknown; exp?: unknown };
+    if (s.v !== 1 || typeof s.sub !== 'string' || typeof s.exp !== 'number' || s.exp <= nowS) return null;
+    return { sub: s.sub, exp: s.exp };
+  } catch {
+    return null;
+  }
 }
 
 /** `CODEC_CORS_ORIGINS` (comma-separated) or the dev server's UI on both loopback names. */
@@ -62,7 +101,8 @@ const b64 = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new U
 function parsePayloads(body: unknown): Payload[] {
   const errors: FieldError[] = [];
   const bad = (pointer: string, message: string) => errors.push({ pointer, in: 'body', code: 'invalid', message });
-  const list = (body as { payloads?: unknown } | null)?.payloads;
+  // protojson leaves out an empty repeated field: the Temporal CLI sends `{}` for no payloads.
+  const list = (body as { payloads?: unknown } | null)?.payloads ?? [];
   if (!body || typeof body !== 'object' || Array.isArray(body)) bad('#', 'must be an object { payloads: [...] }');
   else if (!Array.isArray(list)) bad('#/payloads', 'must be an array');
   else if (list.length > MAX_PAYLOADS) bad('#/payloads', `at most ${MAX_PAYLOADS} payloads`);
@@ -103,16 +143,32 @@ function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title></head><body style="font-family:sans-serif;max-width:44rem;margin:2rem auto">${body}</body></html>`;
 }
 
-const LOGIN_PAGE = page(
-  'Codec session for the Temporal UI',
-  `<h1>Decrypt payloads in the Temporal UI</h1>
+const isForm = (req: Request) => /^application\/x-www-form-urlencoded\b/i.test(req.get('content-type') ?? '');
+
+/**
+ * The codec's own pages send their forms with the page's origin: under helmet's
+ * `Referrer-Policy: no-referrer` Chromium sends `Origin: null` with a form post, which the origin
+ * check rightly refuses.
+ */
+function sendPage(res: Response, html: string, status = 200): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Referrer-Policy', 'same-origin');
+  res.status(status).type('html').send(html);
+}
+
+/** The sign-in page; `endpoint` is this codec endpoint's URL, to paste into the UI's settings. */
+const loginPage = (endpoint: string) =>
+  page(
+    'Codec session for the Temporal UI',
+    `<h1>Decrypt payloads in the Temporal UI</h1>
 <p>Paste an engineer's token (role <code>admin</code>), e.g. from <code>npm run -s token -- --sub you@bank --roles admin</code>.
-This sets an HttpOnly cookie for <code>/codec</code> on this host that lasts as long as the token (8 hours at most).</p>
-<form method="post" action="session"><textarea name="token" rows="5" cols="70" required></textarea><br><button type="submit">Start session</button></form>
-<p>Then, in the Temporal UI (opened on the same host name as this page), open the codec server settings and turn on
-<b>Include cross-origin credentials</b>.</p>
+This sets an HttpOnly cookie for <code>/codec</code> on this host holding a signed session (not the token) that lasts an hour, or less when the token expires sooner.</p>
+<form method="post" action="session"><label for="token">Token</label><br><textarea id="token" name="token" rows="5" cols="70" required></textarea><br><button type="submit">Start session</button></form>
+<p>Then, in the Temporal UI (opened on the same host name as this page): open a workflow, click the codec icon at the top right,
+choose <b>Use my browser setting and ignore Cluster-level setting</b>, paste <code id="endpoint">${esc(endpoint)}</code> as the browser endpoint,
+turn on <b>Include cross-origin credentials</b>, press <b>Apply</b> and reload the page.</p>
 <form method="post" action="logout"><button type="submit">End session</button></form>`,
-);
+  );
 
 export function codecRouter(opts: CodecServerOptions): Router {
   const router = Router();
@@ -126,7 +182,9 @@ export function codecRouter(opts: CodecServerOptions): Router {
     res.vary('Origin');
     if (origin === undefined) return next();
     const sameOrigin = origin === `${req.protocol}://${req.get('host')}`;
-    if (!allowed.has(origin) && !sameOrigin) return next(new ProblemError('forbidden', 'This origin may not call the codec endpoint'));
+    if (!allowed.has(origin) && !sameOrigin) {
+      return next(new ProblemError('origin_refused', `The origin ${origin === 'null' ? '"null" (an opaque origin)' : origin} is not one of the Temporal UI origins allowed to call the codec endpoint (CODEC_CORS_ORIGINS)`));
+    }
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Access-Control-Allow-Credentials', 'true');
     // The UI reads the answer from another origin: helmet's same-origin resource policy does not apply.
@@ -144,7 +202,13 @@ export function codecRouter(opts: CodecServerOptions): Router {
   async function engineer(req: Request): Promise<Staff> {
     const header = req.get('authorization');
     const cookie = cookieValue(req, CODEC_SESSION_COOKIE);
-    const staff = await opts.authenticate(header ?? (cookie ? `Bearer ${cookie}` : undefined));
+    if (header === undefined && cookie !== undefined) {
+      const session = verifyCodecSession(opts.sessionKey, cookie);
+      if (!session) throw new ProblemError('unauthenticated', 'The codec session has expired or is not valid: sign in again at /codec/login');
+      // Only an admin token ever becomes a session (checked at sign-in).
+      return { id: session.sub, roles: new Set(ENGINEER_ROLES) };
+    }
+    const staff = await opts.authenticate(header);
     assertRole(staff, ENGINEER_ROLES);
     return staff;
   }
@@ -181,9 +245,8 @@ export function codecRouter(opts: CodecServerOptions): Router {
   router.post('/decode', authFirst, json, codecCall('decode'));
   router.post('/encode', authFirst, json, codecCall('encode'));
 
-  router.get('/login', (_req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(LOGIN_PAGE);
+  router.get('/login', (req, res) => {
+    sendPage(res, loginPage(`${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`));
   });
 
   // The browser's way in: a token (header, JSON or the login form) becomes the session cookie.
@@ -194,14 +257,30 @@ export function codecRouter(opts: CodecServerOptions): Router {
       const staff = await opts.authenticate(header);
       assertRole(staff, ENGINEER_ROLES);
       const token = (header as string).trim().replace(/^Bearer\s+/i, '');
-      const exp = decodeJwt(token).exp;
-      const maxAge = Math.max(0, Math.min(CODEC_SESSION_MAX_S, exp ? exp - Math.floor(Date.now() / 1000) : CODEC_SESSION_MAX_S));
-      res.cookie(CODEC_SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/codec', maxAge: maxAge * 1000 });
+      const nowS = Math.floor(Date.now() / 1000);
+      const tokenExp = decodeJwt(token).exp;
+      const exp = Math.min(nowS + CODEC_SESSION_MAX_S, tokenExp ?? nowS + CODEC_SESSION_MAX_S);
+      const maxAge = Math.max(0, exp - nowS);
+      // req.secure is true over HTTPS, also behind a proxy that says so (X-Forwarded-Proto) when TRUST_PROXY trusts it.
+      res.cookie(CODEC_SESSION_COOKIE, signCodecSession(opts.sessionKey, { sub: staff.id, exp }), {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: req.secure,
+        path: '/codec',
+        maxAge: maxAge * 1000,
+      });
       res.setHeader('Cache-Control', 'no-store');
       opts.log.info({ staff: staff.id, maxAgeS: maxAge }, 'codec session started');
-      const expiresAt = new Date(Date.now() + maxAge * 1000).toISOString();
-      if (fromBody && req.is('application/x-www-form-urlencoded')) {
-        res.type('html').send(page('Codec session started', `<p>Session started for <code>${esc(staff.id)}</code> until ${esc(expiresAt)}. Reload the Temporal UI.</p>`));
+      const expiresAt = new Date(exp * 1000).toISOString();
+      if (fromBody && isForm(req)) {
+        sendPage(
+          res,
+          page(
+            'Codec session started',
+            `<h1>Codec session started</h1><p>Signed in as <code id="staff">${esc(staff.id)}</code> until ${esc(expiresAt)}. Reload the Temporal UI.</p>
+<form method="post" action="logout"><button type="submit">End session</button></form>`,
+          ),
+        );
         return;
       }
       res.json({ staff: staff.id, expiresAt });
@@ -210,8 +289,12 @@ export function codecRouter(opts: CodecServerOptions): Router {
     }
   });
 
-  router.post('/logout', (_req, res) => {
-    res.clearCookie(CODEC_SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', path: '/codec' });
+  router.post('/logout', express.urlencoded({ extended: false, limit: '1kb' }), (req, res) => {
+    res.clearCookie(CODEC_SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/codec' });
+    if (isForm(req)) {
+      sendPage(res, page('Codec session ended', '<h1>Codec session ended</h1><p>The cookie is gone; the Temporal UI shows payloads encrypted again. <a href="login">Sign in again</a></p>'));
+      return;
+    }
     res.status(204).end();
   });
 

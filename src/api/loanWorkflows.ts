@@ -7,11 +7,11 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
+import { ApplicationFailure, WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { isStage, type Stage } from '../domain';
+import { startLoanApplication } from '../temporal/startLoanApplication';
 import {
   ACT_REFUSED,
-  loanApplicationStartOptions,
   stateQuery,
   type ActRefusal,
   type LoanApplicationInput,
@@ -32,6 +32,8 @@ export interface LoanWorkflowsOptions {
   actResultWaitMs?: number;
   /** How long to wait for the workflow to accept or refuse an act before answering 503. */
   actAcceptTimeoutMs?: number;
+  /** How long a create waits for Temporal to start the workflow before answering 503 (APPLICATION_START_TIMEOUT_MS). */
+  startTimeoutMs?: number;
 }
 
 export type ActOutcome =
@@ -46,6 +48,7 @@ export class LoanWorkflows {
   private readonly queryTimeoutMs: number;
   private readonly actResultWaitMs: number;
   private readonly actAcceptTimeoutMs: number;
+  private readonly startTimeoutMs: number;
 
   constructor(
     private readonly client: Client,
@@ -54,6 +57,7 @@ export class LoanWorkflows {
     this.queryTimeoutMs = opts.queryTimeoutMs ?? 5_000;
     this.actResultWaitMs = opts.actResultWaitMs ?? 10_000;
     this.actAcceptTimeoutMs = opts.actAcceptTimeoutMs ?? 20_000;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 20_000;
   }
 
   handle(workflowId: string): WorkflowHandle {
@@ -61,23 +65,17 @@ export class LoanWorkflows {
   }
 
   /**
-   * Starts the workflow once: a running one with this id is reused and a closed one is never
-   * started again, so a retried create cannot start a second run.
+   * Starts the workflow once (a retried create finds the run it started; a finished application is
+   * never started again), within the start deadline: a Temporal that does not answer is a 503 with
+   * Retry-After, and the application still gets its workflow from a retry with the same
+   * Idempotency-Key or from the reconciler.
    */
-  async start(input: LoanApplicationInput): Promise<string> {
-    const options = loanApplicationStartOptions(input, this.opts.taskQueue);
+  async start(input: LoanApplicationInput): Promise<void> {
     try {
-      await this.client.workflow.start('loanApplication', {
-        ...options,
-        // A retried create finds the run it started; a finished application is never started again.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
+      await startLoanApplication(this.client, input, { taskQueue: this.opts.taskQueue, timeoutMs: this.startTimeoutMs });
     } catch (err) {
-      // Already started and since closed: the application exists, which is what the caller wants.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw asUnavailable(err);
+      throw asUnavailable(err);
     }
-    return options.workflowId;
   }
 
   /** The workflow's `state`, or null when it cannot answer in time (no worker, no such run). */
@@ -168,6 +166,9 @@ export function refusalProblem(refusal: ActRefusal | undefined): ProblemError {
       return new ProblemError('already_approved', message ?? 'A second approval must come from another approver', ext);
     case 'INVALID_ACT':
       return new ProblemError('invalid_act', message ?? 'The workflow refused this action', ext);
+    case 'NOT_AUTHENTICATED':
+      // The API's own proof refused: late (a worker outage, a clock off) or keys out of step. Signed anew on retry.
+      return new ProblemError('unavailable', `The workflow did not accept the API's signature on this act: ${message ?? 'not authenticated'}; retry with the same Idempotency-Key`, ext, { 'Retry-After': '5' });
     default:
       return new ProblemError('internal', 'The workflow refused this action for an unknown reason', ext);
   }

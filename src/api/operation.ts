@@ -7,7 +7,7 @@ import { ESIGN_SIGNATURE_HEADER, verifyEsignSignature } from '../sandbox/esign-s
 import type { StaffRole } from '../workflows/messages';
 import { assertRole, type Authenticator, type Staff } from './auth';
 import { canonicalJson, sha256Hex, type IdempotencyStore, type StoredAnswer } from './idempotency';
-import { fieldErrors, PROBLEM_CONTENT_TYPE, problemBody, ProblemError, toPointer, validationProblem, type FieldError } from './problem';
+import { fieldErrors, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problemBody, ProblemError, staffMessage, toPointer, validationProblem, type FieldError, type ProblemKind } from './problem';
 import { IdempotencyKeyHeader, ProblemSchema } from './schemas/common';
 
 /**
@@ -52,6 +52,8 @@ export interface Example {
 export interface ResponseDoc {
   description: string;
   schema?: z.ZodType;
+  /** What the answer looks like (shown in /docs; the OpenAPI test checks it against the schema). */
+  example?: unknown;
   headers?: Record<string, { description: string; schema: { type: 'string' } }>;
   contentType?: string;
 }
@@ -76,6 +78,11 @@ export interface OperationSpec<P extends z.ZodType | undefined, Q extends z.ZodT
    * raw body when zod stopped early, so one answer names every bad field.
    */
   bodyRules?: (raw: unknown) => { path: (string | number)[]; message: string }[];
+  /**
+   * Rules that need the configuration (allowed document hosts), run on the parsed request when
+   * every field passed its schema: still before the Idempotency-Key, a table or a workflow.
+   */
+  checks?: (input: { params: Out<P>; query: Out<Q>; body: Out<B> }) => FieldError[];
   /** Accepts an Idempotency-Key header. */
   idempotent?: boolean;
   responses: Record<number, ResponseDoc>;
@@ -105,41 +112,30 @@ const RETRY_AFTER_SECONDS = '2';
 
 function parsePart(schema: z.ZodType | undefined, value: unknown, where: FieldError['in'], errors: FieldError[]): unknown {
   if (!schema) return undefined;
-  const parsed = schema.safeParse(value);
+  const parsed = schema.safeParse(value, { error: staffMessage });
   if (parsed.success) return parsed.data;
   errors.push(...fieldErrors(parsed.error, where));
   return undefined;
 }
 
-/**
- * PostgreSQL cannot store U+0000 in text or jsonb (the insert fails, which was a 500): a string
- * holding one is a bad field like any other. Schemas here are shallow, so the walk stops at a
- * depth no valid request reaches (zod refuses anything deeper anyway).
- */
-export function nulCharacterErrors(value: unknown, where: FieldError['in'], path: (string | number)[] = [], out: FieldError[] = []): FieldError[] {
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) out.push({ pointer: toPointer(path), in: where, code: 'nul_character', message: 'must not contain the NUL character (U+0000)' });
-  } else if (value && typeof value === 'object' && path.length < 16) {
-    for (const [k, v] of Object.entries(value)) nulCharacterErrors(v, where, [...path, Array.isArray(value) ? Number(k) : k], out);
-  }
-  return out;
+/** One error per field: the first (the schemas check the shared text rule, then formats, then lengths). */
+function onePerField(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.in} ${e.pointer}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
-function hasBody(req: Request): boolean {
+export function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 function isJson(req: Request): boolean {
   return Boolean(req.is(['application/json', 'application/*+json']));
-}
-
-function problemAnswer(err: ProblemError, req: Request, requestId: string): StoredAnswer {
-  return {
-    status: err.status,
-    body: { ...problemBody(err.kind, err.detail, err.extensions), instance: req.originalUrl.split('?')[0], requestId },
-    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...err.headers },
-  };
 }
 
 function send(res: Response, answer: StoredAnswer): void {
@@ -175,11 +171,7 @@ export function handlerFor(op: Operation, services: PipelineServices): RequestHa
 
       // 2. Is the request well formed (400, 415)?
       if (op.body && hasBody(req) && !isJson(req)) throw new ProblemError('unsupported_media_type', 'Send the body as application/json');
-      const errors: FieldError[] = [
-        ...nulCharacterErrors(req.params, 'params'),
-        ...nulCharacterErrors(req.query, 'query'),
-        ...(op.body ? nulCharacterErrors(req.body, 'body') : []),
-      ];
+      const errors: FieldError[] = [];
       const params = parsePart(op.params, req.params, 'params', errors);
       const query = parsePart(op.query, req.query, 'query', errors);
       let rawBody: unknown = req.body;
@@ -198,11 +190,12 @@ export function handlerFor(op: Operation, services: PipelineServices): RequestHa
       }
       let key: string | undefined;
       if (op.idempotent) {
-        const header = IdempotencyKeyHeader.safeParse({ 'idempotency-key': req.get('idempotency-key') });
+        const header = IdempotencyKeyHeader.safeParse({ 'idempotency-key': req.get('idempotency-key') }, { error: staffMessage });
         if (header.success) key = header.data['idempotency-key'];
         else errors.push(...fieldErrors(header.error, 'header'));
       }
-      if (errors.length > 0) throw validationProblem(errors);
+      if (errors.length === 0 && op.checks) errors.push(...op.checks({ params, query, body }));
+      if (errors.length > 0) throw validationProblem(onePerField(errors));
 
       const run = (actId: string, keyed: boolean) =>
         op.handle({ req, res, staff: staff as never, params, query, body, actId, keyed, requestId, log });
@@ -222,18 +215,17 @@ export function handlerFor(op: Operation, services: PipelineServices): RequestHa
         if (claim.kind === 'in_progress') {
           throw new ProblemError('idempotency_in_progress', 'The first request with this Idempotency-Key has not finished; retry shortly', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
         }
+        // Only a success is the answer to a key. A refusal depends on the state it met (a 409 "not
+        // waiting" turns into a 200 once the workflow waits) and a failure is worth retrying, so
+        // either releases the key: the retry is judged afresh. Nothing was applied by a refused
+        // act, so judging it again cannot apply anything twice (src/api/README.md).
         let answer: StoredAnswer;
         try {
           const result = await run(sha256Hex(`${scope}\n${key}`).slice(0, 32), true);
           answer = { status: result.status, body: result.body, headers: { 'content-type': 'application/json', ...result.headers } };
         } catch (err) {
-          if (err instanceof ProblemError && err.status < 500) {
-            answer = problemAnswer(err, req, requestId);
-          } else {
-            // Worth retrying with the same key: forget it (the act id stays the same on retry).
-            await services.idempotency.release(scope, key).catch((e) => log.error({ err: (e as Error).message }, 'could not release an idempotency key'));
-            throw err;
-          }
+          await services.idempotency.release(scope, key).catch((e) => log.error({ err: (e as Error).message }, 'could not release an idempotency key'));
+          throw err;
         }
         await services.idempotency.complete(scope, key, answer);
         send(res, answer);
@@ -251,7 +243,23 @@ export function handlerFor(op: Operation, services: PipelineServices): RequestHa
 // ------------------------------------------------------------------------------------------
 // OpenAPI
 
-const problem = (description: string): ResponseConfig => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } });
+/** A problem answer of this status as the API writes it, for the document's examples. */
+export function problemExample(status: number, description: string): Record<string, unknown> {
+  const kind = (Object.keys(PROBLEM_TYPES) as ProblemKind[]).find((k) => PROBLEM_TYPES[k].status === status) ?? 'internal';
+  const body = problemBody(kind, description.replace(/`/g, ''));
+  const extra: Record<string, unknown> =
+    status === 400
+      ? { errors: [{ pointer: '#/applicant/idNumber', in: 'body', code: 'custom', message: 'the check character does not match (GB 11643, ISO 7064 MOD 11-2)' }] }
+      : status === 409
+        ? { stage: 'approval' }
+        : {};
+  return { ...body, ...extra, instance: '/applications/a1b2c3d4-0000-4000-8000-000000000001', requestId: '5f0c2a9e-8d7b-4c1a-9e3f-2b6d4a8c1e07' };
+}
+
+const problem = (status: number, description: string): ResponseConfig => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema, example: problemExample(status, description) } },
+});
 
 /** The express path in OpenAPI syntax: `/applications/:id` → `/applications/{id}`. */
 export function openApiPath(path: string): string {
@@ -263,19 +271,26 @@ export function routeConfig(op: Operation): RouteConfig {
   const responses: RouteConfig['responses'] = {};
   for (const [status, doc] of Object.entries(op.responses)) {
     if (Number(status) >= 400 && !doc.schema) {
-      responses[status] = problem(doc.description);
+      responses[status] = problem(Number(status), doc.description);
       continue;
     }
     responses[status] = {
       description: doc.description,
       ...(doc.headers ? { headers: doc.headers } : {}),
       ...(doc.schema
-        ? { content: { [doc.contentType ?? (Number(status) >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json')]: { schema: doc.schema } } }
+        ? {
+            content: {
+              [doc.contentType ?? (Number(status) >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json')]: {
+                schema: doc.schema,
+                ...(doc.example !== undefined ? { example: doc.example } : {}),
+              },
+            },
+          }
         : {}),
     };
   }
   const add = (status: number, description: string) => {
-    responses[String(status)] ??= problem(description);
+    responses[String(status)] ??= problem(status, description);
   };
   if (op.params || op.query || op.body || op.idempotent) add(400, 'Malformed request: `errors` names every bad field');
   if (op.auth.kind === 'staff') add(401, 'No valid bearer token');
@@ -283,7 +298,7 @@ export function routeConfig(op: Operation): RouteConfig {
   if (op.auth.kind === 'esign') add(401, 'The HMAC signature is missing, wrong or too old');
   if (op.body) {
     add(413, 'The body is larger than the limit');
-    add(415, 'The body is not application/json');
+    add(415, 'The body is not application/json, or is compressed (only uncompressed bodies are accepted)');
   }
   if (op.idempotent) {
     add(409, 'A request with this Idempotency-Key is still running');

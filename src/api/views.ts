@@ -1,5 +1,5 @@
 import { maskIdNumber, maskMobile, maskName, isStage, type Stage } from '../domain';
-import type { applications } from '../db/schema';
+import type { applications, loanEvents } from '../db/schema';
 import type { LoanState, StaffRole } from '../workflows/messages';
 import type { Staff } from './auth';
 import type { ApplicationState } from './schemas/applications';
@@ -15,7 +15,9 @@ export const FULL_PII_BY_ROLE: Readonly<Record<StaffRole, readonly PiiField[]>> 
   officer: [],
   verifier: ['name', 'phone'],
   approver: [],
+  supervisor: [],
   finance: [],
+  collections: [],
   admin: [],
 };
 
@@ -115,4 +117,88 @@ export function stateView(row: ApplicationRow, state: LoanState | null): Applica
 export function auditSnapshot(s: { stage: string; pendingTask?: { kind: string } | string | null }): Record<string, unknown> {
   const task = typeof s.pendingTask === 'string' ? s.pendingTask : (s.pendingTask?.kind ?? null);
   return { stage: s.stage, pendingTask: task };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit trail as staff read it
+
+export type FreeTextField = 'notes' | 'comment' | 'reason';
+
+/**
+ * Who reads what other staff wrote: the verifier's call notes matter to the approver deciding and
+ * to other verifiers; an approver's comment tells the officer what information is wanted; the
+ * reason of a withdrawal is the officer's and the approver's business. Supervisors and admins read
+ * all of it; finance and collections none.
+ */
+export const FREE_TEXT_BY_ROLE: Readonly<Record<StaffRole, readonly FreeTextField[]>> = {
+  officer: ['comment', 'reason'],
+  verifier: ['notes'],
+  approver: ['notes', 'comment', 'reason'],
+  supervisor: ['notes', 'comment', 'reason'],
+  finance: [],
+  collections: [],
+  admin: ['notes', 'comment', 'reason'],
+};
+const FREE_TEXT_FIELDS: readonly FreeTextField[] = ['notes', 'comment', 'reason'];
+
+type EventRow = typeof loanEvents.$inferSelect;
+type Json = Record<string, unknown>;
+
+const ID_NUMBER_ANYWHERE = /(?<![0-9])[1-9]\d{16}[\dXx](?![0-9A-Za-z])/g;
+const MOBILE_ANYWHERE = /(?<![0-9])1[3-9]\d{9}(?![0-9])/g;
+
+/**
+ * Masks personal data in anything staff could have typed: the applicant's own name, ID number and
+ * phone (unless the role sees them in full), and anything shaped like an ID or mobile number.
+ */
+export function maskText(text: string, personal: Record<PiiField, string> | null, full: ReadonlySet<PiiField>): string {
+  let out = text;
+  if (personal) {
+    for (const f of ['idNumber', 'phone', 'name'] as const) {
+      const value = personal[f];
+      if (!full.has(f) && value && value.length > 1) out = out.split(value).join(MASKS[f](value));
+    }
+  }
+  if (!full.has('idNumber')) out = out.replace(ID_NUMBER_ANYWHERE, (m) => maskIdNumber(m));
+  if (!full.has('phone')) out = out.replace(MOBILE_ANYWHERE, (m) => maskMobile(m));
+  return out;
+}
+
+function maskDeep(value: unknown, mask: (s: string) => string, depth = 0): unknown {
+  if (typeof value === 'string') return mask(value);
+  if (depth > 12 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, mask, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v, mask, depth + 1)]));
+}
+
+export function eventView(e: EventRow, staff: Staff, personal: Record<PiiField, string> | null, full: ReadonlySet<PiiField>) {
+  const readable = new Set<FreeTextField>();
+  for (const role of staff.roles) for (const f of FREE_TEXT_BY_ROLE[role]) readable.add(f);
+  const withheld = new Set<string>();
+  const mask = (s: string) => maskText(s, personal, full);
+  const part = (obj: unknown): Json | null => {
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return null;
+    const copy: Json = { ...(obj as Json) };
+    for (const f of FREE_TEXT_FIELDS) {
+      if (copy[f] !== undefined && copy[f] !== null && !readable.has(f)) {
+        copy[f] = null;
+        withheld.add(f);
+      }
+    }
+    return maskDeep(copy, mask) as Json;
+  };
+  const data = part(e.data) ?? {};
+  const before = part(e.before);
+  const after = part(e.after);
+  return {
+    seq: e.seq,
+    at: e.occurredAt.toISOString(),
+    kind: e.kind,
+    actor: e.actor,
+    stage: e.stage,
+    data,
+    before,
+    after,
+    withheld: [...withheld].sort(),
+  };
 }

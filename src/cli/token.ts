@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
-import { mintDevToken, STAFF_ROLES } from '../api/auth';
+import { mintDevToken, STAFF_ROLES, TOKEN_MAX_LIFETIME_S } from '../api/auth';
 import { ConfigError, loadConfig } from '../config';
 import type { StaffRole } from '../workflows/messages';
 
 /**
  * `npm run -s token -- --sub <staffId> --roles <role>[,<role>...] [--expires 8h]` prints a
- * development token signed with JWT_SECRET (issuer and audience from the configuration), for
+ * development token signed with JWT_SECRET (issuer and audience from the configuration; it lives
+ * 8 hours unless --expires says otherwise, at most 12), for
  * `curl -H "Authorization: Bearer $(npm run -s token -- --sub officer-1 --roles officer)"`.
  */
 const USAGE = `usage: npm run -s token -- --sub <staffId> --roles <${STAFF_ROLES.join('|')}>[,...] [--expires 8h]`;
@@ -28,7 +29,8 @@ async function main(): Promise<void> {
   const roles = (values.roles ?? '').split(',').map((r) => r.trim()).filter(Boolean);
   const unknown = roles.filter((r) => !(STAFF_ROLES as readonly string[]).includes(r));
   if (roles.length === 0 || unknown.length > 0) fail(unknown.length ? `unknown role(s): ${unknown.join(', ')}` : '--roles is required');
-  if (values.expires && !/^\d+\s*(s|sec|m|min|h|hr|d|day|w)$/.test(values.expires)) fail('--expires must look like 30m, 8h or 7d');
+  if (values.expires && !/^\d+\s*(s|sec|m|min|h|hr)$/.test(values.expires)) fail('--expires must look like 30m or 8h');
+  if (values.expires && durationSeconds(values.expires) > TOKEN_MAX_LIFETIME_S) fail('--expires may be at most 12h: the API refuses tokens that live longer');
 
   let config;
   try {
@@ -42,6 +44,11 @@ async function main(): Promise<void> {
   }
   const token = await mintDevToken(config, { sub: values.sub, roles: roles as StaffRole[], ...(values.expires ? { expiresIn: values.expires } : {}) });
   process.stdout.write(`${token}\n`);
+}
+
+function durationSeconds(text: string): number {
+  const m = /^(\d+)\s*(s|sec|m|min|h|hr)$/.exec(text) as RegExpExecArray;
+  return Number(m[1]) * (m[2]!.startsWith('h') ? 3600 : m[2]!.startsWith('m') ? 60 : 1);
 }
 
 function fail(message: string): never {

@@ -2,9 +2,10 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { openDb } from '../db/client';
 import { createLogger } from '../logger';
+import { actKeyRingFromConfig } from '../temporal/actKeys';
 import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '../temporal/connection';
 import { installTemporalRuntime } from '../temporal/runtime';
-import { ensureReminderSchedule } from '../temporal/schedules';
+import { ensureSchedules } from '../temporal/schedules';
 import { Client } from '@temporalio/client';
 import { activityDepsFromConfig, createWorker } from '../worker';
 
@@ -15,8 +16,11 @@ import { activityDepsFromConfig, createWorker } from '../worker';
  */
 async function main(): Promise<void> {
   let config;
+  let actKeyRing;
   try {
     config = loadConfig();
+    // Fails here, before anything connects, when production lacks the act-proof keys.
+    actKeyRing = actKeyRingFromConfig(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -35,15 +39,18 @@ async function main(): Promise<void> {
   const dataConverter = dataConverterFromConfig(config);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATABASE_URL ? undefined : path.join(config.DATA_DIR, 'pglite') });
   const connection = await connectWorker(target);
+  // The client the reconciler's activity starts orphaned applications with, and the Schedules' setup.
+  const clientConnection = await connectClient(target);
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    deps: activityDepsFromConfig(config, db.db),
+    deps: activityDepsFromConfig(config, db.db, client),
+    actKeyRing,
     dataConverter,
   });
 
-  const clientConnection = await connectClient(target);
   // The loan search attributes must exist before a workflow upserts them (a fresh cluster, e.g.
   // docker compose, has none); on Temporal Cloud they are registered in its console instead.
   try {
@@ -52,16 +59,8 @@ async function main(): Promise<void> {
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not register search attributes; register them on the cluster');
   }
-  // Every worker ensures the daily reminders Schedule; doing it twice is harmless (idempotent).
-  try {
-    await ensureReminderSchedule(new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }), {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-    });
-  } catch (err) {
-    log.error({ err: (err as Error).message }, 'could not ensure the repayment reminders schedule');
-  } finally {
-    await clientConnection.close();
-  }
+  // Every worker ensures the Schedules (reminders, reconciler); doing it twice is harmless (idempotent).
+  await ensureSchedules(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, RECONCILE_EVERY_MS: config.RECONCILE_EVERY_MS, ORPHAN_AFTER_MS: config.ORPHAN_AFTER_MS }, log);
 
   const stop = (signal: string) => {
     log.info({ signal }, 'draining');
@@ -72,6 +71,7 @@ async function main(): Promise<void> {
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: target.address }, 'worker polling');
   await worker.run();
   await connection.close();
+  await clientConnection.close();
   await db.close();
   log.info('worker stopped');
 }

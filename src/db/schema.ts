@@ -57,18 +57,76 @@ export const applications = pgTable(
     /** Mirror of the workflow's stage for work queues; the workflow is the source of truth. */
     stage: text('stage').notNull().default('intake'),
     pendingTask: text('pending_task'),
+    /**
+     * The pending task's clock and progress, mirrored for the work queues (null while nothing is
+     * pending, and for runs started before the workflow mirrored them): since when, when it
+     * escalates (SLA) and expires, whether it has escalated, and the approvals it needs and has.
+     */
+    pendingSince: timestamp('pending_since', { withTimezone: true, mode: 'date' }),
+    slaAt: timestamp('sla_at', { withTimezone: true, mode: 'date' }),
+    deadlineAt: timestamp('deadline_at', { withTimezone: true, mode: 'date' }),
+    escalated: boolean('escalated').notNull().default(false),
+    approvalsNeeded: integer('approvals_needed'),
+    approvedBy: jsonb('approved_by').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
     riskGrade: text('risk_grade'),
     loanId: text('loan_id'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /**
+     * When some process first saw this application's workflow exist (the API or the reconciler
+     * after starting it, the workflow's own first activity). Null: perhaps no workflow yet, which
+     * the reconciler repairs (src/workflows/applicationReconciler.ts).
+     */
+    workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
     // Work queues page by (stage, pending task) in creation order.
     index('applications_queue_idx').on(t.stage, t.pendingTask, t.createdAt, t.id),
     index('applications_created_idx').on(t.createdAt, t.id),
     index('applications_applicant_idx').on(t.applicantId),
+    // The supervisor's queue and the "SLA breached" filter look at open tasks by their SLA.
+    index('applications_escalated_idx').on(t.slaAt, t.id).where(sql`escalated`),
+    index('applications_sla_idx').on(t.slaAt, t.id).where(sql`pending_task is not null`),
+    index('applications_branch_idx').on(t.branchId, t.stage),
+    // The reconciler pages the applications nobody has seen a workflow of: a handful, not the table.
+    index('applications_unstarted_idx').on(t.createdAt, t.id).where(sql`workflow_started_at is null`),
   ],
 );
+
+/**
+ * Who is working on an application's pending task. A claim belongs to one task instance (its kind
+ * and `since`): when the workflow moves on, the claim no longer applies. It lapses at `expires_at`
+ * unless renewed. Written by the API only; every claim and release is also in loan_events.
+ */
+export const taskClaims = pgTable(
+  'task_claims',
+  {
+    applicationId: text('application_id')
+      .primaryKey()
+      .references(() => applications.id),
+    taskKind: text('task_kind').notNull(),
+    taskSince: timestamp('task_since', { withTimezone: true, mode: 'date' }),
+    claimedBy: text('claimed_by').notNull(),
+    claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('task_claims_claimant_idx').on(t.claimedBy, t.expiresAt)],
+);
+
+/**
+ * The duplicate screen's one fact: for each person (keyed hash of the ID number) the one application
+ * that may be open. The API claims it before it writes an application and the workflow's screen
+ * confirms it; whoever does not hold the claim is the duplicate. A claim whose workflow nobody has
+ * seen for ORPHAN_AFTER_MS is an orphan's and may be taken over, so an application whose workflow
+ * does not exist never blocks the person. Written only by src/db/openApplications.ts.
+ */
+export const openApplications = pgTable('open_applications', {
+  idNumberHash: text('id_number_hash').primaryKey(),
+  applicationId: text('application_id').notNull().unique(),
+  claimedAt: timestamp('claimed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  /** When the holder's workflow was seen to exist; from then on the claim is never taken over. */
+  workflowSeenAt: timestamp('workflow_seen_at', { withTimezone: true, mode: 'date' }),
+});
 
 export const vehicles = pgTable('vehicles', {
   id: text('id').primaryKey(),
@@ -211,10 +269,29 @@ export const loans = pgTable(
     closedAt: timestamp('closed_at', tz),
     /** `repaid` | `early_payoff`. */
     closedHow: text('closed_how'),
+    /** The branch of the application (copied at booking, for the loan book). */
+    branchId: text('branch_id'),
+    /**
+     * The servicing terms the loan was signed with (penalty, cost cap, allocation order, fee
+     * schedule: ServicingTerms); loans booked before the ledger have the legacy terms.
+     */
+    servicingTerms: jsonb('servicing_terms').notNull(),
+    // The ledger's position as last computed (the loan book reads it; the ledger is the truth).
+    positionAsOf: date('position_as_of', { mode: 'string' }),
+    outstandingPrincipalFen: fen('outstanding_principal_fen'),
+    overdueFen: fen('overdue_fen').notNull().default(0),
+    penaltyFen: fen('penalty_fen').notNull().default(0),
+    daysPastDue: integer('days_past_due').notNull().default(0),
+    scheduleVersion: integer('schedule_version').notNull().default(1),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
   },
-  (t) => [index('loans_status_bucket_idx').on(t.status, t.bucket), index('loans_applicant_idx').on(t.applicantId)],
+  (t) => [
+    index('loans_status_bucket_idx').on(t.status, t.bucket),
+    index('loans_applicant_idx').on(t.applicantId),
+    // The loan book pages by id within status, bucket and branch.
+    index('loans_book_idx').on(t.status, t.bucket, t.branchId, t.id),
+  ],
 );
 
 /** The repayment schedule with what has been paid towards each instalment. */
@@ -235,6 +312,10 @@ export const installments = pgTable(
     paidFen: fen('paid_fen').notNull().default(0),
     /** scheduled | due | paid | overdue. `paid` is written with paid_fen in one transaction. */
     status: text('status').notNull().default('scheduled'),
+    /** The schedule version the amounts come from (a prepayment re-amortises into a new one). */
+    version: integer('version').notNull().default(1),
+    /** Penalty interest owed on it and not yet paid, as last computed by the ledger. */
+    penaltyFen: fen('penalty_fen').notNull().default(0),
     paidAt: timestamp('paid_at', tz),
     updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
   },
@@ -247,28 +328,77 @@ export const installments = pgTable(
   ],
 );
 
-/** Every repayment received; the bank's reference makes recording it idempotent. */
-export const repayments = pgTable(
-  'repayments',
+/**
+ * Every transaction of a loan's servicing ledger, in booking order (`seq`): money received
+ * (repayments, prepayments: idempotent by the bank's reference), and the acts a second finance
+ * user approved (reversals, waivers, refunds). Balances are never stored as truth: they are the
+ * ledger (src/domain/ledger) over these rows. Append-only; written by src/activities/loans.ts.
+ */
+export const loanTransactions = pgTable(
+  'loan_transactions',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    loanId: text('loan_id')
+      .notNull()
+      .references(() => loans.id),
+    /** The ledger's id of the transaction, unique in the loan (`ref:<reference>`, `reversal:<reference>`, `waiver:<id>`, `refund:<id>`). */
+    txnId: text('txn_id').notNull(),
+    /** repayment | prepayment | reversal | waiver | refund */
+    kind: text('kind').notNull(),
+    /** The bank's payment reference of money received. */
+    reference: text('reference'),
+    amountFen: fen('amount_fen'),
+    /** Asia/Shanghai date it takes effect on. */
+    valueDate: date('value_date', { mode: 'string' }).notNull(),
+    /** When the money arrived (money received). */
+    paidAt: timestamp('paid_at', tz),
+    /** Prepayment: reduce_installment | reduce_term. */
+    mode: text('mode'),
+    /** Waiver: penalty | interest | fee. */
+    component: text('component'),
+    /** Reversal: the txn_id of the money it takes out. */
+    targetTxnId: text('target_txn_id'),
+    reasonCode: text('reason_code'),
+    /** Who booked it (finance user, `bank-feed`), and for four-eyes acts who approved it. */
+    actor: text('actor').notNull(),
+    approvedBy: text('approved_by'),
+    /** The payment provider's refund id (refunds). */
+    providerRef: text('provider_ref'),
+    bookedAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('loan_transactions_txn_idx').on(t.loanId, t.txnId),
+    // One bank reference is one payment, whatever kind.
+    uniqueIndex('loan_transactions_reference_idx').on(t.loanId, t.reference).where(sql`reference is not null`),
+    index('loan_transactions_loan_idx').on(t.loanId, t.seq),
+  ],
+);
+
+/**
+ * The schedule versions of a loan as the ledger computes them: version 1 at booking, one more for
+ * every prepayment that re-amortised the principal (the lines of the whole schedule as it then
+ * stood). Rewritten with the ledger's answer whenever a transaction is booked.
+ */
+export const scheduleVersions = pgTable(
+  'schedule_versions',
   {
     loanId: text('loan_id')
       .notNull()
       .references(() => loans.id),
-    reference: text('reference').notNull(),
-    amountFen: fen('amount_fen').notNull(),
-    paidAt: timestamp('paid_at', tz).notNull(),
-    actor: text('actor').notNull(),
-    /** `regular` | `early_payoff`. */
-    kind: text('kind').notNull().default('regular'),
-    /** [{ seq, amountFen }] applied to instalments, oldest first. */
-    allocations: jsonb('allocations').notNull().default(sql`'[]'::jsonb`),
-    /** Prepayment fee taken (early payoff only). */
-    feeFen: fen('fee_fen').notNull().default(0),
-    /** Beyond everything owed: to be refunded. */
-    unappliedFen: fen('unapplied_fen').notNull().default(0),
+    version: integer('version').notNull(),
+    /** origination | prepayment | payoff */
+    reason: text('reason').notNull(),
+    /** The loan_transactions.txn_id that made it (null for version 1). */
+    createdBy: text('created_by'),
+    effectiveDate: date('effective_date', { mode: 'string' }).notNull(),
+    fromSeq: integer('from_seq').notNull(),
+    mode: text('mode'),
+    principalFen: fen('principal_fen').notNull(),
+    /** [{ seq, periodStartDate, dueDate, principalFen, interestFen, totalFen, openingBalanceFen, closingBalanceFen }] */
+    lines: jsonb('lines').notNull(),
     recordedAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.loanId, t.reference] })],
+  (t) => [primaryKey({ columns: [t.loanId, t.version] })],
 );
 
 /**

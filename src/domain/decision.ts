@@ -327,11 +327,30 @@ export function offerChangeProblems(change: OfferChange, context: { maxLoanFen: 
   }
   if (change.annualRateBps !== undefined) {
     const { minAnnualRateBps: lo, maxAnnualRateBps: hi } = policy.loan;
+    const cap = policy.servicing.terms.costCapBps;
     if (!Number.isSafeInteger(change.annualRateBps) || change.annualRateBps < lo || change.annualRateBps > hi) {
       problems.push({ field: 'annualRateBps', message: `annual rate must be between ${lo} and ${hi} bps` });
+    } else if (cap !== null && highestAprBps(change.annualRateBps, policy) > cap) {
+      problems.push({ field: 'annualRateBps', message: `the APR at this rate would exceed the ${bpsToPercentString(cap)} cap on the annualised cost of a loan` });
     }
   }
   return problems;
+}
+
+/**
+ * The highest APR a loan at this rate can have under the policy: the shortest allowed term (where
+ * the upfront fee weighs most), either method. The annualised cost cap is checked against it
+ * when an offer is made or changed, so no loan is signed above the cap.
+ */
+export function highestAprBps(annualRateBps: Bps, policy: ProductPolicy = DEFAULT_POLICY): Bps {
+  const termMonths = Math.min(...policy.loan.allowedTermMonths);
+  const principalFen = policy.loan.minAmountFen;
+  let highest = 0;
+  for (const method of policy.loan.repaymentMethods) {
+    const payments = buildSchedule({ principalFen, annualRateBps, termMonths, method, disbursementDate: '2000-01-01' }).map((i) => i.totalFen);
+    highest = Math.max(highest, aprBps({ principalFen, upfrontFeeFen: applyBps(principalFen, policy.fees.upfrontFeeBps), payments }));
+  }
+  return highest;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,6 +369,11 @@ export interface ApprovalEvaluation {
   complete: boolean;
 }
 
+/** Staff ids name one person however they are cased or padded (`probe-case` is `PROBE-CASE `). */
+export function sameStaffId(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
 /**
  * Whether `approverId`'s approval counts and whether it completes the decision. Nobody approves
  * an application they submitted; at or above the four-eyes threshold two different approvers are
@@ -361,11 +385,12 @@ export function evaluateApproval(
 ): ApprovalEvaluation {
   const required: 1 | 2 = requiresFourEyes(input.amountFen, policy) ? 2 : 1;
   const approvals: string[] = [];
-  for (const id of input.priorApprovals) if (id !== input.submittedBy && !approvals.includes(id)) approvals.push(id);
+  const counted = (id: string) => approvals.some((a) => sameStaffId(a, id));
+  for (const id of input.priorApprovals) if (!sameStaffId(id, input.submittedBy) && !counted(id)) approvals.push(id);
   let refusal: ApprovalRefusal | null = null;
   if (approvals.length >= required) refusal = 'ALREADY_COMPLETE';
-  else if (input.approverId === input.submittedBy) refusal = 'SUBMITTER_CANNOT_APPROVE';
-  else if (approvals.includes(input.approverId)) refusal = 'ALREADY_APPROVED_BY_THIS_APPROVER';
+  else if (sameStaffId(input.approverId, input.submittedBy)) refusal = 'SUBMITTER_CANNOT_APPROVE';
+  else if (counted(input.approverId)) refusal = 'ALREADY_APPROVED_BY_THIS_APPROVER';
   if (refusal === null) approvals.push(input.approverId);
   return { counts: refusal === null, refusal, approvals, requiredApprovals: required, complete: approvals.length >= required };
 }

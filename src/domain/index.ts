@@ -10,3 +10,5 @@ export * from './stages';
 export * from './policy';
 export * from './decision';
 export * from './servicing';
+export * from './servicingRules';
+export * from './ledger';

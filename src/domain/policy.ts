@@ -26,6 +26,59 @@ export interface OverdueBucketRule {
   actions: readonly CollectionAction[];
 }
 
+/** What a payment pays, in this order (default 罚息 → 利息 → 本金). */
+export const ALLOCATION_COMPONENTS = ['penalty', 'interest', 'principal'] as const;
+export type AllocationComponent = (typeof ALLOCATION_COMPONENTS)[number];
+
+/** One band of the early-repayment fee (提前还款违约金): months since disbursement, upper bound exclusive. */
+export interface EarlyRepaymentFeeBand {
+  /** The band applies while fewer than this many months have passed since disbursement; null: ever after. */
+  beforeMonth: number | null;
+  bps: Bps;
+}
+
+/**
+ * The servicing terms a loan is signed with. They are copied onto the loan when it is booked
+ * (`loans.servicing_terms`), so a later change of product policy never changes a running loan.
+ */
+export interface ServicingTerms {
+  penalty: {
+    /** Penalty rate as a multiple of the contract rate, in thousandths (1500 = 1.5×); 0 = no penalty. */
+    rateMultiplePermille: number;
+    /** What the penalty accrues on: the overdue principal, or overdue principal and interest. */
+    base: 'principal' | 'principal_and_interest';
+    /** An overdue amount paid within this many days of its due date owes no penalty; after it, penalty counts from the due date. */
+    graceDays: number;
+    /** Days per year of the daily rate (日利率 = 年利率 / 360). */
+    dayCountBasis: 360 | 365;
+  };
+  /**
+   * The total cost of the loan (interest, penalties, fees charged so far) may not exceed this
+   * annual rate, simple, on the principal actually outstanding each day; null: no cap. Checked
+   * at signing (the APR) and at every accrual (penalties and fees beyond it are not charged).
+   */
+  costCapBps: Bps | null;
+  allocation: {
+    order: readonly AllocationComponent[];
+    /** `instalment`: every component of the oldest instalment before the next; `component`: each component across all instalments first. */
+    across: 'instalment' | 'component';
+  };
+  /** Bands in increasing order of beforeMonth; past the last band no fee. */
+  earlyRepaymentFee: readonly EarlyRepaymentFeeBand[];
+}
+
+export interface ServicingPolicy {
+  terms: ServicingTerms;
+  /** A payoff quote may be asked for today or up to this many days ahead, and is valid until its date. */
+  payoffQuoteMaxDaysAhead: number;
+  /** A payment's time may be at most this far in the future (clock skew between systems). */
+  valueDateSkewMs: number;
+  /** Reversals, waivers and refunds waiting for their second finance user, per loan. */
+  maxPendingApprovals: number;
+  /** A closed loan with unapplied credit waits this long for its refund before its workflow ends. */
+  closedCreditRefundDays: number;
+}
+
 export interface ProductPolicy {
   loan: {
     minAmountFen: Fen;
@@ -77,6 +130,7 @@ export interface ProductPolicy {
   documents: DocumentRules;
   overdueBuckets: readonly OverdueBucketRule[];
   reminders: { daysBeforeDue: readonly number[] };
+  servicing: ServicingPolicy;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -128,6 +182,32 @@ export const DEFAULT_POLICY: ProductPolicy = deepFreeze<ProductPolicy>({
     { bucket: 'M3+', minDays: 91, maxDays: null, actions: ['collections_handoff'] },
   ],
   reminders: { daysBeforeDue: [3, 0] },
+  servicing: {
+    terms: {
+      penalty: { rateMultiplePermille: 1500, base: 'principal', graceDays: 3, dayCountBasis: 360 },
+      costCapBps: 2400,
+      allocation: { order: ['penalty', 'interest', 'principal'], across: 'instalment' },
+      earlyRepaymentFee: [
+        { beforeMonth: 12, bps: 300 },
+        { beforeMonth: 24, bps: 100 },
+      ],
+    },
+    payoffQuoteMaxDaysAhead: 30,
+    valueDateSkewMs: 5 * MINUTE_MS,
+    maxPendingApprovals: 20,
+    closedCreditRefundDays: 90,
+  },
+});
+
+/**
+ * The terms of loans booked before the servicing ledger: their contracts said nothing of penalty
+ * interest or early-repayment fees, so the ledger charges neither (the migration gives them these).
+ */
+export const LEGACY_SERVICING_TERMS: ServicingTerms = deepFreeze<ServicingTerms>({
+  penalty: { rateMultiplePermille: 0, base: 'principal', graceDays: 3, dayCountBasis: 360 },
+  costCapBps: 2400,
+  allocation: { order: ['penalty', 'interest', 'principal'], across: 'instalment' },
+  earlyRepaymentFee: [],
 });
 
 type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
@@ -169,12 +249,45 @@ export function policyProblems(policy: ProductPolicy): string[] {
     const rate = policy.ratesByGradeBps[grade];
     if (rate < loan.minAnnualRateBps || rate > loan.maxAnnualRateBps) problems.push(`rate for grade ${grade} outside the allowed range`);
   }
+  problems.push(...servicingTermsProblems(policy.servicing.terms));
+  const s = policy.servicing;
+  if (!(Number.isSafeInteger(s.payoffQuoteMaxDaysAhead) && s.payoffQuoteMaxDaysAhead >= 0)) problems.push('payoff quote horizon must be a whole number of days');
+  if (!(s.valueDateSkewMs >= 0)) problems.push('value date skew must not be negative');
+  if (!(Number.isSafeInteger(s.maxPendingApprovals) && s.maxPendingApprovals >= 1)) problems.push('at least one pending approval must be allowed');
   let expectMin = 1;
   for (const b of policy.overdueBuckets) {
     if (b.minDays !== expectMin) problems.push(`overdue bucket ${b.bucket} should start at day ${expectMin}`);
     if (b.maxDays === null) break;
     expectMin = b.maxDays + 1;
   }
+  return problems;
+}
+
+/** What is inconsistent in a loan's servicing terms (empty when usable). */
+export function servicingTermsProblems(terms: ServicingTerms): string[] {
+  const problems: string[] = [];
+  const p = terms.penalty;
+  if (!(Number.isSafeInteger(p.rateMultiplePermille) && p.rateMultiplePermille >= 0 && p.rateMultiplePermille <= 10_000)) {
+    problems.push('penalty multiple must be 0 to 10× in thousandths');
+  }
+  if (p.base !== 'principal' && p.base !== 'principal_and_interest') problems.push('penalty base must be principal or principal_and_interest');
+  if (!(Number.isSafeInteger(p.graceDays) && p.graceDays >= 0 && p.graceDays <= 90)) problems.push('grace days must be 0 to 90');
+  if (p.dayCountBasis !== 360 && p.dayCountBasis !== 365) problems.push('day count basis must be 360 or 365');
+  if (terms.costCapBps !== null && !(Number.isSafeInteger(terms.costCapBps) && terms.costCapBps > 0)) problems.push('cost cap must be a positive rate or null');
+  const order = terms.allocation.order;
+  if (order.length !== ALLOCATION_COMPONENTS.length || ALLOCATION_COMPONENTS.some((c) => !order.includes(c))) {
+    problems.push('allocation order must name penalty, interest and principal once each');
+  }
+  if (terms.allocation.across !== 'instalment' && terms.allocation.across !== 'component') problems.push('allocation must be across instalment or component');
+  let before = 0;
+  terms.earlyRepaymentFee.forEach((band, i) => {
+    if (!(Number.isSafeInteger(band.bps) && band.bps >= 0 && band.bps <= 10_000)) problems.push(`fee band ${i + 1}: bps must be 0 to 10,000`);
+    if (band.beforeMonth === null) {
+      if (i !== terms.earlyRepaymentFee.length - 1) problems.push('only the last fee band may be open-ended');
+    } else if (!(Number.isSafeInteger(band.beforeMonth) && band.beforeMonth > before)) {
+      problems.push('fee bands must be in increasing order of months');
+    } else before = band.beforeMonth;
+  });
   return problems;
 }
 

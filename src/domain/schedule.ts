@@ -65,7 +65,9 @@ export interface Installment {
   closingBalanceFen: Fen;
 }
 
-type Amounts = Omit<Installment, 'seq' | 'periodStartDate' | 'dueDate'>;
+/** An instalment's amounts without its dates. */
+export type AmortizationRow = Omit<Installment, 'seq' | 'periodStartDate' | 'dueDate'>;
+type Amounts = AmortizationRow;
 
 const MONTHS_PER_YEAR_BPS = 120_000n; // 12 months × 10,000 bps
 
@@ -130,6 +132,11 @@ function amortize(terms: LoanTerms): Amounts[] {
     balance = closing;
   }
   return rows;
+}
+
+/** The amounts of every instalment of `terms` (the servicing ledger re-amortises with it). */
+export function amortizationRows(terms: LoanTerms): AmortizationRow[] {
+  return amortize(terms);
 }
 
 /** The due date of every instalment: monthly, end-of-month safe. */

@@ -14,6 +14,11 @@ export const ACTIVE_STAGES = [
 ] as const;
 export const TERMINAL_STAGES = ['closed', 'rejected', 'withdrawn', 'expired', 'failed'] as const;
 export const STAGES = [...ACTIVE_STAGES, ...TERMINAL_STAGES] as const;
+/**
+ * Stages of an application still in origination: while a person has one, a second application of
+ * theirs is a duplicate (SPEC §2, intake). A loan in servicing does not block a new application.
+ */
+export const OPEN_APPLICATION_STAGES = ACTIVE_STAGES.filter((s) => s !== 'servicing');
 
 export type ActiveStage = (typeof ACTIVE_STAGES)[number];
 export type TerminalStage = (typeof TERMINAL_STAGES)[number];

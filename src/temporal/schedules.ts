@@ -1,5 +1,5 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
-import { REMINDERS_SCHEDULE_ID } from '../workflows/messages';
+import { RECONCILER_SCHEDULE_ID, REMINDERS_SCHEDULE_ID } from '../workflows/messages';
 
 /**
  * The Temporal Schedule that starts the daily repayment-reminder sweep: 08:00 every day in
@@ -69,6 +69,83 @@ export async function ensureReminderSchedule(client: Client, opts: ReminderSched
     policies: { ...prev.policies, ...def.policies },
   }));
   return 'updated';
+}
+
+export interface ReconcilerScheduleOptions {
+  taskQueue: string;
+  /** RECONCILE_EVERY_MS: how often it runs. */
+  everyMs: number;
+  /** ORPHAN_AFTER_MS: how old an application without a workflow must be to count as an orphan. */
+  orphanAfterMs: number;
+  /** Default RECONCILER_SCHEDULE_ID; tests use their own. */
+  scheduleId?: string;
+}
+
+/**
+ * The Schedule that starts the reconciler (src/workflows/applicationReconciler.ts) every
+ * `everyMs`: never two at once (SKIP), a short catch-up window (one run after an outage covers
+ * everything missed), and an execution timeout so a run stuck without a worker does not hold the
+ * Schedule forever. Created or brought up to date like the reminders' Schedule, keeping its state.
+ */
+export async function ensureReconcilerSchedule(client: Client, opts: ReconcilerScheduleOptions): Promise<'created' | 'updated'> {
+  const scheduleId = opts.scheduleId ?? RECONCILER_SCHEDULE_ID;
+  const seconds = Math.round(opts.orphanAfterMs / 1000);
+  const def = {
+    spec: { intervals: [{ every: opts.everyMs }] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'reconcileApplications',
+      workflowId: 'application-reconciler',
+      taskQueue: opts.taskQueue,
+      args: [{ olderThanMs: opts.orphanAfterMs }],
+      workflowExecutionTimeout: '15 minutes',
+      staticSummary: `Start the workflow of every application committed more than ${seconds} s ago without one`,
+      staticDetails:
+        'An application whose API died between the database commit and the workflow start (or whose start Temporal did not answer) is an orphan. This run starts each by its workflow id, as the API would; the orphan\'s own intake screen then decides whether it may go on. See src/workflows/applicationReconciler.ts.',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+  };
+  try {
+    await client.schedule.create({
+      scheduleId,
+      ...def,
+      state: { note: 'Starts the workflows of orphaned applications (created at worker start; see src/temporal/schedules.ts)' },
+    });
+    return 'created';
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  await client.schedule.getHandle(scheduleId).update((prev: ScheduleDescription) => ({
+    ...prev,
+    spec: def.spec,
+    action: def.action,
+    policies: { ...prev.policies, ...def.policies },
+  }));
+  return 'updated';
+}
+
+export interface ScheduleSettings {
+  taskQueue: string;
+  RECONCILE_EVERY_MS: number;
+  ORPHAN_AFTER_MS: number;
+}
+
+/**
+ * Every Schedule of the system, created or updated; each failure is reported, not thrown (a key
+ * without schedule rights must not stop a worker). Run at every worker start: idempotent.
+ */
+export async function ensureSchedules(client: Client, s: ScheduleSettings, log: { info(o: object, m: string): void; error(o: object, m: string): void }): Promise<void> {
+  const all: [string, () => Promise<'created' | 'updated'>][] = [
+    [REMINDERS_SCHEDULE_ID, () => ensureReminderSchedule(client, { taskQueue: s.taskQueue })],
+    [RECONCILER_SCHEDULE_ID, () => ensureReconcilerSchedule(client, { taskQueue: s.taskQueue, everyMs: s.RECONCILE_EVERY_MS, orphanAfterMs: s.ORPHAN_AFTER_MS })],
+  ];
+  for (const [scheduleId, ensure] of all) {
+    try {
+      log.info({ scheduleId, outcome: await ensure() }, 'schedule ensured');
+    } catch (err) {
+      log.error({ scheduleId, err: (err as Error).message }, 'could not ensure the schedule');
+    }
+  }
 }
 
 /** What an engineer wants to see of the Schedule: its definition and its next and recent runs. */

@@ -3,7 +3,8 @@
  * workflow knows. The update validators and the signal handlers both call it, so the API's
  * synchronous answer and the fate of a signal from the Temporal UI can never disagree.
  */
-import { DEFAULT_POLICY, evaluateApproval, isReasonCode, offerChangeProblems, withdrawable, type Offer, type ProductPolicy, type Stage } from '../domain';
+import { DEFAULT_POLICY, evaluateApproval, isReasonCode, offerChangeProblems, sameStaffId, withdrawable, type Offer, type ProductPolicy, type Stage } from '../domain';
+import { ESIGN_PROVIDER_ACTOR, verifyActProof, type ActKeyRing, type ActProofVerdict } from './actProof';
 import type {
   ActRefusal,
   ActRefusalCode,
@@ -49,6 +50,31 @@ export interface ActView {
   policy?: ProductPolicy;
 }
 
+/** Who may do each act: the proof's roles must hold one of them (the API checks the same, src/api/routes). */
+export function actRoles<N extends ActName>(name: N, payload: ActPayloads[N]): readonly string[] {
+  switch (name) {
+    case 'phoneVerificationCompleted':
+      return ['verifier'];
+    case 'approvalDecision':
+      return ['approver'];
+    case 'contractSigned':
+      // The provider's callback is signed by the API as the provider once its HMAC checked out.
+      return (payload as ContractSigned | undefined)?.source === 'esign_callback' ? [ESIGN_PROVIDER_ACTOR] : ['officer'];
+    default:
+      return ['officer'];
+  }
+}
+
+/** Whether the act carries the API's valid proof for this workflow, now (workflow time). */
+export function authenticateAct<N extends ActName>(name: N, payload: ActPayloads[N], at: { workflowId: string; nowMs: number; ring: ActKeyRing }): ActProofVerdict {
+  return verifyActProof(payload, { act: name, workflowId: at.workflowId, roles: actRoles(name, payload), allowEmergency: true }, at.ring, at.nowMs);
+}
+
+/** The refusal of an act whose proof did not verify. */
+export function unauthenticated(verdict: Extract<ActProofVerdict, { ok: false }>, stage: Stage): ActRefusal {
+  return { code: 'NOT_AUTHENTICATED', stage, message: `${verdict.message} (${verdict.problem})` };
+}
+
 const PHONE_OUTCOMES = new Set(['passed', 'failed', 'unreachable']);
 const DECISIONS = new Set(['approve', 'reject', 'request_info']);
 
@@ -90,7 +116,7 @@ export function refuseAct<N extends ActName>(name: N, payload: ActPayloads[N], v
       if (stage !== 'approval' || !view.awaitingApproval) return notWaiting('an approval decision');
       if (!DECISIONS.has(a.decision)) return refusal('INVALID_ACT', stage, 'decision must be approve, reject or request_info');
       // Four eyes: whoever submitted the application takes no part in deciding it.
-      if (a.actor === view.submittedBy) return refusal('SUBMITTER_CANNOT_APPROVE', stage, 'the submitting officer cannot decide this application');
+      if (sameStaffId(a.actor, view.submittedBy)) return refusal('SUBMITTER_CANNOT_APPROVE', stage, 'the submitting officer cannot decide this application');
       if (a.decision !== 'approve') {
         if (!isReasonCode(a.reasonCode)) return refusal('INVALID_ACT', stage, `${a.decision} needs a known reasonCode`);
         return null;

@@ -2,3 +2,4 @@
 export { loanApplication } from './loanApplication';
 export { loanServicing } from './loanServicing';
 export { repaymentReminders } from './repaymentReminders';
+export { reconcileApplications } from './applicationReconciler';

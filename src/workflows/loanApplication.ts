@@ -17,6 +17,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -64,7 +65,8 @@ import {
   type Stage,
   type TerminalStage,
 } from '../domain';
-import { refuseAct, type ActName, type ActPayloads, type ActView } from './acts';
+import { authenticateAct, refuseAct, unauthenticated, type ActName, type ActPayloads, type ActView } from './acts';
+import { BUNDLED_ACT_KEY_RING, isLateProof, type ActProofVerdict, type EmergencyReasonCode } from './actProof';
 import {
   ACT_REFUSED,
   approvalDecisionSignal,
@@ -216,22 +218,45 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
 
   // ------------------------------------------------------------------ publishing
 
-  let published = { stage: '', pending: '', grade: '' };
+  // Runs started before this change mirror stage, task kind and grade only; decided once, at the
+  // start, so a replayed run keeps the mirror writes it made.
+  const mirrorTaskDetail = patched('mirror-task-detail');
+  const taskKey = (t: PendingTask | null) => (mirrorTaskDetail && t ? `${t.since}|${t.escalated}|${t.approvedBy?.length ?? 0}|${t.approvalsNeeded ?? 0}` : '');
+  let published = { stage: '', pending: '', grade: '', task: '' };
   // Mirror writes run one after another, so the row never ends on an older state than the last.
   let mirrored: Promise<void> = Promise.resolve();
   /** Search attributes, current details and the applications row follow every change. */
   function publish(): Promise<void> {
     const pending = state.pendingTask?.kind ?? 'none';
     const grade = state.riskGrade ?? '';
+    const t = state.pendingTask;
+    const task = taskKey(t);
     setCurrentDetails(currentDetails());
-    if (published.stage === state.stage && published.pending === pending && published.grade === grade) return mirrored;
-    upsertSearchAttributes([
-      { key: SA.LoanStage, value: state.stage },
-      { key: SA.PendingTask, value: pending },
-      ...(grade ? [{ key: SA.RiskGrade, value: grade }] : []),
-    ]);
-    published = { stage: state.stage, pending, grade };
-    const row = { applicationId, stage: state.stage, pendingTask: state.pendingTask?.kind ?? null, riskGrade: state.riskGrade, loanId: state.loanId };
+    const searchable = published.stage !== state.stage || published.pending !== pending || published.grade !== grade;
+    if (!searchable && published.task === task) return mirrored;
+    if (searchable) {
+      upsertSearchAttributes([
+        { key: SA.LoanStage, value: state.stage },
+        { key: SA.PendingTask, value: pending },
+        ...(grade ? [{ key: SA.RiskGrade, value: grade }] : []),
+      ]);
+    }
+    published = { stage: state.stage, pending, grade, task };
+    const row = {
+      applicationId,
+      stage: state.stage,
+      pendingTask: t?.kind ?? null,
+      riskGrade: state.riskGrade,
+      loanId: state.loanId,
+      // The work queues' SLA, escalation and four-eyes progress (a change of any is mirrored).
+      ...(mirrorTaskDetail
+        ? {
+            task: t
+              ? { since: t.since, slaAt: t.slaAt ?? null, deadline: t.deadline, escalated: t.escalated, approvalsNeeded: t.approvalsNeeded ?? null, approvedBy: [...(t.approvedBy ?? [])] }
+              : null,
+          }
+        : {}),
+    };
     mirrored = mirrored.then(() => run(db.mirrorStage, `mirror stage ${row.stage} / ${pending} to the applications row`, row));
     return mirrored;
   }
@@ -424,8 +449,9 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
         state.collateralRegistered = true;
         if (state.stage === 'servicing' && servicingWorkflowId) {
           // The loan is already with servicing: it tracks the registration still owed.
+          // Forwarded whole, with the API's proof, which the servicing workflow checks in its turn.
           void getExternalWorkflowHandle(servicingWorkflowId)
-            .signal('collateralRegistered', { actor: a.actor, registrationRef: a.registrationRef, registeredAt: a.registeredAt })
+            .signal('collateralRegistered', a)
             .catch((err: unknown) => log.warn('could not forward collateral registration', { applicationId, error: String(err) }));
         }
         return { registrationRef: a.registrationRef, registeredAt: a.registeredAt };
@@ -488,24 +514,41 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
     };
   }
 
+  /** Whether the API authenticated this act (its signed proof), judged at this task's workflow time. */
+  const authenticity = <N extends ActName>(name: N, payload: ActPayloads[N]): ActProofVerdict =>
+    authenticateAct(name, payload, { workflowId, nowMs: now(), ring: BUNDLED_ACT_KEY_RING });
+
+  /** An engineer's act on the emergency path: flagged in the run's details, a search attribute and the event. */
+  function flagEmergency(reasonCode: EmergencyReasonCode): void {
+    addFlag('EMERGENCY_ACT');
+    upsertSearchAttributes([{ key: SA.EmergencyAct, value: reasonCode }]);
+  }
+
   async function handleAct<N extends ActName>(name: N, payload: ActPayloads[N], via: 'signal' | 'update'): Promise<LoanState> {
-    const refused = refuseAct(name, payload, view());
+    // Acts a run took before proofs existed replay as they were; every act taken live since needs
+    // one, in old runs too (the patch marker goes into the history with the first such act).
+    const verdict = patched('act-proofs') ? authenticity(name, payload) : null;
+    const refused = verdict && !verdict.ok ? unauthenticated(verdict, state.stage) : refuseAct(name, payload, view());
     if (refused) {
-      // An update never gets here refused (its validator runs first, in the same activation).
-      if (via === 'update') throw refusalFailure(refused);
-      if (refused.code === 'ALREADY_APPLIED') return state;
+      // An update gets here refused only unauthenticated (its validator refused anything else).
+      if (via === 'update' && refused.code !== 'NOT_AUTHENTICATED') throw refusalFailure(refused);
+      if (refused.code === 'ALREADY_APPLIED' && !verdict) return state;
       const actor = typeof payload?.actor === 'string' ? payload.actor : 'unknown';
-      state.refusedActs.push({ act: name, actor, code: refused.code, at: iso(now()) });
-      await recordEvent('act_refused', `act:${++actSeq}:${name}:refused`, { act: name, via, code: refused.code, message: refused.message }, actor);
+      const problem = verdict && !verdict.ok ? verdict.problem : undefined;
+      state.refusedActs.push({ act: name, actor, code: refused.code, at: iso(now()), ...(problem ? { problem } : {}) });
+      await recordEvent('act_refused', `act:${++actSeq}:${name}:refused`, { act: name, via, code: refused.code, message: refused.message, ...(problem ? { problem } : {}) }, actor);
+      if (via === 'update') throw refusalFailure(refused);
       return state;
     }
     if (payload.actId !== undefined) seenActIds.add(payload.actId);
     const seq = ++actSeq;
+    const emergency = verdict?.ok ? verdict.emergency : null;
+    if (emergency) flagEmergency(emergency);
     const data = apply(name, payload);
     // The answer is the state as this act left it: while the act is recorded, the main flow may
     // already move on (a withdrawal ends the run), and which of the two finishes first is a race.
     const answer = JSON.parse(JSON.stringify(state)) as LoanState;
-    await recordEvent(name, `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data }, payload.actor);
+    await recordEvent(name, `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data, ...(emergency ? { emergency: { reasonCode: emergency } } : {}) }, payload.actor);
     await publish();
     return answer;
   }
@@ -516,6 +559,14 @@ export async function loanApplication(input: LoanApplicationInput): Promise<Loan
 
   function validator<N extends ActName>(name: N) {
     return (payload: ActPayloads[N]): void => {
+      // Validators run live only (never on replay), so every update needs its proof, old runs' too.
+      const verdict = authenticity(name, payload);
+      if (!verdict.ok) {
+        // The API's own act out of its time: refused to the API, which audits it and retries signed anew.
+        if (isLateProof(verdict)) throw refusalFailure(unauthenticated(verdict, state.stage));
+        // Not signed by the API for this act: accepted only so that the handler refuses and records it.
+        return;
+      }
       const refused = refuseAct(name, payload, view());
       if (refused) throw refusalFailure(refused);
     };

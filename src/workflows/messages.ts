@@ -14,6 +14,7 @@ import type { SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { fenToYuanString } from '../domain';
 import type { Offer, RiskGrade, Stage, TerminalStage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
+import type { ActProof } from './actProof';
 import * as SA from './searchAttributes';
 
 // ---------------------------------------------------------------------------------------------
@@ -23,6 +24,7 @@ export const TASK_QUEUE = 'car-loans';
 export const loanApplicationWorkflowId = (applicationId: string): string => `loan-application-${applicationId}`;
 export const loanServicingWorkflowId = (loanId: string): string => `loan-servicing-${loanId}`;
 export const REMINDERS_SCHEDULE_ID = 'repayment-reminders-daily';
+export const RECONCILER_SCHEDULE_ID = 'application-reconciler';
 
 // ---------------------------------------------------------------------------------------------
 // Input
@@ -49,6 +51,43 @@ export interface LoanApplicationInput {
   submittedAtMs: number;
 }
 
+/** The stored application and vehicle as far as the input needs them (rows or the API's values). */
+export interface StoredApplication {
+  id: string;
+  channel: string;
+  branchId: string;
+  dealerId: string | null;
+  submittedBy: string;
+  amountFen: number;
+  termMonths: number;
+  repaymentMethod: string;
+  vehicle: { condition: string; energy: string; usage: string; priceFen: number; year: number; mileageKm: number };
+}
+
+/** The workflow input of a stored application: what the API starts it with, and the reconciler too. */
+export function loanApplicationInput(a: StoredApplication, submittedAtMs: number): LoanApplicationInput {
+  const v = a.vehicle;
+  return {
+    applicationId: a.id,
+    channel: a.channel as Channel,
+    branchId: a.branchId,
+    ...(a.dealerId ? { dealerId: a.dealerId } : {}),
+    submittedBy: a.submittedBy,
+    amountFen: a.amountFen,
+    termMonths: a.termMonths,
+    repaymentMethod: a.repaymentMethod as RepaymentMethod,
+    vehicle: {
+      condition: v.condition as VehicleCondition,
+      energy: v.energy as VehicleEnergy,
+      usage: v.usage as VehicleUsage,
+      priceFen: v.priceFen,
+      year: v.year,
+      mileageKm: v.mileageKm,
+    },
+    submittedAtMs,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Human acts (signal payloads = update arguments)
 
@@ -57,6 +96,8 @@ export interface ActBase {
   actor: string;
   /** Client-chosen id of this act; a repeat with the same id is the same act (idempotent). */
   actId?: string | undefined;
+  /** The API's signature over the act (src/workflows/actProof.ts): without a valid one the act is refused. */
+  proof?: ActProof | undefined;
 }
 
 export interface DocumentsSubmitted extends ActBase {
@@ -130,7 +171,8 @@ export type ActRefusalCode =
   | 'SUBMITTER_CANNOT_APPROVE'
   | 'ALREADY_APPROVED_BY_THIS_APPROVER'
   | 'INVALID_ACT' // e.g. reject without a reason code, an offer change outside the limits
-  | 'ALREADY_APPLIED'; // same actId seen before (the API treats this as success)
+  | 'ALREADY_APPLIED' // same actId seen before (the API treats this as success)
+  | 'NOT_AUTHENTICATED'; // no valid proof that the API authenticated the actor (unsigned, tampered, expired, ...)
 export interface ActRefusal {
   code: ActRefusalCode;
   stage: Stage;
@@ -142,7 +184,8 @@ export const ACT_REFUSED = 'ActRefused';
 // State (the `state` query and every update's answer)
 
 export type PendingTaskKind = 'submit_documents' | 'phone_verification' | 'approval' | 'sign_contract' | 'register_collateral';
-export type StaffRole = 'officer' | 'verifier' | 'approver' | 'finance' | 'admin';
+/** `supervisor`: runs the work queues; `collections`: reads the loan book, statements and payoff quotes (collections staff). */
+export type StaffRole = 'officer' | 'verifier' | 'approver' | 'supervisor' | 'finance' | 'collections' | 'admin';
 
 export interface PendingTask {
   kind: PendingTaskKind;
@@ -193,7 +236,8 @@ export interface LoanState {
   loanId: string | null;
   /** Why it ended where it did (a reason code), for terminal stages. */
   outcomeReason: string | null;
-  refusedActs: { act: string; actor: string; code: ActRefusalCode; at: string }[];
+  /** Acts refused that no caller could be told about (signals); `problem` says what was wrong with an unauthenticated one. */
+  refusedActs: { act: string; actor: string; code: ActRefusalCode; at: string; problem?: string | undefined }[];
 }
 
 export const stateQuery = defineQuery<LoanState>('state');

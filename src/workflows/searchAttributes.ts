@@ -12,5 +12,7 @@ export const PendingTask = defineSearchAttributeKey('PendingTask', SearchAttribu
 export const RiskGrade = defineSearchAttributeKey('RiskGrade', SearchAttributeType.KEYWORD);
 /** Servicing: the loan's overdue bucket (M1, M2, M3, M3+) or `none`. */
 export const OverdueBucket = defineSearchAttributeKey('OverdueBucket', SearchAttributeType.KEYWORD);
+/** Set (to the reason code) when an engineer acted on the emergency path: `EmergencyAct IS NOT NULL`. */
+export const EmergencyAct = defineSearchAttributeKey('EmergencyAct', SearchAttributeType.KEYWORD);
 
-export const LOAN_SEARCH_ATTRIBUTES = [LoanStage, LoanChannel, BranchId, LoanAmountFen, PendingTask, RiskGrade, OverdueBucket] as const;
+export const LOAN_SEARCH_ATTRIBUTES = [LoanStage, LoanChannel, BranchId, LoanAmountFen, PendingTask, RiskGrade, OverdueBucket, EmergencyAct] as const;

@@ -3,6 +3,7 @@
  * and the daily `repaymentReminders` sweep. Ids and figures only, no personal data.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ActProof } from './actProof';
 
 export interface LoanServicingInput {
   loanId: string;
@@ -13,6 +14,8 @@ export interface LoanServicingInput {
   carried?: unknown;
   /** Continue-as-new after this many instalments fell due in one run (default 6). */
   instalmentsPerRun?: number | undefined;
+  /** Continue-as-new once a run's history passes this many events (default 2,000; runs on the ledger). */
+  maxEventsPerRun?: number | undefined;
 }
 
 export interface LoanServicingResult {
@@ -30,38 +33,145 @@ export interface RepaymentRecorded {
   paidAt: string;
   /** The bank's payment reference: a repeat with the same reference is the same repayment. */
   reference: string;
+  /** The API's signature (actProof.ts): a repayment without a valid one is refused. */
+  proof?: ActProof | undefined;
 }
 
 export interface EarlyPayoffRequested {
   actor: string;
   /** ISO date (Asia/Shanghai) the payoff is quoted for. */
   asOfDate: string;
+  proof?: ActProof | undefined;
 }
 
 export const repaymentRecordedSignal = defineSignal<[RepaymentRecorded]>('repaymentRecorded');
 /** The API's path: answers whether the repayment was applied or already known (same reference). */
 export const repaymentRecordedUpdate = defineUpdate<ServicingState, [RepaymentRecorded]>('repaymentRecordedUpdate');
-export const collateralRegisteredLateSignal = defineSignal<[{ actor: string; registrationRef: string; registeredAt: string }]>('collateralRegistered');
+/** The application's collateralRegistered act, forwarded by its workflow with the API's proof for that workflow. */
+export interface CollateralRegisteredLate {
+  actor: string;
+  actId?: string | undefined;
+  registrationRef: string;
+  registeredAt: string;
+  proof?: ActProof | undefined;
+}
+export const collateralRegisteredLateSignal = defineSignal<[CollateralRegisteredLate]>('collateralRegistered');
 export const earlyPayoffRequestedSignal = defineSignal<[EarlyPayoffRequested]>('earlyPayoffRequested');
 /** The same request answered synchronously: the state carries the quote (or the update is refused). */
 export const earlyPayoffRequestedUpdate = defineUpdate<ServicingState, [EarlyPayoffRequested]>('earlyPayoffRequestedUpdate');
 
+/** A partial prepayment: the rest of the principal is re-amortised by the loan's method. */
+export interface PrepaymentRequested {
+  actor: string;
+  amountFen: number;
+  paidAt: string;
+  reference: string;
+  mode: 'reduce_installment' | 'reduce_term';
+  proof?: ActProof | undefined;
+}
+
+/**
+ * Four eyes: a reversal, waiver or refund is requested by one finance user and takes effect when
+ * a second, different one approves it. `requestId` is the request's identity (the API derives it).
+ */
+export interface ReversalRequested {
+  actor: string;
+  requestId: string;
+  /** The bank reference of the repayment (or prepayment) booked in error. */
+  reference: string;
+  reasonCode: string;
+  proof?: ActProof | undefined;
+}
+export interface WaiverRequested {
+  actor: string;
+  requestId: string;
+  component: 'penalty' | 'interest' | 'fee';
+  amountFen: number;
+  reasonCode: string;
+  proof?: ActProof | undefined;
+}
+export interface RefundRequested {
+  actor: string;
+  requestId: string;
+  amountFen: number;
+  reasonCode: string;
+  proof?: ActProof | undefined;
+}
+export interface ServicingApproval {
+  actor: string;
+  requestId: string;
+  decision: 'approve' | 'reject';
+  /** When given, the request must be of this kind (the API's route says which). */
+  kind?: ServicingRequestKind | undefined;
+  proof?: ActProof | undefined;
+}
+
+export type ServicingRequestKind = 'reversal' | 'waiver' | 'refund';
+
+export interface PendingApproval {
+  requestId: string;
+  kind: ServicingRequestKind;
+  requestedBy: string;
+  requestedAt: string;
+  reasonCode: string;
+  reference?: string | undefined;
+  component?: 'penalty' | 'interest' | 'fee' | undefined;
+  amountFen?: number | undefined;
+}
+
+export const prepaymentRequestedSignal = defineSignal<[PrepaymentRequested]>('prepaymentRequested');
+export const prepaymentRequestedUpdate = defineUpdate<ServicingState, [PrepaymentRequested]>('prepaymentRequestedUpdate');
+export const reversalRequestedSignal = defineSignal<[ReversalRequested]>('reversalRequested');
+export const reversalRequestedUpdate = defineUpdate<ServicingState, [ReversalRequested]>('reversalRequestedUpdate');
+export const waiverRequestedSignal = defineSignal<[WaiverRequested]>('waiverRequested');
+export const waiverRequestedUpdate = defineUpdate<ServicingState, [WaiverRequested]>('waiverRequestedUpdate');
+export const refundRequestedSignal = defineSignal<[RefundRequested]>('refundRequested');
+export const refundRequestedUpdate = defineUpdate<ServicingState, [RefundRequested]>('refundRequestedUpdate');
+export const servicingApprovalSignal = defineSignal<[ServicingApproval]>('servicingApproval');
+export const servicingApprovalUpdate = defineUpdate<ServicingState, [ServicingApproval]>('servicingApprovalUpdate');
+
 /** Type of the ApplicationFailure a servicing update's validator throws; details: [{ code }]. */
 export const SERVICING_REFUSED = 'ServicingRequestRefused';
-export type ServicingRefusalCode = 'INVALID_AMOUNT' | 'INVALID_REFERENCE' | 'INVALID_PAID_AT' | 'INVALID_PAYOFF_DATE' | 'LOAN_CLOSED';
+export type ServicingRefusalCode =
+  | 'INVALID_AMOUNT'
+  | 'INVALID_REFERENCE'
+  | 'INVALID_PAID_AT'
+  | 'INVALID_PAYOFF_DATE'
+  | 'LOAN_CLOSED'
+  | 'INVALID_ACT'
+  /** The same bank reference was booked with another amount (or as another kind). */
+  | 'REFERENCE_CONFLICT'
+  /** No pending request has this id, or it was already approved or rejected. */
+  | 'UNKNOWN_REQUEST'
+  | 'ALREADY_DECIDED'
+  /** The request is already waiting for its approval (the API answers it as the same request). */
+  | 'ALREADY_PENDING'
+  /** Four eyes: the finance user who asked cannot approve. */
+  | 'SAME_FINANCE_USER'
+  | 'TOO_MANY_PENDING'
+  /** The ledger refuses it (the code of the activity's refusal follows in the message). */
+  | 'LEDGER_REFUSED'
+  /** The payment provider refused the refund. */
+  | 'REFUND_REFUSED'
+  /** No valid proof that the API authenticated the actor (unsigned, tampered, expired, ...). */
+  | 'NOT_AUTHENTICATED';
 
-/** What became of one repayment (the update's answer carries it as `lastRepayment`). */
+/** What became of one repayment or prepayment (the update's answer carries it as `lastRepayment`). */
 export interface RepaymentOutcome {
   reference: string;
-  /** `duplicate`: this reference was recorded before, nothing changed. */
-  outcome: 'applied' | 'duplicate' | 'rejected';
+  /** `duplicate`: this reference was recorded before with this amount, nothing changed (the original booking is given). */
+  outcome: 'applied' | 'duplicate' | 'rejected' | 'conflict';
   reason: string | null;
-  kind: 'regular' | 'early_payoff';
-  allocations: { seq: number; amountFen: number }[];
+  kind: 'regular' | 'early_payoff' | 'prepayment';
+  /** What the money paid: the instalment (null outside them: principal ahead of schedule, its interest, the fee) and component. */
+  allocations: { seq: number | null; amountFen: number; component?: string }[];
+  /** A prepayment: the new schedule's first instalment and length. */
+  newSchedule?: { version: number; instalmentFen: number; instalments: number; firstDueDate: string } | null;
 }
 
 export type ServicingStatus = 'active' | 'closed';
-export type OverdueBucket = 'M1' | 'M2' | 'M3' | 'M3+';
+export type { OverdueBucket } from '../domain/servicingRules';
+import type { OverdueBucket } from '../domain/servicingRules';
 
 export interface ServicingState {
   loanId: string;
@@ -77,6 +187,15 @@ export interface ServicingState {
   payoffQuote: { asOfDate: string; amountFen: number } | null;
   /** Set on the answer of repaymentRecordedUpdate. */
   lastRepayment?: RepaymentOutcome | undefined;
+  // The ledger's figures (runs on the ledger; absent in answers of runs written before it).
+  overdueFen?: number | undefined;
+  penaltyFen?: number | undefined;
+  balanceFen?: number | undefined;
+  scheduleVersion?: number | undefined;
+  /** Reversals, waivers and refunds waiting for a second finance user. */
+  pendingApprovals?: PendingApproval[] | undefined;
+  /** Set on the answer of a request or an approval: what became of it. */
+  lastRequest?: { requestId: string; kind: ServicingRequestKind; status: 'pending' | 'applied' | 'rejected'; waivedFen?: number; refundedFen?: number } | undefined;
 }
 
 export const servicingStateQuery = defineQuery<ServicingState>('servicingState');

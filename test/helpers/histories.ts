@@ -74,3 +74,15 @@ export function readableText(json: unknown): string {
   walk(json, '');
   return out.join('\n');
 }
+
+/**
+ * The workflow id a stored history ran under (from its input), which replay must use: act proofs
+ * are signed for that id, and the signal handlers check them again on replay.
+ */
+export function workflowIdOf(history: History): string {
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = started?.input?.payloads?.[0];
+  const input = JSON.parse(Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8')) as { applicationId?: string; loanId?: string };
+  if (started?.workflowType?.name === 'loanServicing') return `loan-servicing-${input.loanId}`;
+  return `loan-application-${input.applicationId}`;
+}

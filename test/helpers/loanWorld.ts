@@ -19,6 +19,7 @@ import {
   type LoanState,
   type PhoneOutcome,
 } from '../../src/workflows/messages';
+import { signAct, useActClock } from './acts';
 import { createTestDb } from './db';
 import { seedApplication, testCipher, type SeedOptions, type Seeded } from './seed';
 import { timeSkippingEnv, workflowBundle } from './temporal';
@@ -67,9 +68,12 @@ let worlds = 0;
 
 export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `car-loans-test-${++worlds}`): Promise<LoanWorld> {
   const [h, sandbox] = await Promise.all([createTestDb(), startSandbox({ paymentPendingMs: 300 })]);
+  // Acts are signed at the server's time: the workflow judges a proof's age by it.
+  useActClock(() => env.currentTimeMs());
   const cipher = testCipher();
   const providers = createProviderClients(sandbox.providers);
-  const activities = createActivities({ db: h.db, cipher, providers });
+  // The reconciler starts the workflows of orphaned applications on this world's task queue.
+  const activities = createActivities({ db: h.db, cipher, providers, temporal: { client: env.client, taskQueue } });
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
@@ -170,31 +174,30 @@ export async function waitForState(handle: LoanHandle, ready: (s: LoanState) => 
 export const waitForTask = (handle: LoanHandle, kind: string, extra: (s: LoanState) => boolean = () => true) =>
   waitForState(handle, (s) => s.pendingTask?.kind === kind && extra(s), `pending task ${kind}`);
 
-export function phoneOutcome(handle: LoanHandle, outcome: PhoneOutcome, actor = 'verifier-1', extra: { anomalies?: string[] } = {}) {
-  return handle.executeUpdate(phoneVerificationCompletedUpdate, {
-    args: [
-      {
-        actor,
-        outcome,
-        recordingRef: `rec-${outcome}`,
-        checklist: { identityConfirmed: outcome === 'passed', incomeConfirmed: true, purposeConfirmed: true, anomalies: extra.anomalies },
-      },
-    ],
-  });
+// The acts below are signed as the API signs them (test/helpers/acts.ts): unsigned, the workflow refuses them.
+
+export async function phoneOutcome(handle: LoanHandle, outcome: PhoneOutcome, actor = 'verifier-1', extra: { anomalies?: string[] } = {}) {
+  const act = {
+    actor,
+    outcome,
+    recordingRef: `rec-${outcome}`,
+    checklist: { identityConfirmed: outcome === 'passed', incomeConfirmed: true, purposeConfirmed: true, anomalies: extra.anomalies },
+  };
+  return handle.executeUpdate(phoneVerificationCompletedUpdate, { args: [await signAct('phoneVerificationCompleted', handle.workflowId, act)] });
 }
 
-export function decide(handle: LoanHandle, actor: string, decision: ApprovalDecision['decision'] = 'approve', extra: Partial<ApprovalDecision> = {}) {
-  return handle.executeUpdate(approvalDecisionUpdate, { args: [{ actor, decision, ...extra }] });
+export async function decide(handle: LoanHandle, actor: string, decision: ApprovalDecision['decision'] = 'approve', extra: Partial<ApprovalDecision> = {}) {
+  return handle.executeUpdate(approvalDecisionUpdate, { args: [await signAct('approvalDecision', handle.workflowId, { actor, decision, ...extra })] });
 }
 
-export function signOnSite(handle: LoanHandle, actor = 'officer-1') {
-  return handle.executeUpdate(contractSignedUpdate, { args: [{ actor, source: 'on_site', signedAt: new Date().toISOString() }] });
+export async function signOnSite(handle: LoanHandle, actor = 'officer-1') {
+  const act = { actor, source: 'on_site' as const, signedAt: new Date().toISOString() };
+  return handle.executeUpdate(contractSignedUpdate, { args: [await signAct('contractSigned', handle.workflowId, act)] });
 }
 
-export function registerCollateral(handle: LoanHandle, actor = 'officer-1') {
-  return handle.executeUpdate(collateralRegisteredUpdate, {
-    args: [{ actor, registrationRef: 'DY-2026-000123', registeredAt: new Date().toISOString() }],
-  });
+export async function registerCollateral(handle: LoanHandle, actor = 'officer-1') {
+  const act = { actor, registrationRef: 'DY-2026-000123', registeredAt: new Date().toISOString() };
+  return handle.executeUpdate(collateralRegisteredUpdate, { args: [await signAct('collateralRegistered', handle.workflowId, act)] });
 }
 
 /** Phone verification passed; answers the state once the application waits for its approval. */

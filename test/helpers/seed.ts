@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import type { Db } from '../../src/db/client';
 import { PiiCipher, keyRingFromConfig } from '../../src/db/pii';
+import { documentRow, newApplicationRows } from '../../src/api/applicationRows';
+import type { CreateApplicationBody } from '../../src/api/schemas/applications';
 import { applicants, applications, blacklist, dealers, documents, vehicles } from '../../src/db/schema';
 import {
   requiredDocuments,
@@ -17,9 +19,9 @@ import { SANDBOX_TEST_VALUES } from '../../src/sandbox/test-values';
 import type { LoanApplicationInput } from '../../src/workflows/messages';
 
 /**
- * Inserts applications the way the API does (personal data encrypted with PiiCipher, hashed for
- * look-ups; the vehicle and the documents beside it), and answers the workflow input that goes with
- * them. Defaults give an ordinary applicant whose every answer from the sandbox is favourable;
+ * Inserts applications as the API does, with the rows built by the API's own newApplicationRows
+ * (personal data encrypted with PiiCipher, hashed for look-ups; the vehicle and the documents beside
+ * it), and answers the workflow input that goes with them. Defaults give an ordinary applicant whose every answer from the sandbox is favourable;
  * options pick the scenario (a test ID number, a closed account, a document marker, …).
  */
 
@@ -103,36 +105,45 @@ export interface Seeded {
 const USED_DEFAULTS = { make: 'BYD', model: 'Han', year: 2021, priceFen: 15_000_000, mileageKm: 60_000, firstRegistrationDate: '2021-05-01' };
 const NEW_DEFAULTS = { make: 'BYD', model: 'Han', year: 2026, priceFen: 25_000_000, mileageKm: 0, firstRegistrationDate: null };
 
-export async function seedApplication(db: Db, opts: SeedOptions = {}): Promise<Seeded> {
-  const cipher = testCipher();
+export async function seedApplication(db: Db, opts: SeedOptions = {}, cipher: PiiCipher = testCipher()): Promise<Seeded> {
   const applicationId = opts.applicationId ?? newId('app');
-  const applicantId = newId('applicant');
   const channel = opts.channel ?? 'branch';
   const condition = opts.vehicle?.condition ?? 'new';
   const base = condition === 'used' ? USED_DEFAULTS : NEW_DEFAULTS;
-  const vehicle = {
-    vin: opts.vehicle?.vin ?? 'LFV2A21K2A3010006',
-    make: opts.vehicle?.make ?? base.make,
-    model: opts.vehicle?.model ?? base.model,
-    year: opts.vehicle?.year ?? base.year,
-    condition,
-    energy: opts.vehicle?.energy ?? 'new_energy',
-    usage: opts.vehicle?.usage ?? 'personal',
-    priceFen: opts.vehicle?.priceFen ?? base.priceFen,
-    mileageKm: opts.vehicle?.mileageKm ?? base.mileageKm,
-    firstRegistrationDate: opts.vehicle?.firstRegistrationDate === undefined ? base.firstRegistrationDate : opts.vehicle.firstRegistrationDate,
-  };
-  const loan = {
-    amountFen: opts.loan?.amountFen ?? (condition === 'used' ? 8_000_000 : 15_000_000),
-    termMonths: opts.loan?.termMonths ?? 36,
-    repaymentMethod: opts.loan?.repaymentMethod ?? 'equal_installment',
-  };
+  const firstRegistrationDate = opts.vehicle?.firstRegistrationDate === undefined ? base.firstRegistrationDate : opts.vehicle.firstRegistrationDate;
   const dealerId = opts.dealerId === undefined ? (channel === 'dealer' ? 'D-100' : null) : opts.dealerId;
   const idNumber = opts.applicant?.idNumber ?? freshIdNumber();
   const phone = opts.applicant?.phone ?? freshPhone();
   const bankAccount = opts.applicant?.bankAccount === undefined ? '6222020200112233445' : opts.applicant.bankAccount;
   const submittedBy = opts.submittedBy ?? 'officer-1';
-  const branchId = opts.branchId ?? 'BJ-001';
+  const docTypes = opts.documents ?? requiredDocuments({ condition, channel });
+
+  // The body an officer would have posted; the rows are built from it by the API's own function.
+  const body: CreateApplicationBody = {
+    channel,
+    branchId: opts.branchId ?? 'BJ-001',
+    ...(dealerId ? { dealerId } : {}),
+    applicant: { name: opts.applicant?.name ?? '张三', idNumber, phone, monthlyIncomeFen: opts.applicant?.monthlyIncomeFen ?? 2_000_000 },
+    vehicle: {
+      vin: opts.vehicle?.vin ?? 'LFV2A21K2A3010006',
+      make: opts.vehicle?.make ?? base.make,
+      model: opts.vehicle?.model ?? base.model,
+      year: opts.vehicle?.year ?? base.year,
+      condition,
+      energy: opts.vehicle?.energy ?? 'new_energy',
+      usage: opts.vehicle?.usage ?? 'personal',
+      priceFen: opts.vehicle?.priceFen ?? base.priceFen,
+      mileageKm: opts.vehicle?.mileageKm ?? base.mileageKm,
+      ...(firstRegistrationDate ? { firstRegistrationDate } : {}),
+    },
+    loan: {
+      amountFen: opts.loan?.amountFen ?? (condition === 'used' ? 8_000_000 : 15_000_000),
+      termMonths: (opts.loan?.termMonths ?? 36) as CreateApplicationBody['loan']['termMonths'],
+      repaymentMethod: opts.loan?.repaymentMethod ?? 'equal_installment',
+    },
+    documents: docTypes.map((type, i) => documentInput(applicationId, `${type}-${i}`, type, opts.documentMarkers?.[type])),
+  };
+  const rows = newApplicationRows(cipher, { id: applicationId, body, submittedBy, submittedAtMs: Date.now() });
 
   if (opts.dealerAccount && dealerId) {
     await db
@@ -140,65 +151,29 @@ export async function seedApplication(db: Db, opts: SeedOptions = {}): Promise<S
       .values({ id: dealerId, name: `Dealer ${dealerId}`, accountNumber: opts.dealerAccount, accountName: '北京某某汽车销售服务有限公司', bankCode: 'ICBC' })
       .onConflictDoUpdate({ target: dealers.id, set: { accountNumber: opts.dealerAccount } });
   }
-  await db.insert(applicants).values({
-    id: applicantId,
-    nameEnc: cipher.encrypt(opts.applicant?.name ?? '张三'),
-    idNumberEnc: cipher.encrypt(idNumber),
-    phoneEnc: cipher.encrypt(phone),
-    bankAccountEnc: bankAccount === null ? null : cipher.encrypt(bankAccount),
-    idNumberHash: cipher.lookupHash('id_number', idNumber),
-    phoneHash: cipher.lookupHash('phone', phone),
-    monthlyIncomeFen: opts.applicant?.monthlyIncomeFen ?? 2_000_000,
-  });
+  // The one field no API writes yet: the customer's own account, which the payout pays when on file.
+  await db.insert(applicants).values({ ...rows.applicant, bankAccountEnc: bankAccount === null ? null : cipher.encrypt(bankAccount) });
   if (opts.blacklisted) {
-    await db
-      .insert(blacklist)
-      .values({ idNumberHash: cipher.lookupHash('id_number', idNumber), reasonCode: 'FRAUD_SUSPECTED', listedBy: 'risk-officer-1' })
-      .onConflictDoNothing();
+    await db.insert(blacklist).values({ idNumberHash: rows.applicant.idNumberHash, reasonCode: 'FRAUD_SUSPECTED', listedBy: 'risk-officer-1' }).onConflictDoNothing();
   }
-  await db.insert(applications).values({
-    id: applicationId,
-    workflowId: `loan-application-${applicationId}`,
-    applicantId,
-    channel,
-    branchId,
-    dealerId,
-    submittedBy,
-    amountFen: loan.amountFen,
-    termMonths: loan.termMonths,
-    repaymentMethod: loan.repaymentMethod,
-  });
-  await db.insert(vehicles).values({ id: newId('vehicle'), applicationId, ...vehicle });
-
-  const docTypes = opts.documents ?? requiredDocuments({ condition, channel });
-  const documentIds = await addDocuments(db, applicationId, docTypes.map((type) => ({ type, marker: opts.documentMarkers?.[type] })), submittedBy);
+  await db.insert(applications).values(rows.application);
+  await db.insert(vehicles).values(rows.vehicle);
+  if (rows.documents.length > 0) await db.insert(documents).values(rows.documents);
 
   return {
     applicationId,
-    applicantId,
+    applicantId: rows.applicant.id,
     idNumber,
     phone,
-    documentIds,
-    input: {
-      applicationId,
-      channel,
-      branchId,
-      dealerId: dealerId ?? undefined,
-      submittedBy,
-      amountFen: loan.amountFen,
-      termMonths: loan.termMonths,
-      repaymentMethod: loan.repaymentMethod,
-      vehicle: {
-        condition,
-        energy: vehicle.energy,
-        usage: vehicle.usage,
-        priceFen: vehicle.priceFen,
-        year: vehicle.year,
-        mileageKm: vehicle.mileageKm,
-      },
-      submittedAtMs: Date.now(),
-    },
+    documentIds: rows.documents.map((d) => d.id),
+    input: rows.input,
   };
+}
+
+/** A document as an officer submits it (a URI, with a sandbox marker if any, and its SHA-256). */
+function documentInput(applicationId: string, name: string, type: DocumentType, marker: string | undefined) {
+  const uri = `s3://car-loans-docs/${applicationId}/${name}.jpg${marker ?? ''}`;
+  return { type, uri, sha256: sha(uri) };
 }
 
 /** Stores more documents for an application (as the documents endpoint does) and answers their ids. */
@@ -208,12 +183,10 @@ export async function addDocuments(
   docs: { type: DocumentType; marker?: string | undefined }[],
   submittedBy = 'officer-1',
 ): Promise<string[]> {
-  const ids: string[] = [];
-  for (const d of docs) {
+  const rows = docs.map((d) => {
     const id = newId('doc');
-    const uri = `s3://car-loans-docs/${applicationId}/${id}.jpg${d.marker ?? ''}`;
-    await db.insert(documents).values({ id, applicationId, type: d.type, uri, sha256: sha(uri), submittedBy });
-    ids.push(id);
-  }
-  return ids;
+    return documentRow(applicationId, id, documentInput(applicationId, id, d.type, d.marker), submittedBy);
+  });
+  if (rows.length > 0) await db.insert(documents).values(rows);
+  return rows.map((r) => r.id);
 }

@@ -1,9 +1,11 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { loadConfig } from '../../src/config';
+import { actKeyRingFromConfig } from '../../src/temporal/actKeys';
 import { ensureSearchAttributes } from '../../src/temporal/connection';
 import { temporalCli, temporalTestServer } from '../../src/temporal/binaries';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
-import { WORKFLOWS_PATH } from '../../src/worker';
+import { bundleLoanWorkflows } from '../../src/worker';
 
 /** The time-skipping test server, from the same binaries the product resolves. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
@@ -25,9 +27,9 @@ export function localEnv(): Promise<TestWorkflowEnvironment> {
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundling the workflows takes seconds: do it once per test file. */
+/** Bundling the workflows takes seconds: do it once per test file. As a worker bundles them, with the development act keys. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  bundle ??= bundleLoanWorkflows(actKeyRingFromConfig(loadConfig({})), quietLogger);
   return bundle;
 }
 

@@ -44,7 +44,7 @@ describe(`database (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () 
       nameEnc: cipher.encrypt('张三'),
       idNumberEnc: cipher.encrypt('11010519491231002X'),
       phoneEnc: cipher.encrypt('13800138000'),
-      idNumberHash: cipher.lookupHash('id', '11010519491231002X'),
+      idNumberHash: cipher.lookupHash('id_number', '11010519491231002X'),
       phoneHash: cipher.lookupHash('phone', '13800138000'),
       monthlyIncomeFen: 2_000_000,
     });
@@ -53,7 +53,7 @@ describe(`database (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () 
     expect(text).not.toContain('11010519491231002X');
     expect(text).not.toContain('13800138000');
     expect(text).not.toContain('张三');
-    const [found] = await h.db.select().from(applicants).where(eq(applicants.idNumberHash, cipher.lookupHash('id', '11010519491231002X')));
+    const [found] = await h.db.select().from(applicants).where(eq(applicants.idNumberHash, cipher.lookupHash('id_number', '11010519491231002X')));
     expect(cipher.decrypt(found!.nameEnc)).toBe('张三');
   });
 

@@ -178,6 +178,54 @@ describe('npm run demo', () => {
     expect(stdout).toContain(`http://127.0.0.1:${env.TEMPORAL_UI_PORT}/namespaces/default/workflows/loan-application-`);
   });
 
+  it('Ctrl-C withdraws every application it opened that is still open', async () => {
+    // The call centre down: every scenario stops in phone_verification, its application open.
+    const sandbox = new SandboxAdminClient(system.sandbox!.url);
+    await sandbox.setFault({ provider: 'callCentre', mode: 'error_5xx', durationMs: 600_000 });
+    try {
+      // As a terminal runs it: its own process group, which Ctrl-C signals as a whole.
+      const child = spawn(TSX, ['src/cli/demo.ts', '--timeout', '600'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), PORT: env.PORT!, SANDBOX_PORT: env.SANDBOX_PORT!, TEMPORAL_UI_PORT: env.TEMPORAL_UI_PORT! },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const waiting = () => SCENARIOS.filter((name) => stdout.includes(`[${name.padEnd(12)}] stage → phone_verification`));
+      for (let i = 0; waiting().length < SCENARIOS.length; i++) {
+        if (child.exitCode !== null || i > 1_200) throw new Error(`the demo never had every application waiting:\n${stdout}\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const opened = [...stdout.matchAll(/submitted application (\S+) /g)].map((m) => m[1] as string);
+      expect(opened).toHaveLength(SCENARIOS.length);
+
+      process.kill(-child.pid!, 'SIGINT');
+      expect(await exited).toBe(1);
+      expect(stderr).toBe('');
+      expect(stdout).toContain('Interrupted: withdrawing the unfinished applications');
+      expect(stdout.match(/withdrew the unfinished application \(200\)/g)).toHaveLength(SCENARIOS.length);
+
+      // With the call centre back, each withdrawal takes effect at the application's next wait.
+      await sandbox.clearFaults();
+      const token = await mintDevToken(system.config, { sub: 'test-watcher', roles: ['admin'] });
+      for (const id of opened) {
+        for (let i = 0; ; i++) {
+          const res = await fetch(`${system.apiUrl}/applications/${id}`, { headers: { authorization: `Bearer ${token}` } });
+          const stage = ((await res.json()) as { stage: string }).stage;
+          if (stage === 'withdrawn') break;
+          if (i > 1_200) throw new Error(`${id} is still ${stage}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    } finally {
+      await sandbox.clearFaults();
+    }
+  });
+
   it('says clearly that no system is running, and exits 2', async () => {
     const port = await freePort();
     await expect(preflight({ apiUrl: `http://127.0.0.1:${port}`, token: async () => 'x' })).rejects.toThrow(SystemNotRunning);

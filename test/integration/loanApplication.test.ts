@@ -4,7 +4,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { disbursementReference } from '../../src/activities/payments';
 import { loanServicingWorkflowId } from '../../src/workflows/messages';
 import { BranchId, LoanChannel, LoanStage, PendingTask, RiskGrade } from '../../src/workflows/searchAttributes';
-import { startLoanWorld, waitForTask, walkToServicing, type LoanWorld } from '../helpers/loanWorld';
+import { decide, signOnSite, startLoanWorld, waitForState, waitForTask, walkToApproval, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
 import { newId } from '../helpers/seed';
 import { localEnv } from '../helpers/temporal';
 import { PATIENCE_MS, sleep, waitFor } from '../helpers/wait';
@@ -37,6 +37,22 @@ async function countOf(query: string, expected: number): Promise<number> {
 
 const decode = (p: temporal.api.common.v1.IPayload | null | undefined) => (p ? defaultPayloadConverter.fromPayload<string>(p) : undefined);
 
+/**
+ * Waits until the run has started the timer of a human wait. The pending task shows in the state
+ * a step before the wait begins (the mirror write comes between), and an act that lands in that
+ * step leaves no timer at all: acting only once the timer exists makes the history the test reads
+ * the same on a quiet machine and a busy one.
+ */
+async function waitForTimer(handle: LoanHandle, summary: string): Promise<void> {
+  const until = Date.now() + 120_000;
+  for (;;) {
+    const history = await handle.fetchHistory();
+    if ((history.events ?? []).some((e) => e.timerStartedEventAttributes && decode(e.userMetadata?.summary) === summary)) return;
+    if (Date.now() > until) throw new Error(`${handle.workflowId} started no timer "${summary}" within 120 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 it('walks an application from intake to servicing, findable by stage in visibility', async () => {
   const branchId = `IT-${newId('br')}`;
   const seeded = await w.seed({ channel: 'dealer', branchId, dealerAccount: '6222000011113333777', dealerId: 'D-IT-1' });
@@ -48,7 +64,13 @@ it('walks an application from intake to servicing, findable by stage in visibili
   const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
   expect(metadata.currentDetails).toContain('**Waiting for** phone_verification by verifier');
 
-  const s = await walkToServicing(handle);
+  await waitForTimer(handle, 'phone verification attempt 1: escalate at the SLA');
+  await walkToApproval(handle);
+  await waitForTimer(handle, 'approval: escalate at the SLA');
+  await decide(handle, 'approver-1');
+  await waitForTask(handle, 'sign_contract');
+  await signOnSite(handle);
+  const s = await waitForState(handle, (x) => x.stage === 'servicing' || x.stage === 'failed', 'servicing');
   expect(s.stage).toBe('servicing');
 
   expect(await countOf(`LoanStage = "servicing" AND BranchId = "${branchId}"`, 1)).toBe(1);

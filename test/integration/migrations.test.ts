@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import postgres from 'postgres';
 import { MIGRATIONS_FOLDER, openDb } from '../../src/db/client';
+import { describeUnless } from '../helpers/skips';
 
 /**
  * docker compose starts the API and N workers at once on one fresh PostgreSQL, and each migrates
  * at start: they must not trip over each other. (PGlite is one process's own database: nothing to race.)
  */
-const onPostgres = process.env.DATABASE_URL ? describe : describe.skip;
+const needsPostgres = process.env.DATABASE_URL ? undefined : 'several processes migrating one database need a PostgreSQL server: set DATABASE_URL';
 
-onPostgres('migrations from several processes at once', () => {
+describeUnless(needsPostgres, 'migrations from several processes at once', () => {
   const url = process.env.DATABASE_URL as string;
   const name = `migrate_${randomBytes(6).toString('hex')}`;
   const admin = postgres(url, { max: 1, onnotice: () => undefined });

@@ -182,4 +182,77 @@ describe('logs and metrics of the running system', () => {
     expect(all).toContainEqual(expect.objectContaining({ msg: 'Creating worker' }));
     expect(all.length).toBeGreaterThan(50);
   });
+
+  it('the whole path, from submission through e-signature, payment and SMS to a repayment in servicing: no personal data in any line', async () => {
+    const ID2 = `11010819900909${String(100 + Math.floor(Math.random() * 800))}`;
+    const person = { name: '全程测试员', idNumber: `${ID2}${residentIdCheckChar(ID2)}`, phone: '13000018888' };
+    const call = async (method: 'GET' | 'POST', url: string, sub: string, role: 'officer' | 'verifier' | 'approver' | 'finance' | 'admin', body?: unknown) => {
+      const res = await fetch(`${system.apiUrl}${url}`, {
+        method,
+        headers: { authorization: `Bearer ${await mintDevToken(system.config, { sub, roles: [role] })}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    };
+    const waitFor = async (id: string, until: (s: Record<string, any>) => boolean, what: string) => {
+      for (let i = 0; ; i++) {
+        const { body } = await call('GET', `/applications/${id}`, 'obs-watcher', 'admin');
+        if (until(body)) return body;
+        if (i > 480) throw new Error(`${id} never reached ${what}: ${body.stage} ${JSON.stringify(body.pendingTask)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const task = (kind: string) => (s: Record<string, any>) => s.pendingTask?.kind === kind;
+
+    const created = await call('POST', '/applications', 'obs-officer', 'officer', {
+      channel: 'branch',
+      branchId: 'OBS-002',
+      applicant: { ...person, monthlyIncomeFen: 3_000_000 },
+      vehicle: { vin: 'LFV2A21K2A3010006', make: 'BYD', model: 'Han', year: 2025, condition: 'new', energy: 'new_energy', usage: 'personal', priceFen: 25_000_000, mileageKm: 0 },
+      loan: { amountFen: 10_000_000, termMonths: 12, repaymentMethod: 'equal_installment' },
+      documents: ['id_card', 'driver_license', 'income_proof', 'purchase_contract'].map((type, i) => ({ type, uri: `s3://obs-2/${type}.jpg`, sha256: String(i + 4).repeat(64) })),
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await waitFor(id, task('phone_verification'), 'phone verification');
+    const verified = await call('POST', `/applications/${id}/phone-verification`, 'obs-verifier', 'verifier', {
+      outcome: 'passed',
+      recordingRef: 'rec-obs-2',
+      checklist: { identityConfirmed: true, incomeConfirmed: true, purposeConfirmed: true },
+      notes: `与${person.name}本人通话，电话${person.phone}`,
+    });
+    expect(verified.status).toBe(200);
+    await waitFor(id, task('approval'), 'approval');
+    expect((await call('POST', `/applications/${id}/decision`, 'obs-approver', 'approver', { decision: 'approve', comment: `${person.name}收入稳定` })).status).toBe(200);
+    const signing = await waitFor(id, task('sign_contract'), 'signing');
+    // The customer signs at the e-signature provider, whose webhook tells the API.
+    const signed = await fetch(`${system.config.providers.esign}/v1/envelopes/${signing.envelopeId}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(signed.status).toBe(200);
+    const serviced = await waitFor(id, (s) => s.stage === 'servicing' && Boolean(s.loanId), 'servicing');
+    const loanId = serviced.loanId as string;
+    const schedule = await call('GET', `/loans/${loanId}/schedule`, 'obs-finance', 'finance');
+    const first = schedule.body.installments[0] as { totalFen: number };
+    const paid = await call('POST', `/loans/${loanId}/repayments`, 'obs-finance', 'finance', { amountFen: first.totalFen, paidAt: new Date().toISOString(), reference: `obs-bank-${id}` });
+    expect(paid.status).toBe(200);
+    expect(paid.body).toMatchObject({ outcome: 'applied' });
+
+    const all = lines();
+    // The path was logged: the sandbox's e-signature, payment and SMS lines, the worker's activities
+    // for each, and the servicing workflow applying the repayment.
+    for (const msg of ['esign: envelope sent', 'esign: envelope signed', 'payments: transfer accepted', 'sms: accepted', 'call centre: task created', 'credit bureau: report issued', 'ocr: document recognised']) {
+      expect(all).toContainEqual(expect.objectContaining({ component: 'sandbox', msg }));
+    }
+    for (const activityType of ['openEnvelope', 'disburseLoan', 'notifyApplicant', 'createLoan']) {
+      expect(all).toContainEqual(expect.objectContaining({ msg: 'Activity completed', activityType }));
+    }
+    expect(all).toContainEqual(expect.objectContaining({ msg: 'request', route: '/webhooks/esign', status: 200 }));
+    expect(all).toContainEqual(expect.objectContaining({ msg: 'request', route: '/loans/:id/repayments', status: 200 }));
+    expect(all).toContainEqual(expect.objectContaining({ msg: 'Activity completed', activityType: 'bookServicingTransaction', workflowType: 'loanServicing', workflowId: expect.stringMatching(/^loan-servicing-/) }));
+
+    // And nothing personal in any line of the run: name, ID number (or its birth date), phone, nor what staff typed.
+    const text = raw.join('\n');
+    for (const secret of [person.name, person.idNumber, person.phone, person.phone.slice(-8), person.idNumber.slice(6, 14), '收入稳定', '本人通话']) {
+      expect(text).not.toContain(secret);
+    }
+  });
 });

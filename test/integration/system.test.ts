@@ -9,6 +9,7 @@ import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanApplicationStartOptions, withdrawSignal } from '../../src/workflows/messages';
 import { seedApplication } from '../helpers/seed';
 import { PATIENCE_MS, sleep } from '../helpers/wait';
+import { signAct } from '../helpers/acts';
 
 /**
  * What `npm start` does, on free ports of 127.0.0.1 and a temporary DATA_DIR: the dev server,
@@ -77,7 +78,8 @@ describe('the whole system as npm start runs it', () => {
     expect((await readyz(system.apiUrl)).status).toBe(200);
     const handle = system.client.workflow.getHandle(workflowId);
     expect((await handle.describe()).status.name).toBe('RUNNING');
-    await handle.signal(withdrawSignal, { actor: 'officer-7', reasonCode: 'CUSTOMER_CHANGED_MIND' });
+    // Signed as the API signs (the workflow refuses an unsigned act, and records it).
+    await handle.signal(withdrawSignal, await signAct('withdraw', workflowId, { actor: 'officer-7', reasonCode: 'CUSTOMER_CHANGED_MIND' }));
     expect(await handle.result()).toEqual({ stage: 'withdrawn', outcomeReason: 'CUSTOMER_CHANGED_MIND', loanId: null });
 
     // Engineers filter runs by the custom search attributes (visibility is eventually consistent).

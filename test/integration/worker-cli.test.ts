@@ -2,16 +2,26 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { loadConfig } from '../../src/config';
+import { openDb } from '../../src/db/client';
+import { SandboxAdminClient, startSandbox } from '../../src/sandbox';
 import { temporalCli } from '../../src/temporal/binaries';
+import { dataConverterFromConfig } from '../../src/temporal/connection';
 import { freePort } from '../../src/temporal/devServer';
+import { loanApplicationStartOptions } from '../../src/workflows/messages';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { PATIENCE_MS } from '../helpers/wait';
+import { seedApplication } from '../helpers/seed';
+
+const ROOT = path.join(__dirname, '..', '..');
 
 /**
  * `npm run worker` as docker compose runs it (N of them beside the API): against a fresh cluster
  * that has never seen the loan search attributes, it registers them, polls, serves the SDK's
- * metrics on WORKER_METRICS_PORT, writes JSON logs only, and drains and exits 0 on SIGTERM.
+ * metrics on WORKER_METRICS_PORT, writes JSON logs only, and drains and exits 0 on SIGTERM: the
+ * activity attempts it is running finish and are reported first.
  */
 describe('npm run worker against a fresh cluster', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-worker-'));
@@ -73,5 +83,79 @@ describe('npm run worker against a fresh cluster', () => {
     expect(lines.every((l) => typeof l.level === 'number' && typeof l.msg === 'string')).toBe(true);
     expect(lines).toContainEqual(expect.objectContaining({ component: 'worker', msg: 'registered search attributes' }));
     expect(lines.at(-1)).toMatchObject({ component: 'worker', msg: 'worker stopped' });
+  });
+
+  it('SIGTERM with activities in flight: each attempt completes and is reported before the worker exits 0', async () => {
+    // The application the workflow reads, stored where the worker will look (PGlite in DATA_DIR, or DATABASE_URL).
+    const drainDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-drain-'));
+    const store = await openDb(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : { dataDir: path.join(drainDir, 'pglite') });
+    const seeded = await seedApplication(store.db);
+    await store.close();
+    // OCR answers after 12 s (under the OCR call's 20 s timeout): the attempts are surely in flight when the signal lands.
+    const sandbox = await startSandbox({ port: 0 });
+    const admin = new SandboxAdminClient(sandbox.url);
+    await admin.setFault({ provider: 'ocr', mode: 'slow', latencyMs: 12_000, durationMs: 120_000 });
+    const worker = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['src/cli/worker.ts'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? os.tmpdir(),
+        TEMPORAL_ADDRESS: env.address,
+        DATA_DIR: drainDir,
+        WORKER_METRICS_PORT: '0',
+        SANDBOX_PORT: String(sandbox.port),
+        LOG_LEVEL: 'debug',
+        ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = worker;
+    let stdout = '';
+    let stderr = '';
+    worker.stdout!.on('data', (d) => (stdout += d));
+    worker.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; !stdout.includes('"msg":"worker polling"'); i++) {
+        if (worker.exitCode !== null || i > 600) throw new Error(`worker did not start polling:\n${stdout}\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      // A client with the deployment's payload codec, as the API has.
+      const client = new Client({ connection: env.connection, namespace: 'default', dataConverter: dataConverterFromConfig(loadConfig({})) });
+      const handle = await client.workflow.start('loanApplication', loanApplicationStartOptions(seeded.input, 'car-loans'));
+      const inFlight = seeded.documentIds.length;
+      for (let i = 0; ((await admin.listFaults())[0]?.injected ?? 0) < inFlight; i++) {
+        if (i > 600) throw new Error('the OCR calls never reached the sandbox');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+
+      worker.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stderr).toBe('');
+
+      // Every OCR attempt that was running finished on this worker (no other polls this server) and
+      // was reported before it exited: completed at its first attempt, nothing failed or timed out.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const ocr = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recognizeDocument').map((e) => String(e.eventId)));
+      expect(ocr.size).toBe(inFlight);
+      const started = events.filter((e) => ocr.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId)));
+      expect(started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual(Array(inFlight).fill(1));
+      const completed = events.filter((e) => ocr.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
+      expect(completed).toHaveLength(inFlight);
+      expect(events.filter((e) => e.activityTaskFailedEventAttributes || e.activityTaskTimedOutEventAttributes)).toEqual([]);
+      // …and in that order: the drain began, the answers came, then the worker stopped.
+      const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const at = (pred: (l: Record<string, unknown>) => boolean) => lines.findIndex(pred);
+      const draining = at((l) => l.msg === 'draining' && l.signal === 'SIGTERM');
+      const answers = lines.map((l, i) => (l.msg === 'Activity completed' && l.activityType === 'recognizeDocument' ? i : -1)).filter((i) => i >= 0);
+      expect(draining).toBeGreaterThanOrEqual(0);
+      expect(answers).toHaveLength(inFlight);
+      expect(Math.min(...answers)).toBeGreaterThan(draining);
+      expect(at((l) => l.msg === 'worker stopped')).toBeGreaterThan(Math.max(...answers));
+      await handle.terminate('test over');
+    } finally {
+      await sandbox.close();
+      fs.rmSync(drainDir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,12 +16,47 @@ export interface Tally {
   checked: Set<string>;
   losses: string[];
   duplicates: string[];
+  /** Committed applications (a row in PostgreSQL) without a workflow in Temporal. */
+  orphans: string[];
 }
 
-export const newTally = (): Tally => ({ faults: 0, checked: new Set(), losses: [], duplicates: [] });
+export const newTally = (): Tally => ({ faults: 0, checked: new Set(), losses: [], duplicates: [], orphans: [] });
 
 export function summaryLine(t: Tally): string {
-  return `faults injected: ${t.faults}, applications checked: ${t.checked.size}, losses: ${t.losses.length}, duplicates: ${t.duplicates.length}`;
+  return `faults injected: ${t.faults}, applications checked: ${t.checked.size}, losses: ${t.losses.length}, duplicates: ${t.duplicates.length}, orphans: ${t.orphans.length}`;
+}
+
+async function workflowExists(temporal: Client, applicationId: string): Promise<boolean> {
+  try {
+    await temporal.workflow.getHandle(loanApplicationWorkflowId(applicationId)).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Orphans, from the systems of record: every application row in PostgreSQL (all of them, also
+ * those no test was told about, such as the one whose API died before it answered) must have its
+ * workflow in Temporal. One without is given `graceMs` to get it (the reconciler's bound:
+ * ORPHAN_AFTER_MS plus RECONCILE_EVERY_MS and a margin); still without, it is an orphan.
+ */
+export async function checkOrphans(cluster: Cluster, temporal: Client, tally: Tally, label: string, graceMs: number): Promise<string[]> {
+  const rows = await cluster.db.db.select({ id: applications.id }).from(applications);
+  let missing: string[] = [];
+  for (const { id } of rows) if (!(await workflowExists(temporal, id))) missing.push(id);
+  const deadline = Date.now() + graceMs;
+  while (missing.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2_000));
+    const still: string[] = [];
+    for (const id of missing) if (!(await workflowExists(temporal, id))) still.push(id);
+    missing = still;
+  }
+  const orphans = missing.map((id) => `${label} ${id}: committed, no workflow after ${Math.round(graceMs / 1000)} s`);
+  // Counted once however many checks find the same one.
+  tally.orphans.push(...orphans.filter((o, i) => !tally.orphans.some((t) => t.includes(` ${missing[i]}:`))));
+  return orphans;
 }
 
 /** A Temporal client with NO payload codec: it sees what the server stores. */

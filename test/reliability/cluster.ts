@@ -118,6 +118,16 @@ export class ManagedProcess {
     clearTimeout(timer);
   }
 
+  /** Sends `signal` to the whole process group without waiting (SIGSTOP freezes it, SIGCONT thaws it). */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.running || !this.child) return;
+    try {
+      process.kill(-(this.child.pid as number), signal);
+    } catch {
+      // gone between the check and the signal
+    }
+  }
+
   /** A clean stop (SIGTERM, SIGKILL after the grace period). */
   stop(): Promise<void> {
     return this.kill('SIGTERM', 15_000);
@@ -134,6 +144,8 @@ export class ManagedProcess {
 
 export interface PostgresServer {
   url: string;
+  /** Stops a throwaway server (`immediate`: as a crash would), waits `downMs`, starts it again on its data and port. */
+  restart?(mode?: 'fast' | 'immediate', downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -154,9 +166,17 @@ export function reasonToSkip(): string | undefined {
   return 'the reliability tests run several processes on one database: set DATABASE_URL to a PostgreSQL server (PGlite cannot be shared between processes), or install PostgreSQL (apt-get install postgresql) so a throwaway one can be started';
 }
 
-/** The scripts/postgres-ephemeral.sh recipe: initdb in a temporary folder, trust auth, 127.0.0.1 only. */
-export async function startPostgres(): Promise<PostgresServer> {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
+/** Can the suite start (and so restart) a PostgreSQL of its own? */
+export function canOwnPostgres(): boolean {
+  return debianPgBin() !== undefined;
+}
+
+/**
+ * The scripts/postgres-ephemeral.sh recipe: initdb in a temporary folder, trust auth, 127.0.0.1 only.
+ * DATABASE_URL's server is used instead unless `own` (a test that restarts PostgreSQL needs its own).
+ */
+export async function startPostgres(opts: { own?: boolean } = {}): Promise<PostgresServer> {
+  if (process.env.DATABASE_URL && !(opts.own && canOwnPostgres())) return { url: process.env.DATABASE_URL, stop: async () => undefined };
   const bin = debianPgBin();
   if (!bin) throw new Error(reasonToSkip());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-rel-pg-'));
@@ -169,9 +189,15 @@ export async function startPostgres(): Promise<PostgresServer> {
     if (r.status !== 0) throw new Error(`${exe} failed: ${r.stderr || r.stdout}`);
   };
   run('initdb', ['-D', `${dir}/data`, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8']);
-  run('pg_ctl', ['-D', `${dir}/data`, '-l', `${dir}/server.log`, '-w', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=200 -c fsync=off`, 'start']);
+  const start = () => run('pg_ctl', ['-D', `${dir}/data`, '-l', `${dir}/server.log`, '-w', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=200 -c fsync=off`, 'start']);
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async restart(mode = 'fast', downMs = 0) {
+      run('pg_ctl', ['-D', `${dir}/data`, '-m', mode, '-w', 'stop']);
+      await new Promise((r) => setTimeout(r, downMs));
+      start();
+    },
     async stop() {
       try {
         run('pg_ctl', ['-D', `${dir}/data`, '-m', 'immediate', 'stop']);
@@ -197,6 +223,8 @@ export interface Cluster {
   sandboxUrl: string;
   temporalAddress: string;
   databaseUrl: string;
+  /** The PostgreSQL server the database is on (restartable when the suite owns it). */
+  postgres: PostgresServer;
   /** The test's own connection to the shared database (migrated before any process starts). */
   db: DbHandle;
   temporal: ManagedProcess;
@@ -228,12 +256,14 @@ async function temporalAnswers(address: string): Promise<boolean> {
 export interface ClusterOptions {
   /** Extra environment for the API and the worker. */
   env?: Record<string, string>;
+  /** A PostgreSQL of the suite's own (Debian's binaries), so a test may restart it. */
+  ownPostgres?: boolean;
 }
 
 /** Starts PostgreSQL (when needed), a fresh database, then Temporal, the sandbox, the worker and the API. */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-reliability-'));
-  const pg = await startPostgres();
+  const pg = await startPostgres({ own: opts.ownPostgres ?? false });
   const dbName = `rel_${Date.now().toString(36)}_${process.pid}`;
   const admin = postgres(pg.url, { max: 1, onnotice: () => undefined });
   await admin.unsafe(`CREATE DATABASE ${dbName}`);
@@ -317,6 +347,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     sandboxUrl,
     temporalAddress,
     databaseUrl,
+    postgres: pg,
     db,
     temporal,
     sandbox,

@@ -20,6 +20,8 @@ export interface Answer {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   problemType?: string;
+  /** The Retry-After header, when the answer had one. */
+  retryAfter?: string;
 }
 
 export interface AppState {
@@ -98,7 +100,8 @@ export class LoanDriver {
         body = text;
       }
       const problemType = typeof (body as { type?: unknown })?.type === 'string' ? ((body as { type: string }).type.split('/').pop() as string) : undefined;
-      return { status: res.status, body, problemType };
+      const retryAfter = res.headers.get('retry-after') ?? undefined;
+      return { status: res.status, body, problemType, ...(retryAfter ? { retryAfter } : {}) };
     } catch {
       return { status: 0, body: null };
     }

@@ -57,6 +57,12 @@ const encodingOf = (p: temporal.api.common.v1.IPayload) => Buffer.from(p.metadat
 
 /** Search attributes are indexed by the server and must stay readable; they carry ids and figures only. */
 const INDEXED = /\/searchAttributes\/indexedFields\//;
+/**
+ * A `patched()` marker's details (the patch id and whether it is deprecated) are written by the
+ * SDK's core, not by the data converter, so they are never encoded; they hold no loan data (the
+ * leak scan above still reads them).
+ */
+const PATCH_MARKER = /^\/markerRecordedEventAttributes\/details\/patch-data\//;
 
 export interface ScanResult {
   workflows: number;
@@ -101,7 +107,7 @@ export async function scanRawHistories(
         payloadsOf(e, '', found);
         for (const f of found) {
           result.payloads++;
-          if (!INDEXED.test(f.path) && encodingOf(f.payload) !== ENCRYPTED_ENCODING) {
+          if (!INDEXED.test(f.path) && !PATCH_MARKER.test(f.path) && encodingOf(f.payload) !== ENCRYPTED_ENCODING) {
             result.plaintextPayloads.push(`${workflowId} event ${String(e.eventId)} ${f.path}: ${encodingOf(f.payload)}`);
           }
         }

@@ -12,6 +12,14 @@ describe('configuration', () => {
     expect(c.providers.payments).toBe('http://127.0.0.1:4010/payments');
   });
 
+  it('gives a create 20 s to start its workflow, and calls an application an orphan only well after that', () => {
+    const c = loadConfig({});
+    expect([c.APPLICATION_START_TIMEOUT_MS, c.ORPHAN_AFTER_MS, c.RECONCILE_EVERY_MS]).toEqual([20_000, 30_000, 60_000]);
+    // An application whose create is still waiting for its start must not look like an orphan.
+    expect(() => loadConfig({ APPLICATION_START_TIMEOUT_MS: '25000' })).toThrow(/ORPHAN_AFTER_MS: must be at least APPLICATION_START_TIMEOUT_MS \+ 10000 \(35000\)/);
+    expect(loadConfig({ APPLICATION_START_TIMEOUT_MS: '25000', ORPHAN_AFTER_MS: '35000' }).ORPHAN_AFTER_MS).toBe(35_000);
+  });
+
   it('names every bad variable in one error', () => {
     expect(() => loadConfig({ PORT: 'eighty', PII_ENCRYPTION_KEY: 'short' })).toThrow(ConfigError);
     try {

@@ -7,6 +7,7 @@ import * as tv from '../../src/sandbox/test-values';
 import {
   ACT_REFUSED,
   approvalDecisionSignal,
+  approvalDecisionUpdate,
   contractSignedSignal,
   contractSignedUpdate,
   documentsSubmittedUpdate,
@@ -26,6 +27,8 @@ import {
   type LoanWorld,
 } from '../helpers/loanWorld';
 import { addDocuments } from '../helpers/seed';
+import { signAct } from '../helpers/acts';
+import { eventually } from '../helpers/servicing';
 
 // Decisions on the way: intake screens, the decision rules, approvers (four eyes), phone outcomes,
 // the request_info loop, and acts the workflow is not waiting for.
@@ -50,6 +53,15 @@ async function refusal(p: Promise<unknown>): Promise<ActRefusal> {
 
 async function events(applicationId: string, kind: string) {
   return w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, applicationId), eq(loanEvents.kind, kind)));
+}
+
+/** The refusal's event is written by an activity after the state shows it: wait for the row, not for luck. */
+async function refusalEvents(applicationId: string) {
+  return eventually(async () => {
+    const rows = await events(applicationId, 'act_refused');
+    if (rows.length === 0) throw new Error('no act_refused event yet');
+    return rows;
+  }, 120_000);
 }
 
 
@@ -154,12 +166,11 @@ describe('four eyes', () => {
 
     // The same approver again does not count as a second, by update (refused) or by signal (recorded as refused).
     expect(await refusal(decide(handle, 'approver-1'))).toMatchObject({ code: 'ALREADY_APPROVED_BY_THIS_APPROVER' });
-    await handle.signal(approvalDecisionSignal, { actor: 'approver-1', decision: 'approve' });
+    await handle.signal(approvalDecisionSignal, await signAct('approvalDecision', handle.workflowId, { actor: 'approver-1', decision: 'approve' }));
     const afterSignal = await waitForState(handle, (x) => x.refusedActs.length === 1);
     expect(afterSignal.refusedActs).toEqual([expect.objectContaining({ act: 'approvalDecision', actor: 'approver-1', code: 'ALREADY_APPROVED_BY_THIS_APPROVER' })]);
     expect(afterSignal.stage).toBe('approval');
-    await w.settle(); // the state shows the refusal before the activity that records it has run
-    expect(await events(seeded.applicationId, 'act_refused')).toHaveLength(1);
+    expect(await refusalEvents(seeded.applicationId)).toHaveLength(1);
 
     // A second, different approver completes it.
     await decide(handle, 'approver-2');
@@ -175,6 +186,36 @@ describe('four eyes', () => {
     expect(waiting.pendingTask).toMatchObject({ approvalsNeeded: 1 });
     await decide(handle, 'approver-1');
     await waitForTask(handle, 'sign_contract');
+  });
+});
+
+describe('acts the API did not sign (issue 15, finding 1)', () => {
+  it('refuses and records unsigned, forged and misdirected approvals by signal and by update; the application does not move', async () => {
+    const seeded = await w.seed({ vehicle: { priceFen: 40_000_000 }, loan: { amountFen: 25_000_000 }, applicant: { monthlyIncomeFen: 6_000_000 } });
+    const handle = await w.start(seeded);
+    await walkToApproval(handle);
+    await handle.signal(approvalDecisionSignal, { actor: 'ghost-approver-1', decision: 'approve' });
+    expect(await refusal(handle.executeUpdate(approvalDecisionUpdate, { args: [{ actor: 'ghost-approver-2', decision: 'approve' }] }))).toMatchObject({ code: 'NOT_AUTHENTICATED' });
+    const signed = await signAct('approvalDecision', handle.workflowId, { actor: 'approver-1', decision: 'approve' as const, actId: 'a-1' });
+    await handle.signal(approvalDecisionSignal, { ...signed, actor: 'ghost-approver-3' });
+    await handle.signal(approvalDecisionSignal, await signAct('approvalDecision', 'loan-application-another', { actor: 'approver-2', decision: 'approve' as const }));
+    const s = await waitForState(handle, (x) => x.refusedActs.length === 4);
+    expect(s.refusedActs.map((r) => [r.actor, r.code, r.problem])).toEqual([
+      ['ghost-approver-1', 'NOT_AUTHENTICATED', 'missing'],
+      ['ghost-approver-2', 'NOT_AUTHENTICATED', 'missing'],
+      ['ghost-approver-3', 'NOT_AUTHENTICATED', 'tampered'],
+      ['approver-2', 'NOT_AUTHENTICATED', 'wrong_workflow'],
+    ]);
+    expect(s).toMatchObject({ stage: 'approval', decisions: [], pendingTask: expect.objectContaining({ approvedBy: [] }) });
+    // Recorded by activities, a moment after the state shows them.
+    for (let i = 0; i < 600 && (await events(seeded.applicationId, 'act_refused')).length < 4; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await events(seeded.applicationId, 'act_refused')).map((e) => e.actor).sort()).toEqual(['approver-2', 'ghost-approver-1', 'ghost-approver-2', 'ghost-approver-3']);
+    // The API's own acts still count, and the run goes on.
+    await handle.executeUpdate(approvalDecisionUpdate, { args: [signed] });
+    await decide(handle, 'approver-2');
+    await waitForTask(handle, 'sign_contract');
+    // Replay: the signal handlers verify again, on the same workflow time, to the same answers.
+    await keepHistory(handle, 'forged-acts-refused');
   });
 });
 
@@ -229,7 +270,7 @@ describe('request_info', () => {
     expect(back.stage).toBe('document_check');
 
     const [docId] = await addDocuments(w.h.db, seeded.applicationId, [{ type: 'bank_statement' }]);
-    await handle.executeUpdate(documentsSubmittedUpdate, { args: [{ actor: 'officer-1', documentIds: [docId!] }] });
+    await handle.executeUpdate(documentsSubmittedUpdate, { args: [await signAct('documentsSubmitted', handle.workflowId, { actor: 'officer-1', documentIds: [docId!] })] });
     // The applicant was verified already: no second call; straight on to a fresh decision.
     const again = await waitForTask(handle, 'approval');
     expect(again.stageHistory.map((v) => v.stage)).toEqual([
@@ -250,7 +291,7 @@ describe('request_info', () => {
     expect(waiting.documents.problems).toEqual(['id_card:NAME_MISMATCH', 'id_card:ID_NUMBER_MISMATCH']);
     expect(waiting.flags).toContain('DOCUMENTS_INCONSISTENT');
     const [docId] = await addDocuments(w.h.db, seeded.applicationId, [{ type: 'id_card' }]);
-    await handle.executeUpdate(documentsSubmittedUpdate, { args: [{ actor: 'officer-1', documentIds: [docId!] }] });
+    await handle.executeUpdate(documentsSubmittedUpdate, { args: [await signAct('documentsSubmitted', handle.workflowId, { actor: 'officer-1', documentIds: [docId!] })] });
     const s = await waitForTask(handle, 'phone_verification');
     expect(s.documents.problems).toEqual([]);
     expect(s.flags).not.toContain('DOCUMENTS_INCONSISTENT');
@@ -262,15 +303,15 @@ describe('acts the workflow is not waiting for', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     await waitForTask(handle, 'phone_verification');
-    const r = await refusal(handle.executeUpdate(contractSignedUpdate, { args: [{ actor: 'officer-1', source: 'on_site', signedAt: new Date().toISOString() }] }));
+    const onSite = { actor: 'officer-1', source: 'on_site' as const, signedAt: new Date().toISOString() };
+    const r = await refusal(handle.executeUpdate(contractSignedUpdate, { args: [await signAct('contractSigned', handle.workflowId, onSite)] }));
     expect(r).toMatchObject({ code: 'NOT_WAITING', stage: 'phone_verification' });
     expect((await refusal(decide(handle, 'approver-1'))).code).toBe('NOT_WAITING');
 
-    await handle.signal(contractSignedSignal, { actor: 'officer-1', source: 'on_site', signedAt: new Date().toISOString() });
+    await handle.signal(contractSignedSignal, await signAct('contractSigned', handle.workflowId, onSite));
     const s = await waitForState(handle, (x) => x.refusedActs.length === 1);
     expect(s.refusedActs[0]).toMatchObject({ act: 'contractSigned', code: 'NOT_WAITING' });
-    await w.settle(); // the state shows the refusal before the activity that records it has run
-    const [ev] = await events(seeded.applicationId, 'act_refused');
+    const [ev] = await refusalEvents(seeded.applicationId);
     expect(ev).toMatchObject({ actor: 'officer-1', stage: 'phone_verification', data: expect.objectContaining({ via: 'signal', code: 'NOT_WAITING' }) });
     expect(s.stage).toBe('phone_verification');
     expect((await handle.describe()).typedSearchAttributes.get(LoanStage)).toBe('phone_verification');
@@ -279,10 +320,10 @@ describe('acts the workflow is not waiting for', () => {
     await phoneOutcome(handle, 'unreachable');
     await waitForTask(handle, 'phone_verification', (x) => x.pendingTask?.attempt === 2);
     const once = { actor: 'verifier-1', actId: 'act-42', outcome: 'passed' as const, checklist: { identityConfirmed: true, incomeConfirmed: true, purposeConfirmed: true } };
-    await handle.executeUpdate('phoneVerificationCompletedUpdate', { args: [once] });
+    await handle.executeUpdate('phoneVerificationCompletedUpdate', { args: [await signAct('phoneVerificationCompleted', handle.workflowId, once)] });
     await waitForTask(handle, 'approval');
     // (the stage moved on; a repeat is refused either way, ALREADY_APPLIED first)
-    expect((await refusal(handle.executeUpdate('phoneVerificationCompletedUpdate', { args: [once] }))).code).toBe('ALREADY_APPLIED');
+    expect((await refusal(handle.executeUpdate('phoneVerificationCompletedUpdate', { args: [await signAct('phoneVerificationCompleted', handle.workflowId, once)] }))).code).toBe('ALREADY_APPLIED');
   });
 });
 

@@ -3,6 +3,7 @@ import { asc, eq } from 'drizzle-orm';
 import { disbursementReference, sandboxAccountNumber } from '../../src/activities/payments';
 import { applications, installments, loanEvents, loans } from '../../src/db/schema';
 import { shanghaiDate } from '../../src/domain';
+import { testValues } from '../../src/sandbox';
 import { loanServicingWorkflowId } from '../../src/workflows/messages';
 import { earlyPayoffRequestedUpdate, repaymentRecordedUpdate } from '../../src/workflows/servicingMessages';
 import { LoanStage, PendingTask, RiskGrade, LoanChannel, BranchId, LoanAmountFen } from '../../src/workflows/searchAttributes';
@@ -10,6 +11,7 @@ import { historyText, keepHistory } from '../helpers/histories';
 import { useLoanWorld, walkToServicing, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
 import type { Seeded } from '../helpers/seed';
 import { PATIENCE_MS } from '../helpers/wait';
+import { signAct } from '../helpers/acts';
 
 // The whole way from intake to servicing for each channel and for new and used cars, on the
 // time-skipping server with the real activities calling the provider sandbox over HTTP.
@@ -58,7 +60,18 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
 
   // The loan and its schedule are stored; the servicing workflow runs as a child.
   const [loan] = await w.h.db.select().from(loans).where(eq(loans.id, s.loanId!));
-  expect(loan).toBeDefined();
+  expect(loan).toMatchObject({
+    applicationId: seeded.applicationId,
+    applicantId: seeded.applicantId,
+    principalFen: s.offer!.amountFen,
+    annualRateBps: s.offer!.annualRateBps,
+    aprBps: s.offer!.aprBps,
+    termMonths: s.offer!.termMonths,
+    repaymentMethod: s.offer!.repaymentMethod,
+    upfrontFeeFen: s.offer!.upfrontFeeFen,
+    transferId: s.transferId,
+    status: 'active',
+  });
   const rows = await w.h.db.select().from(installments).where(eq(installments.loanId, s.loanId!));
   expect(rows).toHaveLength(seeded.input.termMonths);
   // (The stage is servicing a moment before the child has started.)
@@ -69,6 +82,20 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   const text = await historyText(handle);
   for (const secret of [seeded.idNumber, seeded.phone, '张三', '6222020200112233445']) expect(text).not.toContain(secret);
   return { state: s, ledger };
+}
+
+/** The run's activities in the order they were scheduled, each with its result (no codec here: plain JSON). */
+async function activityRuns(handle: LoanHandle): Promise<{ type: string; result: unknown }[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const runs = new Map<string, { type: string; result: unknown }>();
+  for (const e of events) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) runs.set(String(e.eventId), { type: scheduled.activityType?.name ?? '', result: undefined });
+    const completed = e.activityTaskCompletedEventAttributes;
+    const data = completed?.result?.payloads?.[0]?.data;
+    if (completed && data && data.length > 0) runs.get(String(completed.scheduledEventId))!.result = JSON.parse(Buffer.from(data).toString('utf8'));
+  }
+  return [...runs.values()];
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = PATIENCE_MS): Promise<void> {
@@ -150,9 +177,19 @@ describe('happy paths', () => {
   });
 
   it('waits for a pending transfer to settle before booking the loan', async () => {
-    const seeded = await w.seed({ channel: 'branch', applicant: { bankAccount: '6217000000000000020' } });
+    const seeded = await w.seed({ channel: 'branch', applicant: { bankAccount: testValues.PAYMENTS_PENDING_ACCOUNT } });
     const handle = await w.start(seeded);
-    const { state } = await expectServiced(seeded, handle);
+    await expectServiced(seeded, handle);
+    // From the history: the payout answered pending, the workflow looked at the transfer until it
+    // had succeeded, and only then stored the loan.
+    const runs = await activityRuns(handle);
+    const payout = runs.findIndex((r) => r.type === 'disburseLoan');
+    const booked = runs.findIndex((r) => r.type === 'createLoan');
+    expect(runs[payout]!.result).toMatchObject({ status: 'pending' });
+    const looks = runs.slice(payout + 1, booked).filter((r) => r.type === 'transferStatus');
+    expect(looks.length).toBeGreaterThanOrEqual(1);
+    expect(looks.at(-1)!.result).toMatchObject({ status: 'succeeded' });
+    expect(looks.slice(0, -1).every((r) => (r.result as { status: string }).status === 'pending')).toBe(true);
   });
 
   it('ends closed when servicing closes the loan (early payoff)', async () => {
@@ -164,10 +201,9 @@ describe('happy paths', () => {
     // The stage reads servicing as soon as the child is commanded; wait until the server has it.
     await waitFor(() => servicing.describe().then(() => true, () => false));
     const asOfDate = shanghaiDate(await env.currentTimeMs());
-    const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [{ actor: 'finance-1', asOfDate }] });
-    await servicing.executeUpdate(repaymentRecordedUpdate, {
-      args: [{ actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` }],
-    });
+    const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [await signAct('earlyPayoffRequested', servicing.workflowId, { actor: 'finance-1', asOfDate })] });
+    const payoff = { actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` };
+    await servicing.executeUpdate(repaymentRecordedUpdate, { args: [await signAct('repaymentRecorded', servicing.workflowId, payoff)] });
     expect(await w.result(handle)).toEqual({ stage: 'closed', outcomeReason: 'EARLY_PAYOFF', loanId: s.loanId });
     const final = await handle.query('state');
     expect((final as { stageHistory: { stage: string }[] }).stageHistory.map((v) => v.stage)).toEqual([...FULL_PATH, 'closed']);

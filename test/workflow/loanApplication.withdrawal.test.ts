@@ -2,13 +2,16 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
+import { createLoanActivities } from '../../src/activities/loans';
 import { disbursementReference } from '../../src/activities/payments';
 import { createProviderClients } from '../../src/activities/providers';
 import { loanEvents } from '../../src/db/schema';
+import { buildOffer } from '../../src/domain';
 import * as tv from '../../src/sandbox/test-values';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanApplicationStartOptions, withdrawSignal, withdrawUpdate, type ActRefusal, type Withdraw } from '../../src/workflows/messages';
 import { keepHistory } from '../helpers/histories';
+import { testCipher } from '../helpers/seed';
 import {
   decide,
   phoneOutcome,
@@ -22,6 +25,7 @@ import {
   type LoanHandle,
   type LoanWorld,
 } from '../helpers/loanWorld';
+import { signAct } from '../helpers/acts';
 
 // Withdrawal at every stage before disbursement, with the compensations of what was done; steps that
 // cannot succeed end `failed` after theirs.
@@ -37,7 +41,7 @@ const withdrawal: Withdraw = { actor: 'officer-1', reasonCode: 'CUSTOMER_CHANGED
 const WITHDRAWN = { stage: 'withdrawn', outcomeReason: 'CUSTOMER_CHANGED_MIND', loanId: null };
 
 async function compensations(applicationId: string) {
-  const rows = await w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, applicationId), eq(loanEvents.kind, 'compensated')));
+  const rows = await w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, applicationId), eq(loanEvents.kind, 'compensated'))).orderBy(loanEvents.seq);
   return rows.map((r) => r.data as { step: string; result: string });
 }
 
@@ -51,7 +55,7 @@ describe('withdrawal', () => {
     const handle = await env.client.workflow.signalWithStart(loanApplication, {
       ...loanApplicationStartOptions(seeded.input, w.taskQueue),
       signal: withdrawSignal,
-      signalArgs: [withdrawal],
+      signalArgs: [await signAct('withdraw', loanApplicationStartOptions(seeded.input).workflowId, withdrawal)],
     });
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect(await stagesOf(handle)).toEqual(['intake', 'withdrawn']);
@@ -64,7 +68,7 @@ describe('withdrawal', () => {
     const seeded = await w.seed({ documents: ['id_card'] });
     const handle = await w.start(seeded);
     await waitForTask(handle, 'submit_documents');
-    const answer = await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
+    const answer = await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
     expect(answer.stage).toBe('document_check');
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect(await stagesOf(handle)).toEqual(['intake', 'document_check', 'withdrawn']);
@@ -74,7 +78,7 @@ describe('withdrawal', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     await waitForTask(handle, 'phone_verification');
-    await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
+    await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     const [task] = await w.admin.callTasks(seeded.applicationId);
     expect(task!.status).toBe('cancelled');
@@ -91,7 +95,7 @@ describe('withdrawal', () => {
     try {
       await phoneOutcome(handle, 'passed');
       await waitForState(handle, (s) => s.stage === 'valuation');
-      await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
+      await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
     } finally {
       await w.admin.clearFaults();
     }
@@ -103,7 +107,7 @@ describe('withdrawal', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     await walkToApproval(handle);
-    await handle.signal(withdrawSignal, withdrawal);
+    await handle.signal(withdrawSignal, await signAct('withdraw', handle.workflowId, withdrawal));
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect((await stagesOf(handle)).slice(-2)).toEqual(['approval', 'withdrawn']);
     await keepHistory(handle, 'withdrawn-approval');
@@ -113,7 +117,7 @@ describe('withdrawal', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     const signing = await walkToSigning(handle);
-    await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] });
+    await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     const envelope = await createProviderClients(w.sandbox.providers).esign.getEnvelope(signing.envelopeId!);
     expect(envelope.status).toBe('voided');
@@ -132,7 +136,7 @@ describe('withdrawal', () => {
     await waitForState(handle, (s) => s.stage === 'disbursement');
     for (const stage of ['disbursement', 'servicing']) {
       await waitForState(handle, (s) => s.stage === stage);
-      const err = await handle.executeUpdate(withdrawUpdate, { args: [withdrawal] }).catch((e: unknown) => e);
+      const err = await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] }).catch((e: unknown) => e);
       await w.admin.clearFaults();
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       const refusal = ((err as WorkflowUpdateFailedError).cause as ApplicationFailure).details?.[0] as ActRefusal;
@@ -158,6 +162,55 @@ describe('a step that cannot succeed', () => {
     expect(await compensations(seeded.applicationId)).toEqual([expect.objectContaining({ step: 'envelope', result: 'contract_cancelled' })]);
     expect((await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template)).toEqual(['signing_link', 'contract_cancelled']);
     await keepHistory(handle, 'failed-disbursement');
+  });
+
+  /**
+   * A loan already booked for this application under other terms (what a conflicting earlier run
+   * would leave): the workflow's createLoan refuses it for good (LoanTermsConflict) after the payout.
+   */
+  async function loanAlreadyBookedElsewhere(applicationId: string) {
+    const acts = createLoanActivities({ db: w.h.db, cipher: testCipher(), callCentre: createProviderClients(w.sandbox.providers).callCentre });
+    const otherTerms = buildOffer({ amountFen: 1_000_000, termMonths: 12, repaymentMethod: 'equal_installment', annualRateBps: 650 });
+    await acts.createLoan({ applicationId, offer: otherTerms, disbursedAtMs: Date.now(), transferId: 'tr-booked-elsewhere' });
+  }
+
+  it('the loan cannot be booked after the payout: the payout is reversed, the signed contract cancelled, failed', async () => {
+    const seeded = await w.seed();
+    await loanAlreadyBookedElsewhere(seeded.applicationId);
+    const handle = await w.start(seeded);
+    await walkToSigning(handle);
+    await signOnSite(handle);
+    expect(await w.result(handle)).toEqual({ stage: 'failed', outcomeReason: 'STEP_FAILED', loanId: null });
+    const s = await waitForState(handle, (x) => x.stage === 'failed');
+    expect(s.flags).toContain('LoanTermsConflict');
+    expect(s.flags).not.toContain('COMPENSATION_FAILED');
+    const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
+    expect(ledger.entries.map((e) => e.kind)).toEqual(['payout', 'reversal']);
+    expect(ledger.totalFen).toBe(0);
+    // Newest first: the payout, then the envelope of the contract signed before it.
+    expect(await compensations(seeded.applicationId)).toEqual([
+      expect.objectContaining({ step: 'payout', result: 'reversed' }),
+      expect.objectContaining({ step: 'envelope', result: 'contract_cancelled' }),
+    ]);
+    expect((await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template)).toEqual(['signing_link', 'contract_cancelled']);
+  });
+
+  it('a compensation that fails (the bank refuses to return the payout) is flagged, and the older ones still run', async () => {
+    const seeded = await w.seed({ applicant: { bankAccount: tv.PAYMENTS_IRREVERSIBLE_ACCOUNT } });
+    await loanAlreadyBookedElsewhere(seeded.applicationId);
+    const handle = await w.start(seeded);
+    await walkToSigning(handle);
+    await signOnSite(handle);
+    expect(await w.result(handle)).toEqual({ stage: 'failed', outcomeReason: 'STEP_FAILED', loanId: null });
+    const s = await waitForState(handle, (x) => x.stage === 'failed');
+    expect(s.flags).toEqual(expect.arrayContaining(['LoanTermsConflict', 'COMPENSATION_FAILED']));
+    const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
+    expect(ledger.entries.map((e) => e.kind)).toEqual(['payout']);
+    expect(await compensations(seeded.applicationId)).toEqual([
+      expect.objectContaining({ step: 'payout', result: 'failed:PaymentRefused:reversal_not_permitted' }),
+      expect.objectContaining({ step: 'envelope', result: 'contract_cancelled' }),
+    ]);
+    expect((await w.admin.smsMessages({ to: seeded.phone })).map((t) => t.template)).toEqual(['signing_link', 'contract_cancelled']);
   });
 
   it('a signer who fails the real-name check: no envelope, failed', async () => {

@@ -24,6 +24,26 @@ export interface Transfer {
   replayed: boolean;
 }
 
+export interface RefundRequest {
+  amountFen: number;
+  currency: 'CNY';
+  toAccount: { accountNumber: string; accountName: string; bankCode: string };
+  /** Shown on the customer's statement: the loan and the refund. */
+  reference: string;
+  reason?: string;
+}
+
+export interface Refund {
+  refundId: string;
+  amountFen: number;
+  currency: 'CNY';
+  reference: string;
+  status: 'succeeded';
+  toAccount: { bankCode: string; accountLast4: string };
+  createdAt: string;
+  replayed: boolean;
+}
+
 /** Codes of PaymentRefused failures. */
 export type PaymentRefusalCode = 'account_closed' | 'account_name_mismatch' | 'amount_exceeds_limit' | 'unsupported_currency';
 
@@ -59,6 +79,18 @@ export class PaymentsClient {
       path: `/v1/transfers/${seg(transferId)}`,
     });
     return { ...body, replayed: false };
+  }
+
+  /** Pays money back to a customer, once per idempotency key (like createTransfer). */
+  async createRefund(req: RefundRequest, idempotencyKey: string): Promise<Refund> {
+    const res = await this.http.request<Omit<Refund, 'replayed'>>({
+      operation: 'createRefund',
+      method: 'POST',
+      path: '/v1/refunds',
+      body: req,
+      idempotencyKey,
+    });
+    return { ...res.body, replayed: res.replayed };
   }
 
   /** Reverses a transfer (a payment sent to the wrong account); reversing twice is one reversal. */

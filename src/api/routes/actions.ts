@@ -12,9 +12,13 @@ import {
   type LoanState,
   type StaffRole,
 } from '../../workflows/messages';
+import { documentRow } from '../applicationRows';
+import type { Staff } from '../auth';
 import { audit } from '../audit';
+import { ACT_TASK, activeClaim, claimedByOther, dropClaimOf, overridesClaims } from '../workQueue';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
+import type { EmergencyReasonCode } from '../../workflows/actProof';
 import { defineOperation, type Operation, type OperationResult } from '../operation';
 import { ProblemError } from '../problem';
 import {
@@ -22,24 +26,32 @@ import {
   CollateralRegistrationBody,
   DecisionBody,
   decisionRules,
+  EmergencyActBody,
   PhoneVerificationBody,
   SignatureBody,
   SubmitDocumentsBody,
   WithdrawBody,
 } from '../schemas/actions';
-import { ApplicationState } from '../schemas/applications';
+import { ApplicationState, documentUriErrors } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
 import { auditSnapshot, stateView, type ApplicationRow } from '../views';
 import { loadApplication } from './applications';
+import { APPLICATION_STATE_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['actions'];
 
-export interface ActRequest<A> {
+export interface ActRequest<A extends { actor: string }> {
   row: ApplicationRow;
   /** Name of the act in the audit trail (`documents_submitted`, `approval_decision`, ...). */
   act: string;
   actor: string;
+  /** The roles the actor was authenticated with: signed into the act's proof. */
+  roles: Iterable<string>;
+  /** The person acting (their roles decide whether someone else's claim on the task stops them). */
+  staff?: Staff;
   actId: string;
+  /** The emergency path only (an admin with a reason code, POST /applications/:id/emergency-acts). */
+  emergency?: { reasonCode: EmergencyReasonCode } | undefined;
   update: UpdateDefinition<LoanState, [A]>;
   arg: A;
   /** What the audit trail keeps beside the act: codes, refs and the free text staff typed. */
@@ -47,18 +59,35 @@ export interface ActRequest<A> {
 }
 
 /**
- * Sends one act to the workflow and writes the audit entry: accepted (200 with the state, 202
- * while the handler still runs) or refused (the problem of the refusal, audited too).
+ * Signs one act (actor, roles, act, workflow, act id, time, payload digest: the workflow refuses
+ * an act without the API's proof), sends it to the workflow and writes the audit entry: accepted
+ * (200 with the state, 202 while the handler still runs) or refused (the problem, audited too).
  */
-export async function runAct<A>(ctx: ApiContext, r: ActRequest<A>): Promise<OperationResult> {
+export async function runAct<A extends { actor: string }>(ctx: ApiContext, r: ActRequest<A>): Promise<OperationResult> {
   const before = auditSnapshot(r.row);
+  // The update `<act>Update` carries the act `<act>`: the name the workflow checks the proof against.
+  const signed = ctx.signer.sign(r.update.name.replace(/Update$/, ''), r.row.workflowId, r.arg, {
+    actor: r.actor,
+    roles: [...r.roles],
+    actId: r.actId,
+    emergency: r.emergency,
+  });
+  const task = ACT_TASK[r.act];
   let outcome;
   try {
-    outcome = await ctx.workflows.act(r.row.workflowId, r.update, r.arg, r.actId);
+    if (task && r.staff && r.row.pendingTask === task) {
+      // A claimed task is the claimant's: other staff wait, unless a supervisor steps in. (The
+      // customer signing at the e-signature provider is no staff act and is never held up.)
+      const claim = await activeClaim(ctx.db, r.row.id);
+      if (claim && claim.claimedBy !== r.actor && !overridesClaims(r.staff)) throw claimedByOther(claim, r.row.stage);
+    }
+    outcome = await ctx.workflows.act(r.row.workflowId, r.update, signed, r.actId);
   } catch (err) {
     if (err instanceof ProblemError && typeof err.extensions.code === 'string') {
       await audit(ctx.db, {
-        eventKey: `api:${r.act}:refused:${r.actId}`,
+        // One row per act and refusal: a retry refused the same way adds nothing, a changed answer (the
+        // key is not kept for refusals, so a retry is judged afresh) is recorded beside the first.
+        eventKey: `api:${r.act}:refused:${err.extensions.code}:${r.actId}`,
         applicationId: r.row.id,
         kind: 'act_refused',
         actor: r.actor,
@@ -70,6 +99,7 @@ export async function runAct<A>(ctx: ApiContext, r: ActRequest<A>): Promise<Oper
     throw err;
   }
   const view = stateView(r.row, outcome.state);
+  if (task && r.staff) await dropClaimOf(ctx.db, r.row.id, r.actor);
   await audit(ctx.db, {
     eventKey: `api:${r.act}:${r.actId}`,
     applicationId: r.row.id,
@@ -101,10 +131,10 @@ function actOperation(spec: {
     params: ApplicationIdParams,
     idempotent: true,
     responses: {
-      200: { description: 'Applied: the application state', schema: ApplicationState },
-      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState },
+      200: { description: 'Applied: the application state', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
+      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
       404: { description: 'No application has this id' },
-      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), or the Idempotency-Key is in use' },
+      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), someone else has claimed the task (`claimedBy`), or the Idempotency-Key is in use' },
     },
   };
 }
@@ -119,18 +149,12 @@ export function actionOperations(ctx: ApiContext): Operation[] {
       role: 'officer',
     }),
     body: SubmitDocumentsBody,
+    checks: ({ body }) => documentUriErrors(body.documents, ctx.config.DOCUMENT_URI_HOSTS),
     examples: ACTION_EXAMPLES.documents,
     async handle({ staff, params, body, actId, keyed }) {
       const row = await loadApplication(ctx, params.id);
       // Rows first (the workflow's activities read them), ids stable for a retried request.
-      const wanted = body.documents.map((d, i) => ({
-        id: keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(),
-        applicationId: row.id,
-        type: d.type,
-        uri: d.uri,
-        sha256: d.sha256.toLowerCase(),
-        submittedBy: staff.id,
-      }));
+      const wanted = body.documents.map((d, i) => documentRow(row.id, keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(), d, staff.id));
       const inserted = await ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id });
       const stored = await ctx.db
         .select({ id: documents.id, type: documents.type, sha256: documents.sha256 })
@@ -144,6 +168,8 @@ export function actionOperations(ctx: ApiContext): Operation[] {
           row,
           act: 'documents_submitted',
           actor: staff.id,
+          roles: staff.roles,
+          staff,
           actId,
           update: documentsSubmittedUpdate,
           arg: { actor: staff.id, actId, documentIds },
@@ -181,6 +207,8 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'phone_verification_completed',
         actor: staff.id,
+        roles: staff.roles,
+        staff,
         actId,
         update: phoneVerificationCompletedUpdate,
         arg: { actor: staff.id, actId, outcome: body.outcome, recordingRef: body.recordingRef, checklist },
@@ -207,6 +235,8 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'approval_decision',
         actor: staff.id,
+        roles: staff.roles,
+        staff,
         actId,
         update: approvalDecisionUpdate,
         arg: {
@@ -246,6 +276,8 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'contract_signed',
         actor: staff.id,
+        roles: staff.roles,
+        staff,
         actId,
         update: contractSignedUpdate,
         arg: { actor: staff.id, actId, source: 'on_site', signedAt },
@@ -271,6 +303,8 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'collateral_registered',
         actor: staff.id,
+        roles: staff.roles,
+        staff,
         actId,
         update: collateralRegisteredUpdate,
         arg: { actor: staff.id, actId, registrationRef: body.registrationRef, registeredAt },
@@ -296,6 +330,8 @@ export function actionOperations(ctx: ApiContext): Operation[] {
         row,
         act: 'withdrawal',
         actor: staff.id,
+        roles: staff.roles,
+        staff,
         actId,
         update: withdrawUpdate,
         arg: { actor: staff.id, actId, reasonCode: body.reasonCode },
@@ -304,5 +340,57 @@ export function actionOperations(ctx: ApiContext): Operation[] {
     },
   });
 
-  return [submitDocuments, phoneVerification, decision, signature, collateral, withdraw];
+  const emergencyAct = defineOperation({
+    operationId: 'recordEmergencyAct',
+    method: 'post',
+    path: '/applications/:id/emergency-acts',
+    summary: 'An engineer acts on the emergency path (admins only, with a reason code)',
+    description:
+      'For when the ordinary route cannot be used (an outage, staff unavailable, a correction ordered). The admin acts in their own name: the workflow applies its usual rules (four eyes included), flags the run (`EMERGENCY_ACT`, search attribute `EmergencyAct`) and records the act with its reason code in loan_events; `reason` goes to the audit trail only. Answers as the act would.',
+    tags: TAGS,
+    auth: { kind: 'staff', roles: ['admin'] },
+    params: ApplicationIdParams,
+    body: EmergencyActBody,
+    examples: ACTION_EXAMPLES.emergency,
+    idempotent: true,
+    responses: {
+      200: { description: 'Applied: the application state', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
+      202: { description: 'Accepted and still being applied: the state so far', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
+      404: { description: 'No application has this id' },
+      409: { description: 'The workflow is not waiting for this act (`stage` says where it is), or the Idempotency-Key is in use' },
+    },
+    async handle({ staff, params, body, actId }) {
+      const row = await loadApplication(ctx, params.id);
+      const base = { actor: staff.id, actId };
+      const common = { row, act: 'emergency_act', actor: staff.id, roles: staff.roles, actId, emergency: { reasonCode: body.reasonCode } };
+      const audit = { act: body.act, reasonCode: body.reasonCode, reason: body.reason };
+      switch (body.act) {
+        case 'documentsSubmitted':
+          return runAct(ctx, { ...common, update: documentsSubmittedUpdate, arg: { ...base, documentIds: body.payload.documentIds }, data: { ...audit, documentIds: body.payload.documentIds } });
+        case 'phoneVerificationCompleted': {
+          const p = body.payload;
+          const checklist = { ...p.checklist };
+          return runAct(ctx, { ...common, update: phoneVerificationCompletedUpdate, arg: { ...base, outcome: p.outcome, recordingRef: p.recordingRef, checklist }, data: { ...audit, outcome: p.outcome, notes: p.notes ?? null } });
+        }
+        case 'approvalDecision': {
+          const p = body.payload;
+          const arg = { ...base, decision: p.decision, reasonCode: p.reasonCode, amountFen: p.amountFen, termMonths: p.termMonths, annualRateBps: p.annualRateBps };
+          return runAct(ctx, { ...common, update: approvalDecisionUpdate, arg, data: { ...audit, decision: p.decision, decisionReasonCode: p.reasonCode ?? null, comment: p.comment ?? null } });
+        }
+        case 'contractSigned': {
+          const signedAt = body.payload.signedAt ? new Date(body.payload.signedAt).toISOString() : new Date().toISOString();
+          return runAct(ctx, { ...common, update: contractSignedUpdate, arg: { ...base, source: 'on_site' as const, signedAt }, data: { ...audit, signedAt } });
+        }
+        case 'collateralRegistered': {
+          const registeredAt = new Date(body.payload.registeredAt).toISOString();
+          const arg = { ...base, registrationRef: body.payload.registrationRef, registeredAt };
+          return runAct(ctx, { ...common, update: collateralRegisteredUpdate, arg, data: { ...audit, registrationRef: arg.registrationRef, registeredAt } });
+        }
+        case 'withdraw':
+          return runAct(ctx, { ...common, update: withdrawUpdate, arg: { ...base, reasonCode: body.payload.reasonCode }, data: { ...audit, withdrawReasonCode: body.payload.reasonCode ?? null, withdrawReason: body.payload.reason ?? null } });
+      }
+    },
+  });
+
+  return [submitDocuments, phoneVerification, decision, signature, collateral, withdraw, emergencyAct];
 }

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { validateVin } from '../../domain';
 import { writeTogether } from '../../db/client';
-import { applicants, applications, documents, vehicles } from '../../db/schema';
-import { loanApplicationWorkflowId, type LoanApplicationInput } from '../../workflows/messages';
+import { recordWorkflowSeen, screenApplicant } from '../../db/openApplications';
+import { applicants, applications, documents, openApplications, vehicles } from '../../db/schema';
+import { newApplicationRows } from '../applicationRows';
 import { audit, auditInsert } from '../audit';
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
 import { defineOperation, type Operation } from '../operation';
-import { ProblemError, validationProblem } from '../problem';
+import { ProblemError } from '../problem';
+import { queueItem, queuePage } from '../workQueue';
 import {
   ApplicationDetail,
   ApplicationPage,
@@ -16,10 +18,13 @@ import {
   CreateApplicationBody,
   createApplicationRules,
   CreatedApplication,
+  documentUriErrors,
+  DuplicateApplicationProblem,
   ListApplicationsQuery,
 } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
 import { applicantView, fullFieldsFor, stateView, type ApplicationRow } from '../views';
+import { APPLICATION_DETAIL_EXAMPLE, APPLICATION_PAGE_EXAMPLE, CREATED_EXAMPLE, DUPLICATE_APPLICATION_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['applications'];
 const DEFAULT_PAGE = 20;
@@ -40,31 +45,6 @@ interface DocumentJson {
   submittedAt: string;
 }
 
-interface Cursor {
-  /** created_at as PostgreSQL prints it (microseconds kept, so no row is skipped or repeated). */
-  c: string;
-  i: string;
-}
-
-/** created_at as PostgreSQL prints a timestamptz, e.g. `2026-11-22 18:50:01.123456+00`. */
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
-
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
-}
-
-function decodeCursor(text: string): Cursor {
-  try {
-    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof value.c === 'string' && typeof value.i === 'string' && CURSOR_TIME.test(value.c) && value.i.length <= 128) {
-      return { c: value.c, i: value.i };
-    }
-  } catch {
-    // fall through
-  }
-  throw validationProblem([{ pointer: '#/cursor', in: 'query', code: 'invalid_cursor', message: 'is not a cursor this API gave out' }]);
-}
-
 export function applicationOperations(ctx: ApiContext): Operation[] {
   const create = defineOperation({
     operationId: 'createApplication',
@@ -72,104 +52,65 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
     path: '/applications',
     summary: 'Submit an application and start its workflow',
     description:
-      'Validates the applicant (GB 11643 ID number, mobile number), the vehicle (VIN format; a wrong check digit is accepted and flagged for manual review) and the loan (term 12/24/36/48/60), stores the personal data encrypted, and starts `loan-application-<id>`. With an Idempotency-Key the same key and body return the same application.',
+      'Validates the applicant (GB 11643 ID number, mobile number), the vehicle (VIN format; a wrong check digit is accepted and flagged for manual review) and the loan (term 12/24/36/48/60), runs the intake screen (blacklist, an open application of the same person), stores the personal data encrypted, and starts `loan-application-<id>`. The screen\'s verdict is in the answer: a duplicate is 409 naming the open application, a blacklisted applicant 201 with `stage: rejected`. With an Idempotency-Key the same key and body return the same application.',
     tags: TAGS,
     auth: { kind: 'staff', roles: ['officer'] },
     body: CreateApplicationBody,
     bodyRules: createApplicationRules,
+    checks: ({ body }) => documentUriErrors(body.documents, ctx.config.DOCUMENT_URI_HOSTS),
     examples: CREATE_APPLICATION_EXAMPLES,
     idempotent: true,
     responses: {
       201: {
-        description: 'Created; Location points at the application',
+        description:
+          'Created; Location points at the application. `stage` is `intake`, or `rejected` with `outcomeReason: BLACKLISTED` when the applicant is on the blacklist (the application is kept for the audit trail and the applicant is told)',
         schema: CreatedApplication,
+        example: CREATED_EXAMPLE,
         headers: { Location: { description: '/applications/{id}', schema: { type: 'string' } } },
       },
+      409: {
+        description:
+          'The applicant already has an open application (`code: DUPLICATE_APPLICATION`, `openApplicationId` names it; nothing is stored), or a request with this Idempotency-Key is still running',
+        schema: DuplicateApplicationProblem,
+        example: DUPLICATE_APPLICATION_EXAMPLE,
+      },
+      503: {
+        description: 'Temporal did not start the workflow in time (APPLICATION_START_TIMEOUT_MS): retry after `Retry-After` seconds with the same Idempotency-Key; the application is kept and gets its workflow either way',
+      },
     },
-    async handle({ staff, body, actId, keyed, log }) {
+    async handle({ staff, body, actId, keyed, log, requestId }) {
       const id = keyed ? deterministicUuid(`application\n${actId}`) : randomUUID();
-      const workflowId = loanApplicationWorkflowId(id);
-      const vin = validateVin(body.vehicle.vin);
-      const flags = vin.checkDigitOk ? [] : ['VIN_CHECK_DIGIT_MISMATCH'];
-      const idNumber = body.applicant.idNumber.trim().toUpperCase();
       const submittedAtMs = Date.now();
+      const rows = newApplicationRows(ctx.cipher, { id, body, submittedBy: staff.id, submittedAtMs });
+      const { workflowId } = rows.application;
+      const { flags, input } = rows;
+      const idNumberHash = rows.applicant.idNumberHash;
+      const db = ctx.db;
+
+      // The intake screen's verdict before anything is written, so the answer tells it: a listed
+      // applicant's application is stored and rejected (the lender's decision has an audit trail and
+      // the applicant is told); a person with an open application is claimed by it, and this one
+      // is refused with 409 and not stored. The workflow's own screen stays the authority.
+      const verdict = await screenApplicant(db, { idNumberHash, applicationId: id, orphanAfterMs: ctx.orphanAfterMs, workflowSeen: false });
+      if (!verdict.blacklisted && verdict.holder !== id) throw await duplicateApplication(verdict.holder, staff.id, actId, requestId);
+      const blacklisted = verdict.blacklisted;
 
       // Every row of the application in one statement (atomic, one round trip); each row's key
       // derives from the application id, so a retry with the same Idempotency-Key finds it done.
-      const db = ctx.db;
-      const applicantId = deterministicUuid(`applicant\n${id}`);
       const v = body.vehicle;
       const docs = body.documents ?? [];
       await writeTogether(db, [
-        db
-          .insert(applicants)
-          .values({
-            id: applicantId,
-            nameEnc: ctx.cipher.encrypt(body.applicant.name),
-            idNumberEnc: ctx.cipher.encrypt(idNumber),
-            phoneEnc: ctx.cipher.encrypt(body.applicant.phone),
-            idNumberHash: ctx.cipher.lookupHash('id_number', idNumber),
-            phoneHash: ctx.cipher.lookupHash('phone', body.applicant.phone),
-            monthlyIncomeFen: body.applicant.monthlyIncomeFen,
-          })
-          .onConflictDoNothing(),
-        db
-          .insert(applications)
-          .values({
-            id,
-            workflowId,
-            applicantId,
-            channel: body.channel,
-            branchId: body.branchId,
-            dealerId: body.dealerId ?? null,
-            submittedBy: staff.id,
-            amountFen: body.loan.amountFen,
-            termMonths: body.loan.termMonths,
-            repaymentMethod: body.loan.repaymentMethod,
-            stage: 'intake',
-          })
-          .onConflictDoNothing(),
-        db
-          .insert(vehicles)
-          .values({
-            id: deterministicUuid(`vehicle\n${id}`),
-            applicationId: id,
-            vin: vin.normalized,
-            make: v.make,
-            model: v.model,
-            year: v.year,
-            condition: v.condition,
-            energy: v.energy,
-            usage: v.usage,
-            priceFen: v.priceFen,
-            mileageKm: v.mileageKm,
-            firstRegistrationDate: v.firstRegistrationDate ?? null,
-          })
-          .onConflictDoNothing(),
-        ...(docs.length > 0
-          ? [
-              db
-                .insert(documents)
-                .values(
-                  docs.map((d, i) => ({
-                    id: deterministicUuid(`document\n${id}\n${i}`),
-                    applicationId: id,
-                    type: d.type,
-                    uri: d.uri,
-                    sha256: d.sha256.toLowerCase(),
-                    submittedBy: staff.id,
-                  })),
-                )
-                .onConflictDoNothing(),
-            ]
-          : []),
+        db.insert(applicants).values(rows.applicant).onConflictDoNothing(),
+        db.insert(applications).values(rows.application).onConflictDoNothing(),
+        db.insert(vehicles).values(rows.vehicle).onConflictDoNothing(),
+        ...(rows.documents.length > 0 ? [db.insert(documents).values(rows.documents).onConflictDoNothing()] : []),
         auditInsert(db, {
           eventKey: `api:application_created:${id}`,
           applicationId: id,
           kind: 'application_created',
           actor: staff.id,
           stage: 'intake',
-          data: { flags, documentTypes: docs.map((d) => d.type) },
+          data: { flags, documentTypes: docs.map((d) => d.type), ...(blacklisted ? { screen: 'BLACKLISTED' } : {}) },
           before: null,
           after: {
             stage: 'intake',
@@ -185,80 +126,58 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
         }),
       ]);
 
-      const input: LoanApplicationInput = {
-        applicationId: id,
-        channel: body.channel,
-        branchId: body.branchId,
-        dealerId: body.dealerId,
-        submittedBy: staff.id,
-        amountFen: body.loan.amountFen,
-        termMonths: body.loan.termMonths,
-        repaymentMethod: body.loan.repaymentMethod,
-        vehicle: {
-          condition: body.vehicle.condition,
-          energy: body.vehicle.energy,
-          usage: body.vehicle.usage,
-          priceFen: body.vehicle.priceFen,
-          year: body.vehicle.year,
-          mileageKm: body.vehicle.mileageKm,
-        },
-        submittedAtMs,
-      };
+      // Within the start deadline, or 503: the rows stay, and a retry with the same key or the
+      // reconciler gives the application its workflow.
       await ctx.workflows.start(input);
-      log.info({ applicationId: id, workflowId, channel: body.channel, flags }, 'application created');
-      return { status: 201, headers: { Location: `/applications/${id}` }, body: { id, workflowId, stage: 'intake', flags } };
+      let holdsClaim = true;
+      try {
+        holdsClaim = await recordWorkflowSeen(db, id);
+      } catch (err) {
+        // Only a shortcut: the workflow's first activity records it too.
+        log.warn({ applicationId: id, err: (err as Error).message }, 'could not record the started workflow');
+      }
+      if (!blacklisted && !holdsClaim) {
+        // The start took longer than ORPHAN_AFTER_MS and the person was submitted again meanwhile:
+        // the newer application holds the claim and this one's screen will reject it.
+        const [holder] = await db.select({ applicationId: openApplications.applicationId }).from(openApplications).where(eq(openApplications.idNumberHash, idNumberHash));
+        if (holder && holder.applicationId !== id) throw await duplicateApplication(holder.applicationId, staff.id, actId, requestId);
+      }
+      log.info({ applicationId: id, workflowId, channel: body.channel, flags, screen: blacklisted ? 'blacklisted' : 'clear' }, 'application created');
+      const outcome = blacklisted ? { stage: 'rejected' as const, outcomeReason: 'BLACKLISTED' } : { stage: 'intake' as const };
+      return { status: 201, headers: { Location: `/applications/${id}` }, body: { id, workflowId, ...outcome, flags } };
     },
   });
+
+  /** The 409 of a person who has an open application, recorded in that application's audit trail. */
+  async function duplicateApplication(openApplicationId: string, actor: string, actId: string, requestId: string): Promise<ProblemError> {
+    await audit(ctx.db, {
+      eventKey: `api:application_refused:${actId}`,
+      applicationId: openApplicationId,
+      kind: 'application_refused',
+      actor,
+      data: { code: 'DUPLICATE_APPLICATION', requestId },
+    });
+    return new ProblemError(
+      'duplicate_application',
+      `This applicant already has an open application, ${openApplicationId}: act on it, or withdraw it before submitting a new one`,
+      { code: 'DUPLICATE_APPLICATION', openApplicationId },
+    );
+  }
 
   const list = defineOperation({
     operationId: 'listApplications',
     method: 'get',
     path: '/applications',
-    summary: 'Work queues: applications by stage and pending task, oldest first',
-    description: 'Cursor-paginated from PostgreSQL (the applications_queue_idx index). No personal data in the list.',
+    summary: 'Work queues: filter, sort and page the applications',
+    description:
+      'From PostgreSQL (the workflow mirrors its stage and pending task into the row), so a queue is an index scan, not a visibility query. Filters combine with AND; a repeated or comma-separated filter matches any of its values (`stage=approval&stage=signing`). Each item carries its pending task: the SLA and deadline, whether it escalated or is past its SLA, who claimed it, and for approvals how many are needed, who approved and whether you did. `total` counts every match. No personal data in the list.',
     tags: TAGS,
     auth: { kind: 'staff' },
     query: ListApplicationsQuery,
-    responses: { 200: { description: 'One page', schema: ApplicationPage } },
-    async handle({ query }) {
-      const limit = query.limit ?? DEFAULT_PAGE;
-      const where: SQL[] = [];
-      if (query.stage) where.push(eq(applications.stage, query.stage));
-      if (query.pendingTask === 'none') where.push(or(isNull(applications.pendingTask), eq(applications.pendingTask, 'none')) as SQL);
-      else if (query.pendingTask) where.push(eq(applications.pendingTask, query.pendingTask));
-      if (query.cursor) {
-        const c = decodeCursor(query.cursor);
-        where.push(sql`(${applications.createdAt}, ${applications.id}) > (${c.c}::timestamptz, ${c.i})`);
-      }
-      const rows = await ctx.db
-        .select({ row: applications, createdAtText: sql<string>`${applications.createdAt}::text` })
-        .from(applications)
-        .where(where.length > 0 ? and(...where) : undefined)
-        .orderBy(asc(applications.createdAt), asc(applications.id))
-        .limit(limit + 1);
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        status: 200,
-        body: {
-          items: page.map(({ row }) => ({
-            id: row.id,
-            workflowId: row.workflowId,
-            stage: row.stage,
-            pendingTask: row.pendingTask === 'none' ? null : row.pendingTask,
-            channel: row.channel,
-            branchId: row.branchId,
-            dealerId: row.dealerId,
-            amountFen: row.amountFen,
-            termMonths: row.termMonths,
-            riskGrade: row.riskGrade,
-            loanId: row.loanId,
-            submittedBy: row.submittedBy,
-            createdAt: row.createdAt.toISOString(),
-          })),
-          nextCursor: rows.length > limit && last ? encodeCursor({ c: last.createdAtText, i: last.row.id }) : null,
-        },
-      };
+    responses: { 200: { description: 'One page', schema: ApplicationPage, example: APPLICATION_PAGE_EXAMPLE } },
+    async handle({ query, staff }) {
+      const page = await queuePage(ctx.db, staff, query, DEFAULT_PAGE);
+      return { status: 200, body: { items: page.rows.map((r) => queueItem(r, staff)), total: page.total, nextCursor: page.nextCursor } };
     },
   });
 
@@ -273,7 +192,7 @@ export function applicationOperations(ctx: ApiContext): Operation[] {
     auth: { kind: 'staff' },
     params: ApplicationIdParams,
     responses: {
-      200: { description: 'The application', schema: ApplicationDetail },
+      200: { description: 'The application', schema: ApplicationDetail, example: APPLICATION_DETAIL_EXAMPLE },
       404: { description: 'No application has this id' },
     },
     async handle({ staff, params, requestId }) {

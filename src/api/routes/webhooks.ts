@@ -9,6 +9,8 @@ import { defineOperation, type Operation } from '../operation';
 import { ProblemError } from '../problem';
 import { EsignAck, EsignEvent, ESIGN_EXAMPLES } from '../schemas/webhooks';
 import { runAct } from './actions';
+import { ESIGN_PROVIDER_ACTOR } from '../../workflows/actProof';
+import { ESIGN_ACK_EXAMPLE } from '../schemas/examples';
 
 /** Stages after which a signature can no longer matter: acknowledge, so the provider stops retrying. */
 const PAST_SIGNING: readonly Stage[] = ['disbursement', 'servicing'];
@@ -26,7 +28,7 @@ export function webhookOperations(ctx: ApiContext): Operation[] {
     body: EsignEvent,
     examples: ESIGN_EXAMPLES,
     responses: {
-      200: { description: 'Received', schema: EsignAck },
+      200: { description: 'Received', schema: EsignAck, example: ESIGN_ACK_EXAMPLE },
       404: { description: 'No application has this id' },
       409: { description: 'The application is not waiting for a signature yet (the provider retries)' },
     },
@@ -50,10 +52,12 @@ export function webhookOperations(ctx: ApiContext): Operation[] {
         await runAct(ctx, {
           row,
           act: 'contract_signed',
-          actor: 'esign-provider',
+          // The provider's HMAC checked out (operation.ts, auth kind esign): the API signs the act as the provider.
+          actor: ESIGN_PROVIDER_ACTOR,
+          roles: [ESIGN_PROVIDER_ACTOR],
           actId,
           update: contractSignedUpdate,
-          arg: { actor: 'esign-provider', actId, source: 'esign_callback', envelopeId: body.data.envelopeId, signedAt },
+          arg: { actor: ESIGN_PROVIDER_ACTOR, actId, source: 'esign_callback', envelopeId: body.data.envelopeId, signedAt },
           data: { source: 'esign_callback', eventId: body.eventId, envelopeId: body.data.envelopeId, signedAt },
         });
       } catch (err) {

@@ -1,14 +1,15 @@
 import { REASON_CODES } from '../../domain';
+import { EMERGENCY_REASON_CODES } from '../../workflows/actProof';
 import { z } from '../zod';
-import { IsoDateTime, PositiveFen } from './common';
+import { FreeText, Formatted, Line, PastDateTime, PositiveFen, text } from './common';
 import { addRuleIssues, DocumentInput, TermMonths, type RuleIssue } from './applications';
 
 /**
  * Bodies of the human acts. Free text (notes, comment, reason) is audited in loan_events and never
  * sent to the workflow, whose history must stay free of anything a person typed.
  */
-const FreeText = z.string().max(2000);
-const Code = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'an upper-case code such as PHONE_RECENTLY_CHANGED');
+const Notes = () => FreeText(2000);
+const Code = Formatted(/^[A-Z][A-Z0-9_]{1,63}$/, 'an upper-case code such as PHONE_RECENTLY_CHANGED', 64);
 
 export const SubmitDocumentsBody = z
   .strictObject({ documents: z.array(DocumentInput).min(1).max(20) })
@@ -17,7 +18,7 @@ export const SubmitDocumentsBody = z
 export const PhoneVerificationBody = z
   .strictObject({
     outcome: z.enum(['passed', 'failed', 'unreachable']),
-    recordingRef: z.string().min(1).max(128).optional().openapi({ example: 'rec-123' }),
+    recordingRef: Line(128, { visible: true }).optional().openapi({ example: 'rec-123' }),
     checklist: z
       .strictObject({
         identityConfirmed: z.boolean(),
@@ -26,7 +27,7 @@ export const PhoneVerificationBody = z
         anomalies: z.array(Code).max(20).optional().openapi({ description: 'Anomaly codes, e.g. PHONE_RECENTLY_CHANGED' }),
       })
       .openapi('PhoneChecklist'),
-    notes: FreeText.optional(),
+    notes: Notes().optional(),
   })
   .openapi('PhoneVerification');
 
@@ -50,7 +51,7 @@ export const DecisionBody = z
   .strictObject({
     decision: z.enum(['approve', 'reject', 'request_info']),
     reasonCode: z.enum(REASON_CODES as [string, ...string[]]).optional().openapi({ description: 'Required to reject or ask for information' }),
-    comment: FreeText.optional(),
+    comment: Notes().optional(),
     amountFen: PositiveFen.optional().openapi({ description: 'Changes the offer (approve only)' }),
     termMonths: TermMonths.optional().openapi({ description: 'Changes the offer (approve only)' }),
     annualRateBps: z.int().min(0).max(10_000).optional().openapi({ description: 'Changes the offer (approve only)', example: 650 }),
@@ -58,25 +59,51 @@ export const DecisionBody = z
   .superRefine((body, ctx) => addRuleIssues(ctx, decisionRules(body)), { when: () => true })
   .openapi('Decision', { description: 'reasonCode is required for reject and request_info; amountFen, termMonths and annualRateBps only change the offer on approve' });
 
-export const SignatureBody = z.strictObject({ signedAt: IsoDateTime.optional() }).openapi('OnSiteSignature');
+export const SignatureBody = z.strictObject({ signedAt: PastDateTime.optional() }).openapi('OnSiteSignature');
 
 export const CollateralRegistrationBody = z
   .strictObject({
-    registrationRef: z.string().min(1).max(128).openapi({ example: 'DJ-2026-000123' }),
-    registeredAt: IsoDateTime,
+    registrationRef: Line(128, { visible: true }).openapi({ example: 'DJ-2026-000123' }),
+    registeredAt: PastDateTime,
   })
   .openapi('CollateralRegistration');
 
 export const WithdrawBody = z
   .strictObject({
-    reason: FreeText.optional(),
+    reason: Notes().optional(),
     reasonCode: Code.optional().openapi({ description: 'A short code, e.g. CUSTOMER_CHANGED_MIND' }),
   })
   .openapi('Withdraw');
 
+/**
+ * The emergency path (admins only): an engineer does an act in their own name with a reason code
+ * and a reason, when the ordinary route cannot be used. The workflow applies its usual rules (four
+ * eyes included), flags the run (EMERGENCY_ACT, the EmergencyAct search attribute) and records it.
+ */
+const emergency = {
+  reasonCode: z.enum(EMERGENCY_REASON_CODES).openapi({ description: 'Why the ordinary route was not used' }),
+  reason: text('multiline', { max: 2000, min: 10, visible: true }).openapi({ description: 'What happened and who asked for it (audit trail only)' }),
+};
+export const EmergencyActBody = z
+  .discriminatedUnion('act', [
+    z.strictObject({ act: z.literal('documentsSubmitted'), payload: z.strictObject({ documentIds: z.array(Formatted(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a document id (a UUID)', 36)).min(1).max(20) }), ...emergency }),
+    z.strictObject({ act: z.literal('phoneVerificationCompleted'), payload: PhoneVerificationBody, ...emergency }),
+    z.strictObject({ act: z.literal('approvalDecision'), payload: DecisionBody, ...emergency }),
+    z.strictObject({ act: z.literal('contractSigned'), payload: SignatureBody, ...emergency }),
+    z.strictObject({ act: z.literal('collateralRegistered'), payload: CollateralRegistrationBody, ...emergency }),
+    z.strictObject({ act: z.literal('withdraw'), payload: WithdrawBody, ...emergency }),
+  ])
+  .openapi('EmergencyAct');
+
 const sha = (c: string) => c.repeat(64);
 
 export const ACTION_EXAMPLES = {
+  emergency: {
+    withdrawForCustomer: {
+      summary: 'Withdraw while the branch system is down',
+      value: { act: 'withdraw', reasonCode: 'API_OUTAGE', reason: 'Branch BJ-001 offline; customer withdrew by phone, ticket INC-4711', payload: { reasonCode: 'CUSTOMER_CHANGED_MIND' } },
+    },
+  },
   documents: {
     moreDocuments: {
       summary: 'A bank statement and a clearer ID card',

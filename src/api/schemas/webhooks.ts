@@ -1,19 +1,20 @@
 import { z } from '../zod';
+import { IsoDateTime, Line } from './common';
 
 /** The e-signature provider's event (docs/sandbox.md). Unknown event types are acknowledged and ignored. */
 export const EsignEvent = z
   .object({
-    eventId: z.string().min(1).max(128),
-    type: z.string().min(1).max(64).openapi({ example: 'envelope.signed' }),
-    occurredAt: z.iso.datetime({ offset: true }),
+    eventId: Line(128),
+    type: Line(64).openapi({ example: 'envelope.signed' }),
+    occurredAt: IsoDateTime,
     data: z.object({
-      envelopeId: z.string().min(1).max(128),
-      applicationId: z.string().min(1).max(128),
-      signerRef: z.string().max(128).optional(),
-      documentHash: z.string().max(128).optional(),
-      status: z.string().max(32).optional(),
-      signedAt: z.iso.datetime({ offset: true }).nullable().optional(),
-      declinedAt: z.string().nullable().optional(),
+      envelopeId: Line(128),
+      applicationId: Line(128),
+      signerRef: Line(128, { min: 0 }).optional(),
+      documentHash: Line(128, { min: 0 }).optional(),
+      status: Line(32, { min: 0 }).optional(),
+      signedAt: IsoDateTime.nullable().optional(),
+      declinedAt: Line(64, { min: 0 }).nullable().optional(),
     }),
   })
   .openapi('EsignEvent');

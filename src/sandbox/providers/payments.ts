@@ -2,9 +2,10 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { SandboxContext } from '../context';
 import { bodyHash, newId, parseBody, refuse, replayIdempotent } from '../http';
-import type { Transfer } from '../store';
+import type { Refund, Transfer } from '../store';
 import {
   PAYMENTS_CLOSED_ACCOUNT,
+  PAYMENTS_IRREVERSIBLE_ACCOUNT,
   PAYMENTS_NAME_MISMATCH_ACCOUNT,
   PAYMENTS_PENDING_ACCOUNT,
   PAYMENTS_SINGLE_TRANSFER_LIMIT_FEN,
@@ -15,6 +16,7 @@ import {
  * same key and body is the same transfer (replayed, `Idempotent-Replayed: true`), the same key with
  * another body is 409. A refusal is remembered under its key too. Every accepted transfer writes one
  * payout entry to the ledger and a reversal one negative entry, so the ledger proves exactly-once.
+ * Refunds (money paid back to a customer) work the same way, one `refund` entry each.
  */
 const transferSchema = z.object({
   amountFen: z.number().int().positive(),
@@ -28,7 +30,13 @@ const transferSchema = z.object({
   purpose: z.string().max(64).optional(),
 });
 const reversalSchema = z.object({ reason: z.string().max(200).optional() });
+const refundSchema = transferSchema.omit({ purpose: true }).extend({ reason: z.string().max(64).optional() });
 const idempotencyKeySchema = z.string().min(1).max(255);
+
+export function viewRefund(r: Refund) {
+  const { toAccount, idempotencyKey: _key, ...rest } = r;
+  return { ...rest, toAccount: { bankCode: toAccount.bankCode, accountLast4: toAccount.accountNumber.slice(-4) } };
+}
 
 export function viewTransfer(t: Transfer) {
   const { toAccount, idempotencyKey: _key, settlesAt: _settles, ...rest } = t;
@@ -141,6 +149,10 @@ export function paymentsRouter(ctx: SandboxContext): Router {
       res.json(viewTransfer(t));
       return;
     }
+    if (t.toAccount.accountNumber === PAYMENTS_IRREVERSIBLE_ACCOUNT) {
+      ctx.logger.info({ transferId: t.transferId, code: 'reversal_not_permitted' }, 'payments: reversal refused');
+      return refuse(res, 422, 'reversal_not_permitted', 'the beneficiary bank does not permit returning this transfer');
+    }
     const now = ctx.now().toISOString();
     t.status = 'reversed';
     t.reversal = { reversalId: newId('rv'), reason: body.reason ?? null, createdAt: now };
@@ -159,6 +171,57 @@ export function paymentsRouter(ctx: SandboxContext): Router {
     });
     ctx.logger.info({ transferId: t.transferId, reversalId: t.reversal.reversalId }, 'payments: transfer reversed');
     res.json(viewTransfer(t));
+  });
+
+  router.post('/v1/refunds', (req, res) => {
+    const key = headerKey(req);
+    if (!key) return refuse(res, 400, 'idempotency_key_required', 'an Idempotency-Key header (1–255 characters) is required');
+    const body = parseBody(refundSchema, req, res);
+    if (!body) return;
+    const hash = bodyHash(body);
+    if (replayIdempotent(ctx.store, 'refunds', key, hash, res, (id) => viewRefund(ctx.store.refunds.get(id)!))) return;
+    const now = ctx.now().toISOString();
+    const refusal = (code: string, message: string) => {
+      ctx.store.putIdempotency({ scope: 'refunds', key, bodyHash: hash, status: 422, entityId: null, body: { code, message }, createdAt: now });
+      ctx.logger.info({ code }, 'payments: refund refused');
+      refuse(res, 422, code, message);
+    };
+    if (body.currency !== 'CNY') return refusal('unsupported_currency', 'only CNY refunds are supported');
+    if (body.toAccount.accountNumber === PAYMENTS_CLOSED_ACCOUNT) return refusal('account_closed', 'the beneficiary account is closed');
+    if (body.toAccount.accountNumber === PAYMENTS_NAME_MISMATCH_ACCOUNT) return refusal('account_name_mismatch', 'the account name does not match the beneficiary account');
+    const refund: Refund = {
+      refundId: newId('rf'),
+      idempotencyKey: key,
+      amountFen: body.amountFen,
+      currency: 'CNY',
+      reference: body.reference,
+      toAccount: body.toAccount,
+      reason: body.reason ?? null,
+      status: 'succeeded',
+      createdAt: now,
+    };
+    ctx.store.putRefund(refund);
+    ctx.store.addLedgerEntry({
+      entryId: newId('le'),
+      transferId: refund.refundId,
+      kind: 'refund',
+      amountFen: refund.amountFen,
+      currency: 'CNY',
+      reference: refund.reference,
+      bankCode: body.toAccount.bankCode,
+      accountLast4: body.toAccount.accountNumber.slice(-4),
+      idempotencyKey: key,
+      createdAt: now,
+    });
+    ctx.store.putIdempotency({ scope: 'refunds', key, bodyHash: hash, status: 201, entityId: refund.refundId, body: null, createdAt: now });
+    ctx.logger.info({ refundId: refund.refundId, amountFen: refund.amountFen }, 'payments: refund paid');
+    res.status(201).json(viewRefund(refund));
+  });
+
+  router.get('/v1/refunds/:refundId', (req, res) => {
+    const r = ctx.store.refunds.get(req.params.refundId);
+    if (!r) return refuse(res, 404, 'refund_not_found', 'no refund with this id');
+    res.json(viewRefund(r));
   });
 
   return router;

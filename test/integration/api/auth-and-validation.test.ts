@@ -6,6 +6,7 @@ import { createApp } from '../../../src/api/app';
 import { createLogger } from '../../../src/logger';
 import { signEsignPayload } from '../../../src/sandbox/esign-signature';
 import type { StaffRole } from '../../../src/workflows/messages';
+import { capturedLogger } from '../../helpers/log-capture';
 import { applicationBody, startApiHarness, type ApiHarness } from './harness';
 
 // What the API refuses before any workflow is involved: who may call (401/403), what a request
@@ -19,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => h?.stop());
 
 const PROBLEM = /^application\/problem\+json/;
-const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'finance', 'admin'];
+const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'collections', 'admin'];
 
 /** Every staff operation with the role(s) SPEC section 4 gives it (undefined: any staff). */
 const STAFF_OPERATIONS: { method: 'get' | 'post'; path: string; roles?: StaffRole[] }[] = [
@@ -32,8 +33,19 @@ const STAFF_OPERATIONS: { method: 'get' | 'post'; path: string; roles?: StaffRol
   { method: 'post', path: '/applications/some-id/signature', roles: ['officer'] },
   { method: 'post', path: '/applications/some-id/collateral-registration', roles: ['officer'] },
   { method: 'post', path: '/applications/some-id/withdraw', roles: ['officer'] },
+  { method: 'post', path: '/applications/some-id/emergency-acts', roles: ['admin'] },
   { method: 'get', path: '/loans/some-loan/schedule' },
   { method: 'post', path: '/loans/some-loan/repayments', roles: ['finance'] },
+  { method: 'get', path: '/loans', roles: ['finance', 'collections'] },
+  { method: 'get', path: '/loans/some-loan/statement', roles: ['finance', 'collections'] },
+  { method: 'get', path: '/loans/some-loan/payoff-quote', roles: ['finance', 'collections'] },
+  { method: 'post', path: '/loans/some-loan/prepayments', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/repayments/ref-1/reversal', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/repayments/ref-1/reversal/approve', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/waivers', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/waivers/wv-1/approve', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/refunds', roles: ['finance'] },
+  { method: 'post', path: '/loans/some-loan/refunds/rf-1/approve', roles: ['finance'] },
 ];
 
 function send(method: 'get' | 'post', path: string, token?: string) {
@@ -73,6 +85,45 @@ describe('authentication (401)', () => {
     expect(res.status).toBe(401);
     expect(res.headers['content-type']).toMatch(PROBLEM);
     expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  // Issue 15, finding 6: a token's time is bounded (exp required, at most 12 hours, iat not ahead).
+  const nowS = () => Math.floor(Date.now() / 1000);
+  it.each([
+    ['a token without exp', async () => base().sign(secret())],
+    ['a token that expires in 2286', async () => base().setExpirationTime(9_999_999_999).sign(secret())],
+    ['a token issued ten years ahead', async () => base().setIssuedAt(nowS() + 10 * 365 * 86_400).setExpirationTime(nowS() + 10 * 365 * 86_400 + 3600).sign(secret())],
+    ['a token issued two minutes ahead', async () => base().setIssuedAt(nowS() + 120).setExpirationTime('1h').sign(secret())],
+    ['a token that lives 13 hours', async () => base().setIssuedAt(nowS() - 60).setExpirationTime(nowS() - 60 + 13 * 3600).sign(secret())],
+    [
+      'a token without iat that ends in 13 hours',
+      async () => new SignJWT({ roles: ['officer'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('officer-1').setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setExpirationTime('13h').sign(secret()),
+    ],
+  ])('refuses %s (401)', async (_what, token) => {
+    const res = await h.http.get('/applications').set('Authorization', `Bearer ${await token()}`);
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  it('accepts the longest and the most forward tokens allowed: 12 hours, iat a minute ahead, no iat ending within 12 hours', async () => {
+    for (const token of [
+      await base().setIssuedAt(nowS()).setExpirationTime(nowS() + 12 * 3600).sign(secret()),
+      await base().setIssuedAt(nowS() + 50).setExpirationTime('1h').sign(secret()),
+      await new SignJWT({ roles: ['officer'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('officer-1').setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setExpirationTime('11h').sign(secret()),
+    ]) {
+      expect((await h.http.get('/applications').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    }
+  });
+
+  it('refuses a token with no known role everything, reads included (403)', async () => {
+    for (const roles of [[], ['auditor'], 'superuser']) {
+      const token = await new SignJWT({ roles }).setProtectedHeader({ alg: 'HS256' }).setSubject('someone-1').setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setIssuedAt().setExpirationTime('1h').sign(secret());
+      for (const path of ['/applications', '/applications/some-id', '/loans/some-loan/schedule']) {
+        const res = await h.http.get(path).set('Authorization', `Bearer ${token}`);
+        expect(res.status).toBe(403);
+        expect(res.headers['content-type']).toMatch(PROBLEM);
+      }
+    }
   });
 
   it('accepts a token minted like `npm run token` does', async () => {
@@ -130,9 +181,9 @@ describe('authorisation (403): the role table of SPEC section 4', () => {
     }
   });
 
-  it('a token with no known role may read but not act', async () => {
+  it('a token with no known role may neither read nor act (issue 15, finding 6)', async () => {
     const token = await h.token('visitor-1');
-    expect((await h.http.get('/applications').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    expect((await h.http.get('/applications').set('Authorization', `Bearer ${token}`)).status).toBe(403);
     expect((await h.http.post('/applications').set('Authorization', `Bearer ${token}`).send(applicationBody())).status).toBe(403);
   });
 });
@@ -273,7 +324,7 @@ describe('malformed requests (400, 413, 415) name every bad field and echo no pe
   it('bad query parameters of the work queue', async () => {
     const get = (q: string) => h.http.get(`/applications?${q}`).set('Authorization', `Bearer ${officer}`);
     expect(pointers(await get('limit=0'))).toEqual(['#/limit']);
-    expect(pointers(await get('limit=abc&stage=limbo&pendingTask=nap'))).toEqual(['#/limit', '#/pendingTask', '#/stage']);
+    expect(pointers(await get('limit=abc&stage=limbo&pendingTask=nap'))).toEqual(['#/limit', '#/pendingTask/0', '#/stage/0']);
     expect(pointers(await get('cursor=not!base64'))).toEqual(['#/cursor']);
     expect(pointers(await get(`cursor=${Buffer.from('{"x":1}').toString('base64url')}`))).toEqual(['#/cursor']);
     expect(pointers(await get('colour=red'))).toEqual(['#/colour']);
@@ -291,6 +342,12 @@ describe('unknown ids and routes (404)', () => {
     ['post', '/applications/no-such-app/withdraw', 'officer', {}],
     ['get', '/loans/no-such-loan/schedule', 'finance', undefined],
     ['post', '/loans/no-such-loan/repayments', 'finance', { amountFen: 100, paidAt: '2026-11-22T10:00:00+08:00', reference: 'r-1' }],
+    ['get', '/loans/no-such-loan/statement', 'collections', undefined],
+    ['get', '/loans/no-such-loan/payoff-quote', 'finance', undefined],
+    ['post', '/loans/no-such-loan/prepayments', 'finance', { amountFen: 100, mode: 'reduce_term', reference: 'p-1' }],
+    ['post', '/loans/no-such-loan/repayments/r-1/reversal', 'finance', { reasonCode: 'BOOKED_IN_ERROR' }],
+    ['post', '/loans/no-such-loan/waivers', 'finance', { component: 'penalty', amountFen: 100, reasonCode: 'GOODWILL' }],
+    ['post', '/loans/no-such-loan/refunds/rf-1/approve', 'finance', {}],
   ] as const)('%s %s is 404', async (method, path, role, body) => {
     const req = h.http[method](path).set('Authorization', `Bearer ${await h.token(`${role}-1`, role)}`);
     const res = await (body ? req.send(body) : req);
@@ -351,6 +408,27 @@ describe('headers of every answer', () => {
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const given = await h.http.get('/healthz').set('X-Request-Id', 'trace-abc-12345');
     expect(given.headers['x-request-id']).toBe('trace-abc-12345');
+  });
+
+  it('a malformed X-Request-Id is replaced by a new one, answered and logged, and never written anywhere', async () => {
+    const logs = capturedLogger();
+    const app = createApp({ db: h.db, temporal: h.env.client, taskQueue: h.config.TEMPORAL_TASK_QUEUE, config: h.config, cipher: h.cipher, log: logs.log });
+    // 8–128 characters of A-Z a-z 0-9 . _ - are kept as they are, at both ends of the range.
+    for (const kept of ['a'.repeat(8), `trace.${'x'.repeat(122)}`, 'Trace_ID-0.9']) {
+      expect((await request(app).get('/healthz').set('X-Request-Id', kept)).headers['x-request-id']).toBe(kept);
+    }
+    const malformed = ['short-7', 'x'.repeat(129), 'trace id with spaces', 'trace/../../etc', 'trace;drop', 'tracé-00000001', '{"$gt":""}xx'];
+    const answered: string[] = [];
+    for (const bad of malformed) {
+      const res = await request(app).get('/healthz').set('X-Request-Id', bad);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      answered.push(res.headers['x-request-id'] as string);
+    }
+    expect(new Set(answered).size).toBe(malformed.length);
+    const logged = logs.lines().filter((l) => l.msg === 'request').map((l) => l.requestId);
+    expect(logged.slice(-malformed.length)).toEqual(answered);
+    for (const bad of malformed) expect(logs.text()).not.toContain(bad);
   });
 
   it('Prometheus metrics count requests by route and status', async () => {

@@ -58,7 +58,7 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
         connection: env.nativeConnection,
         namespace: env.namespace ?? 'default',
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        deps: activityDepsFromConfig(config, db.db),
+        deps: activityDepsFromConfig(config, db.db, env.client),
         workflowBundle: await workflowBundle(),
       });
   const running = worker ? worker.run() : Promise.resolve();

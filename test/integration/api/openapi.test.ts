@@ -20,7 +20,7 @@ type Operation = {
   'x-roles'?: StaffRole[];
   parameters?: { name: string; in: string }[];
   requestBody?: { content: Record<string, { schema: unknown; examples?: Record<string, { value: unknown }> }> };
-  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+  responses: Record<string, { content?: Record<string, { schema: unknown; example?: unknown }> }>;
 };
 
 let h: ApiHarness;
@@ -44,13 +44,31 @@ const SPEC_OPERATIONS: [string, string][] = [
   ['post', '/webhooks/esign'],
   ['post', '/applications/{id}/collateral-registration'],
   ['post', '/applications/{id}/withdraw'],
+  // Issue 15: the engineers' emergency path (admins only, with a reason code).
+  ['post', '/applications/{id}/emergency-acts'],
   ['get', '/loans/{id}/schedule'],
   ['post', '/loans/{id}/repayments'],
+  // Servicing (issue 18): the loan book, statements, quotes, prepayments, and four-eyes acts.
+  ['get', '/loans'],
+  ['get', '/loans/{id}/statement'],
+  ['get', '/loans/{id}/payoff-quote'],
+  ['post', '/loans/{id}/prepayments'],
+  ['post', '/loans/{id}/repayments/{reference}/reversal'],
+  ['post', '/loans/{id}/repayments/{reference}/reversal/approve'],
+  ['post', '/loans/{id}/waivers'],
+  ['post', '/loans/{id}/waivers/{requestId}/approve'],
+  ['post', '/loans/{id}/refunds'],
+  ['post', '/loans/{id}/refunds/{requestId}/approve'],
   ['get', '/healthz'],
   ['get', '/readyz'],
   ['get', '/metrics'],
   ['get', '/openapi.json'],
   ['get', '/docs'],
+  // Work queues and the audit trail (issue 22).
+  ['get', '/escalations'],
+  ['post', '/applications/{id}/claim'],
+  ['post', '/applications/{id}/release'],
+  ['get', '/applications/{id}/events'],
 ];
 
 function operations(): { method: string; path: string; op: Operation }[] {
@@ -79,7 +97,19 @@ describe('the OpenAPI document', () => {
       'post /applications/{id}/signature': ['officer'],
       'post /applications/{id}/collateral-registration': ['officer'],
       'post /applications/{id}/withdraw': ['officer'],
+      'post /applications/{id}/emergency-acts': ['admin'],
       'post /loans/{id}/repayments': ['finance'],
+      'get /escalations': ['supervisor', 'admin'],
+      'get /loans': ['finance', 'collections'],
+      'get /loans/{id}/statement': ['finance', 'collections'],
+      'get /loans/{id}/payoff-quote': ['finance', 'collections'],
+      'post /loans/{id}/prepayments': ['finance'],
+      'post /loans/{id}/repayments/{reference}/reversal': ['finance'],
+      'post /loans/{id}/repayments/{reference}/reversal/approve': ['finance'],
+      'post /loans/{id}/waivers': ['finance'],
+      'post /loans/{id}/waivers/{requestId}/approve': ['finance'],
+      'post /loans/{id}/refunds': ['finance'],
+      'post /loans/{id}/refunds/{requestId}/approve': ['finance'],
     };
     for (const { method, path, op } of operations()) {
       const key = `${method} ${path}`;
@@ -114,12 +144,49 @@ describe('the OpenAPI document', () => {
     for (const name of new Set(refs)) expect(doc.components.schemas[name]).toBeDefined();
   });
 
-  it('/docs renders every operation on one page', async () => {
+  it('every answer of every operation has an example, and each example matches its schema', () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+    let checked = 0;
+    for (const { method, path, op } of operations()) {
+      for (const [status, r] of Object.entries(op.responses)) {
+        for (const [type, media] of Object.entries(r.content ?? {})) {
+          const where = `${method} ${path} ${status} ${type}`;
+          expect({ where, example: media.example !== undefined }).toEqual({ where, example: true });
+          if (!type.includes('json')) continue;
+          const check = ajv.compile({ ...(media.schema as object), components: doc.components });
+          if (!check(media.example)) throw new Error(`${where}: the example does not match the schema: ${ajv.errorsText(check.errors)}`);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
+  });
+
+  it('every request body has at least one example', () => {
+    for (const { method, path, op } of operations()) {
+      if (!op.requestBody) continue;
+      const examples = Object.keys(op.requestBody.content['application/json']?.examples ?? {});
+      expect({ where: `${method} ${path}`, examples: examples.length > 0 }).toEqual({ where: `${method} ${path}`, examples: true });
+    }
+  });
+
+  it('/docs is Swagger UI from the swagger-ui-dist package, under a CSP of its own that allows it and nothing else', async () => {
     const res = await h.http.get('/docs');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
-    for (const { op } of operations()) expect(res.text).toContain(`id="op-${op.operationId}"`);
-    expect(res.text).toContain('id="schema-CreateApplication"');
+    expect(res.text).toContain('<div id="swagger-ui"></div>');
+    expect(res.text).not.toMatch(/<script>(?!<)/);
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).not.toMatch(/unsafe-eval|https:/);
+    for (const asset of ['/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css', '/docs/init.js']) {
+      const a = await h.http.get(asset);
+      expect({ asset, status: a.status }).toEqual({ asset, status: 200 });
+    }
+    expect((await h.http.get('/docs/init.js')).text).toContain("url: '/openapi.json'");
+    // The rest of the API keeps helmet's policy: the page's allowances are scoped to /docs.
+    expect(String((await h.http.get('/healthz')).headers['content-security-policy'])).not.toBe(csp);
   });
 });
 
@@ -129,7 +196,16 @@ describe('every documented example against the server', () => {
   function assertMatchesDocument(op: Operation, status: number, body: unknown, contentType: string) {
     const response = op.responses[String(status)];
     expect({ operation: op.operationId, status, documented: Boolean(response) }).toEqual({ operation: op.operationId, status, documented: true });
+    const documentedTypes = Object.keys(response!.content ?? {});
     const media = Object.entries(response!.content ?? {}).find(([type]) => contentType.startsWith(type));
+    // An answer with a body must be of a documented media type; one documented without content has none.
+    const answered = media ? 'a documented media type' : contentType === 'undefined' ? 'no body' : contentType;
+    expect({ operation: op.operationId, status, answered, documentedTypes }).toEqual({
+      operation: op.operationId,
+      status,
+      answered: documentedTypes.length === 0 ? 'no body' : 'a documented media type',
+      documentedTypes,
+    });
     if (!media) return;
     const check = ajv.compile({ ...(media[1].schema as object), components: doc.components });
     if (!check(body)) throw new Error(`${op.operationId} ${status}: the body does not match the document: ${ajv.errorsText(check.errors)}\n${JSON.stringify(body)}`);
@@ -146,7 +222,7 @@ describe('every documented example against the server', () => {
     for (const { method, path, op } of operations()) {
       const examples = op.requestBody?.content['application/json']?.examples ?? {};
       for (const [name, example] of Object.entries(examples)) {
-        const url = path.replace('{id}', path.startsWith('/loans') ? 'loan-example' : appId);
+        const url = path.replace('{id}', path.startsWith('/loans') ? 'loan-example' : appId).replace('{reference}', 'bank-txn-1').replace('{requestId}', 'wv-example');
         const raw = JSON.stringify(example.value);
         const req = h.http[method as 'post'](url).set('content-type', 'application/json');
         const role = op['x-roles']?.[0];

@@ -1,3 +1,5 @@
+import { createLoanActivities } from '../../../src/activities/loans';
+import { shanghaiDate } from '../../../src/domain';
 import { signEsignPayload } from '../../../src/sandbox/esign-signature';
 import type { StaffRole } from '../../../src/workflows/messages';
 import { sandboxProviders, seedLoan, testCipher } from '../../helpers/servicing';
@@ -20,11 +22,18 @@ beforeAll(async () => {
   appId = created.body.id;
   // Waiting for the call: the acts of other stages are refused by the workflow (409), not by the API.
   await waitForTask(h, appId, 'phone_verification');
-  ({ loanId } = await seedLoan(h.db.db, testCipher(), sandboxProviders(h.sandbox), { applicationId: 'matrix-loan-app', phone: '13900000001', disbursedAtMs: Date.now() }));
+  const providers = sandboxProviders(h.sandbox);
+  ({ loanId } = await seedLoan(h.db.db, testCipher(), providers, { applicationId: 'matrix-loan-app', phone: '13900000001', disbursedAtMs: Date.now() }));
+  // A repayment on the books (through the ledger's own activity), for the reversal rows to act on.
+  await createLoanActivities({ db: h.db.db, cipher: testCipher(), callCentre: providers.callCentre }).bookServicingTransaction({
+    loanId,
+    asOfDate: shanghaiDate(Date.now()),
+    request: { kind: 'repayment', reference: 'matrix-ref', amountFen: 100, paidAt: new Date().toISOString(), actor: 'finance-matrix' },
+  });
 });
 afterAll(() => h?.stop());
 
-const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'finance', 'admin'];
+const ROLES: StaffRole[] = ['officer', 'verifier', 'approver', 'supervisor', 'finance', 'collections', 'admin'];
 type Who = StaffRole | 'none';
 const EVERYONE: Who[] = ['none', ...ROLES];
 
@@ -34,6 +43,8 @@ interface Row {
   path: string;
   /** SPEC section 4: the roles that may call it; 'any' is any staff role, 'public' no token at all. */
   roles: StaffRole[] | 'any' | 'public';
+  /** Narrower than the document's roles: the handler decides by the application (a claim needs the task's role). */
+  allowed?: StaffRole[];
   url: () => string;
   body?: () => unknown;
 }
@@ -45,6 +56,11 @@ const SPEC_TABLE: Row[] = [
   { method: 'post', path: '/applications', roles: ['officer'], url: () => '/applications', body: () => applicationBody() },
   { method: 'get', path: '/applications/{id}', roles: 'any', url: () => `/applications/${appId}` },
   { method: 'get', path: '/applications', roles: 'any', url: () => '/applications?stage=phone_verification&limit=5' },
+  { method: 'get', path: '/applications/{id}/events', roles: 'any', url: () => `/applications/${appId}/events` },
+  { method: 'get', path: '/escalations', roles: ['supervisor', 'admin'], url: () => '/escalations' },
+  // Before the phone verification below: the application waits for a verifier, so only verifiers claim it.
+  { method: 'post', path: '/applications/{id}/claim', roles: 'any', allowed: ['verifier'], url: () => `/applications/${appId}/claim` },
+  { method: 'post', path: '/applications/{id}/release', roles: 'any', url: () => `/applications/${appId}/release` },
   { method: 'post', path: '/applications/{id}/documents', roles: ['officer'], url: () => `/applications/${appId}/documents`, body: () => ({ documents: applicationBody().documents!.slice(0, 1) }) },
   // Last of the acts on this application in the matrix order below: the first allowed call is accepted.
   { method: 'post', path: '/applications/{id}/phone-verification', roles: ['verifier'], url: () => `/applications/${appId}/phone-verification`, body: () => passed },
@@ -58,8 +74,26 @@ const SPEC_TABLE: Row[] = [
     body: () => ({ registrationRef: 'DJ-1', registeredAt: '2026-11-22T10:00:00+08:00' }),
   },
   { method: 'get', path: '/loans/{id}/schedule', roles: 'any', url: () => `/loans/${loanId}/schedule` },
-  { method: 'post', path: '/loans/{id}/repayments', roles: ['finance'], url: () => `/loans/${loanId}/repayments`, body: () => ({ amountFen: 100, paidAt: '2026-11-22T10:00:00+08:00', reference: `m-${Date.now()}` }) },
+  { method: 'post', path: '/loans/{id}/repayments', roles: ['finance'], url: () => `/loans/${loanId}/repayments`, body: () => ({ amountFen: 100, paidAt: new Date().toISOString(), reference: `m-${Date.now()}` }) },
+  // The servicing operations of issue 18 (this loan has no servicing workflow: an act is 409 after the hand-over wait).
+  { method: 'get', path: '/loans', roles: ['finance', 'collections'], url: () => '/loans?status=active&limit=5' },
+  { method: 'get', path: '/loans/{id}/statement', roles: ['finance', 'collections'], url: () => `/loans/${loanId}/statement` },
+  { method: 'get', path: '/loans/{id}/payoff-quote', roles: ['finance', 'collections'], url: () => `/loans/${loanId}/payoff-quote` },
+  { method: 'post', path: '/loans/{id}/prepayments', roles: ['finance'], url: () => `/loans/${loanId}/prepayments`, body: () => ({ amountFen: 100, mode: 'reduce_term', reference: `p-${Date.now()}` }) },
+  { method: 'post', path: '/loans/{id}/repayments/{reference}/reversal', roles: ['finance'], url: () => `/loans/${loanId}/repayments/matrix-ref/reversal`, body: () => ({ reasonCode: 'BOOKED_IN_ERROR' }) },
+  { method: 'post', path: '/loans/{id}/repayments/{reference}/reversal/approve', roles: ['finance'], url: () => `/loans/${loanId}/repayments/matrix-ref/reversal/approve`, body: () => ({}) },
+  { method: 'post', path: '/loans/{id}/waivers', roles: ['finance'], url: () => `/loans/${loanId}/waivers`, body: () => ({ component: 'penalty', amountFen: 100, reasonCode: 'GOODWILL' }) },
+  { method: 'post', path: '/loans/{id}/waivers/{requestId}/approve', roles: ['finance'], url: () => `/loans/${loanId}/waivers/wv-matrix/approve`, body: () => ({}) },
+  { method: 'post', path: '/loans/{id}/refunds', roles: ['finance'], url: () => `/loans/${loanId}/refunds`, body: () => ({ amountFen: 100, reasonCode: 'OVERPAYMENT' }) },
+  { method: 'post', path: '/loans/{id}/refunds/{requestId}/approve', roles: ['finance'], url: () => `/loans/${loanId}/refunds/rf-matrix/approve`, body: () => ({}) },
   { method: 'post', path: '/applications/{id}/withdraw', roles: ['officer'], url: () => `/applications/${appId}/withdraw`, body: () => ({ reasonCode: 'CUSTOMER_CHANGED_MIND' }) },
+  {
+    method: 'post',
+    path: '/applications/{id}/emergency-acts',
+    roles: ['admin'],
+    url: () => `/applications/${appId}/emergency-acts`,
+    body: () => ({ act: 'approvalDecision', reasonCode: 'API_OUTAGE', reason: 'authorisation matrix probe', payload: { decision: 'request_info', reasonCode: 'OTHER' } }),
+  },
   { method: 'get', path: '/healthz', roles: 'public', url: () => '/healthz' },
   { method: 'get', path: '/readyz', roles: 'public', url: () => '/readyz' },
   { method: 'get', path: '/metrics', roles: 'public', url: () => '/metrics' },
@@ -72,7 +106,8 @@ const SPEC_TABLE: Row[] = [
 /** Authenticated by the provider's HMAC, never by a staff token: tested on its own below. */
 const WEBHOOK = { method: 'post', path: '/webhooks/esign' } as const;
 
-const allowedFor = (row: Row, who: Who) => row.roles === 'public' || (who !== 'none' && (row.roles === 'any' || row.roles.includes(who)));
+const allowedFor = (row: Row, who: Who) =>
+  row.roles === 'public' || (who !== 'none' && (row.allowed ? row.allowed.includes(who) : row.roles === 'any' || row.roles.includes(who)));
 
 async function call(row: Row, who: Who) {
   const req = h.http[row.method](row.url());

@@ -106,6 +106,14 @@ it('reverses a transfer once, however often asked', async () => {
   await expectRefusal(payments.getTransfer('tr_unknown'), 'ProviderResourceNotFound', 'transfer_not_found');
 });
 
+it('pays the irreversible test account, then refuses to reverse it as PaymentRefused', async () => {
+  const t = await payments.createTransfer(transfer('loan-9', { accountNumber: tv.PAYMENTS_IRREVERSIBLE_ACCOUNT }), 'disburse-loan-9');
+  expect(t.status).toBe('succeeded');
+  await expectRefusal(payments.reverseTransfer(t.transferId, 'loan not booked'), 'PaymentRefused', 'reversal_not_permitted');
+  expect((await payments.getTransfer(t.transferId)).status).toBe('succeeded');
+  expect((await admin.ledger({ transferId: t.transferId })).entries.map((e) => e.kind)).toEqual(['payout']);
+});
+
 it('survives a lost answer: the retry with the same key is answered from the first payment', async () => {
   await admin.setFault({ provider: 'payments', mode: 'lost_response', count: 1 });
   await expectTransient(payments.createTransfer(transfer('loan-8'), 'disburse-loan-8'));
@@ -113,4 +121,35 @@ it('survives a lost answer: the retry with the same key is answered from the fir
   const retried = await payments.createTransfer(transfer('loan-8'), 'disburse-loan-8');
   expect(retried.replayed).toBe(true);
   expect((await admin.ledger({ reference: 'loan-8' })).count).toBe(1);
+});
+
+describe('refunds', () => {
+  const refund = (reference: string, amountFen = 50_000) => ({
+    amountFen,
+    currency: 'CNY' as const,
+    toAccount: { accountNumber: '6222020200112233445', accountName: '张三', bankCode: 'ICBC' },
+    reference,
+  });
+
+  it('pays a refund once per idempotency key, one refund entry in the ledger, even through a lost answer', async () => {
+    await admin.setFault({ provider: 'payments', mode: 'lost_response', count: 1 });
+    await expectTransient(payments.createRefund(refund('L-1/refund/rf-1'), 'refund-rf-1'));
+    // The provider paid; the caller does not know. The retry is answered from the first payment.
+    const retried = await payments.createRefund(refund('L-1/refund/rf-1'), 'refund-rf-1');
+    expect(retried).toMatchObject({ status: 'succeeded', amountFen: 50_000, replayed: true, toAccount: { accountLast4: '3445' } });
+    const ledger = await admin.ledger({ reference: 'L-1/refund/rf-1' });
+    expect(ledger.entries).toEqual([expect.objectContaining({ kind: 'refund', amountFen: 50_000, transferId: retried.refundId })]);
+    expect(ledger.totalFen).toBe(50_000);
+  });
+
+  it('refuses a refund to a closed account, paying nothing; the same key with another amount is IdempotencyKeyReused', async () => {
+    await expectRefusal(
+      payments.createRefund({ ...refund('L-2/refund/rf-2'), toAccount: { ...refund('x').toAccount, accountNumber: tv.PAYMENTS_CLOSED_ACCOUNT } }, 'refund-rf-2'),
+      'PaymentRefused',
+      'account_closed',
+    );
+    await payments.createRefund(refund('L-3/refund/rf-3'), 'refund-rf-3');
+    await expectRefusal(payments.createRefund(refund('L-3/refund/rf-3', 50_001), 'refund-rf-3'), 'IdempotencyKeyReused', 'idempotency_key_reused');
+    expect((await admin.ledger()).entries.map((e) => e.kind)).toEqual(['refund']);
+  });
 });

@@ -14,7 +14,6 @@ import {
   reason,
 } from '../../../src/domain/decision';
 import { DEFAULT_POLICY, definePolicy } from '../../../src/domain/policy';
-import { monthlyPaymentFen } from '../../../src/domain/schedule';
 
 // The SPEC's example application: a 250,000 CNY BYD Han, 150,000 CNY over 36 months.
 const application: DecisionInput = {
@@ -76,8 +75,10 @@ describe('decide', () => {
     expect(codes(r)).toEqual(['DTI_ELEVATED', 'DTI_ABOVE_LIMIT']);
     expect(r.grade).toBe('C');
     expect(r.annualRateBps).toBe(850);
-    const payment = monthlyPaymentFen({ principalFen: 15_000_000, annualRateBps: 850, termMonths: 36, method: 'equal_installment' });
-    expect(r.dtiBps).toBe(Math.ceil(((payment + 200_000) * 10_000) / 800_000));
+    // Worked by hand: 150,000 at grade C's 8.5% over 36 months, r = 0.085/12, M = P·r(1+r)^36/((1+r)^36 − 1)
+    // = 4,735.1306… → 4,735.13 CNY; (4,735.13 + 2,000 existing) / 8,000 income = 84.189125% → 8,419 bps (rounded up).
+    expect(r.offer?.monthlyPaymentFen).toBe(473_513);
+    expect(r.dtiBps).toBe(8419);
     expect(r.recommendation).toBe('manual_review');
   });
 
@@ -240,6 +241,17 @@ describe('approver changes to the offer', () => {
     expect(problems[0]?.message).toMatch(/10,000.00 CNY and 212,500.00 CNY/);
     expect(offerChangeProblems({ amountFen: 999_999, annualRateBps: 299 }, { maxLoanFen: 21_250_000 }).map((p) => p.field)).toEqual(['amountFen', 'annualRateBps']);
     expect(offerChangeProblems({ amountFen: 1.5, annualRateBps: 6.5 }, { maxLoanFen: 21_250_000 })).toHaveLength(2);
+  });
+
+  test('a rate whose APR would exceed the 24% cap on the annualised cost is refused (checked at signing)', () => {
+    // No upfront fee: the APR of a level-payment loan is (1 + r/12)^12 − 1. At 21.5%:
+    // (1 + 0.215/12)^12 − 1 = 23.75% ≤ 24%; at 21.8%: (1 + 0.218/12)^12 − 1 = 24.12% > 24%.
+    expect(offerChangeProblems({ annualRateBps: 2150 }, { maxLoanFen: 21_250_000 })).toEqual([]);
+    expect(offerChangeProblems({ annualRateBps: 2180 }, { maxLoanFen: 21_250_000 })).toEqual([
+      { field: 'annualRateBps', message: 'the APR at this rate would exceed the 24.00% cap on the annualised cost of a loan' },
+    ]);
+    const noCap = definePolicy({ servicing: { terms: { costCapBps: null } } });
+    expect(offerChangeProblems({ annualRateBps: 2180 }, { maxLoanFen: 21_250_000 }, noCap)).toEqual([]);
   });
 });
 

@@ -7,6 +7,8 @@ import {
   overdueBucketRule,
   policyProblems,
   requiresFourEyes,
+  servicingTermsProblems,
+  LEGACY_SERVICING_TERMS,
 } from '../../../src/domain/policy';
 
 describe('product policy defaults', () => {
@@ -78,5 +80,52 @@ describe('definePolicy', () => {
         overdueBuckets: [{ bucket: 'M1', minDays: 2, maxDays: null, actions: [] }],
       }),
     ).toThrow(/loan amounts.*loan rates.*no allowed terms.*descending.*below the score floor.*dti.*grade A.*M1 should start at day 1/);
+  });
+});
+
+describe('servicing policy', () => {
+  test('defaults of the SPEC: 1.5× penalty after 3 grace days, 24% cap, penalty → interest → principal, 3% / 1% / none', () => {
+    expect(DEFAULT_POLICY.servicing.terms).toEqual({
+      penalty: { rateMultiplePermille: 1500, base: 'principal', graceDays: 3, dayCountBasis: 360 },
+      costCapBps: 2400,
+      allocation: { order: ['penalty', 'interest', 'principal'], across: 'instalment' },
+      earlyRepaymentFee: [
+        { beforeMonth: 12, bps: 300 },
+        { beforeMonth: 24, bps: 100 },
+      ],
+    });
+    expect(DEFAULT_POLICY.servicing.payoffQuoteMaxDaysAhead).toBe(30);
+    expect(servicingTermsProblems(LEGACY_SERVICING_TERMS)).toEqual([]);
+    expect(LEGACY_SERVICING_TERMS.penalty.rateMultiplePermille).toBe(0);
+  });
+
+  test('inconsistent servicing terms are refused, each named', () => {
+    const t = DEFAULT_POLICY.servicing.terms;
+    const problems = servicingTermsProblems({
+      penalty: { rateMultiplePermille: -1, base: 'everything' as never, graceDays: 400, dayCountBasis: 366 as never },
+      costCapBps: 0,
+      allocation: { order: ['penalty', 'penalty', 'interest'], across: 'sideways' as never },
+      earlyRepaymentFee: [
+        { beforeMonth: null, bps: 100 },
+        { beforeMonth: 12, bps: 20_000 },
+        { beforeMonth: 6, bps: 100 },
+      ],
+    });
+    expect(problems).toEqual([
+      'penalty multiple must be 0 to 10× in thousandths',
+      'penalty base must be principal or principal_and_interest',
+      'grace days must be 0 to 90',
+      'day count basis must be 360 or 365',
+      'cost cap must be a positive rate or null',
+      'allocation order must name penalty, interest and principal once each',
+      'allocation must be across instalment or component',
+      'only the last fee band may be open-ended',
+      'fee band 2: bps must be 0 to 10,000',
+      'fee bands must be in increasing order of months',
+    ]);
+    expect(servicingTermsProblems({ ...t, costCapBps: null })).toEqual([]);
+    expect(() => definePolicy({ servicing: { payoffQuoteMaxDaysAhead: -1, valueDateSkewMs: -5, maxPendingApprovals: 0 } })).toThrow(
+      /payoff quote horizon.*value date skew.*pending approval/,
+    );
   });
 });

@@ -1,26 +1,16 @@
-// Servicing arithmetic shared by the loan-servicing workflow and the database activities: pure and
-// deterministic (domain functions only, no I/O, no clock), so the workflow's quote and the
-// activity's settlement are computed by the same code from the same figures.
+// Servicing rules both the loan-servicing workflow and the activities use: the loan's id, the
+// calendar of a loan (statuses, delinquency, the next day something changes), reminder texts, and
+// the payoff settlement of the servicing runs written before the ledger (src/domain/ledger), which
+// such runs keep using until they continue as new.
 
-import {
-  type Fen,
-  type Installment,
-  type InstallmentStatus,
-  type IsoDate,
-  type Reminder,
-  addDays,
-  compareDates,
-  daysPastDue,
-  DEFAULT_POLICY,
-  earlyPayoffAmount,
-  fenToYuanString,
-  installmentStatus,
-  isValidDate,
-  overdueBucketRule,
-  paidThroughSeq,
-  reminderKey,
-} from '../domain';
-import type { OverdueBucket } from './servicingMessages';
+import { type Fen, fenToYuanString } from './money';
+import { type IsoDate, addDays, compareDates, isValidDate } from './dates';
+import { type Installment, earlyPayoffAmount } from './schedule';
+import { type InstallmentStatus, type Reminder, daysPastDue, installmentStatus, paidThroughSeq, reminderKey } from './servicing';
+import { type OverdueBucketName, DEFAULT_POLICY, overdueBucketRule } from './policy';
+
+/** An overdue bucket of a loan (the `OverdueBucket` search attribute holds it, or `none`). */
+export type OverdueBucket = OverdueBucketName;
 
 /** An instalment as the workflow holds it (the stored schedule row). */
 export type ScheduleRow = Pick<
@@ -218,6 +208,18 @@ export function collateralReminderText(loanId: string, remindOn: IsoDate): Remin
     remindOn,
     template: 'collateral_registration_due',
     text: '【车贷】您的车辆抵押登记尚未办理完成，请尽快携带相关材料到车管所办理。',
+  };
+}
+
+/** The text telling the customer the new instalment after a prepayment re-amortised the loan. */
+export function scheduleChangeText(loanId: string, version: number, asOfDate: IsoDate, instalmentFen: Fen, instalments: number, firstDueDate: IsoDate): ReminderText {
+  const yuan = fenToYuanString(instalmentFen, { grouping: true });
+  return {
+    messageId: `${loanId}/0/schedule-v${version}`,
+    kind: `schedule_v${version}`,
+    remindOn: asOfDate,
+    template: 'schedule_changed',
+    text: `【车贷】您的提前还款已入账，还款计划已调整：自${firstDueDate}起每期应还${yuan}元，共${instalments}期。`,
   };
 }
 
