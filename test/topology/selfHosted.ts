@@ -93,8 +93,9 @@ async function distinctFreePorts(n: number): Promise<number[]> {
   return [...ports];
 }
 
+/** One probe of a polling wait (its caller retries until a ceiling of minutes): a slow probe is asked again. */
 async function temporalAnswers(address: string): Promise<boolean> {
-  const conn = await Connection.connect({ address, connectTimeout: 2000 });
+  const conn = await Connection.connect({ address, connectTimeout: 10_000 });
   try {
     await conn.withDeadline(Date.now() + 5000, () => conn.workflowService.getSystemInfo({}));
     return true;
