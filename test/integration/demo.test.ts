@@ -27,7 +27,6 @@ const EXPECTED: Record<ScenarioName, string> = {
   withdrawal: 'withdrawn',
 };
 const ROOT = path.join(__dirname, '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 describe('npm run demo', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-demo-'));
@@ -152,7 +151,7 @@ describe('npm run demo', () => {
 
   function runCli(args: string[], extraEnv: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(TSX, ['src/cli/demo.ts', ...args], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/demo.ts', ...args], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -184,7 +183,7 @@ describe('npm run demo', () => {
     await sandbox.setFault({ provider: 'callCentre', mode: 'error_5xx', durationMs: 600_000 });
     try {
       // As a terminal runs it: its own process group, which Ctrl-C signals as a whole.
-      const child = spawn(TSX, ['src/cli/demo.ts', '--timeout', '600'], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/demo.ts', '--timeout', '600'], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), PORT: env.PORT!, SANDBOX_PORT: env.SANDBOX_PORT!, TEMPORAL_UI_PORT: env.TEMPORAL_UI_PORT! },
         stdio: ['ignore', 'pipe', 'pipe'],

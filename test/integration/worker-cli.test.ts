@@ -44,7 +44,7 @@ describe('npm run worker against a fresh cluster', () => {
     expect(Object.keys(before.customAttributes ?? {})).not.toContain('LoanStage');
 
     const metricsPort = await freePort();
-    child = spawn(path.join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), ['src/cli/worker.ts'], {
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts'], {
       cwd: path.join(__dirname, '..', '..'),
       env: {
         PATH: process.env.PATH ?? '',
@@ -95,7 +95,7 @@ describe('npm run worker against a fresh cluster', () => {
     const sandbox = await startSandbox({ port: 0 });
     const admin = new SandboxAdminClient(sandbox.url);
     await admin.setFault({ provider: 'ocr', mode: 'slow', latencyMs: 12_000, durationMs: 120_000 });
-    const worker = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['src/cli/worker.ts'], {
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

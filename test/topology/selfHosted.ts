@@ -205,8 +205,8 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
   );
   const sandbox = new ManagedProcess(
     'sandbox',
-    'npx',
-    () => ['tsx', 'src/sandbox/server.ts'],
+    process.execPath,
+    () => ['--import', 'tsx', 'src/sandbox/server.ts'],
     () => ({
       ...base(),
       LOG_LEVEL: 'warn',
@@ -222,15 +222,15 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
     (_, i) =>
       new ManagedProcess(
         `worker-${i + 1}`,
-        'npx',
-        () => ['tsx', 'src/cli/worker.ts'],
+        process.execPath,
+        () => ['--import', 'tsx', 'src/cli/worker.ts'],
         () => ({ ...base(), LOG_LEVEL: 'info' }),
         file(`worker-${i + 1}`),
         async (p) => p.output.includes('"worker polling"'),
         180_000,
       ),
   );
-  const apiProcess = new ManagedProcess('api', 'npx', () => ['tsx', 'src/api/server.ts'], () => ({ ...base(), LOG_LEVEL: 'warn' }), file('api'), () => httpOk(`${apiUrl}/readyz`), 120_000);
+  const apiProcess = new ManagedProcess('api', process.execPath, () => ['--import', 'tsx', 'src/api/server.ts'], () => ({ ...base(), LOG_LEVEL: 'warn' }), file('api'), () => httpOk(`${apiUrl}/readyz`), 120_000);
 
   const topology: Topology = {
     dir,
