@@ -124,6 +124,12 @@ const schema = z.object({
   TASK_CLAIM_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
   /** How long an Idempotency-Key claimed by a request that never finished (its API process died) blocks retries. */
   IDEMPOTENCY_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(120_000),
+  /** How long the API waits for a workflow's state query before answering from the stored mirror. */
+  API_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /** How long the API waits for a workflow to accept or refuse an act before answering 503. */
+  API_ACT_ACCEPT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
+  /** How long the API waits for an accepted act to be applied before answering 202. */
+  API_ACT_RESULT_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** How long POST /applications waits for Temporal to start the workflow before answering 503. */
   APPLICATION_START_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(20_000),
   /**

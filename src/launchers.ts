@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 
 /**
- * `npm start` is a chain of processes: npm → sh → tsx → node (this one). A process killed with
+ * `npm start` is a chain of processes: npm → sh → node (this one, tsx loaded with --import). A process killed with
  * SIGKILL cannot tell its children, and the kernel does not either, so killing npm would leave
  * this process (the API, the worker, the sandbox) and its dev server running, holding the ports
  * and the data. This watches the chain from this process up to the leader of its process group (npm,
@@ -52,7 +52,7 @@ function launcherChain(): Link[] | undefined {
   if (!self) return undefined;
   const chain: Link[] = [];
   let pid = process.ppid;
-  // Bounded: a group leader is a few links up (npm, sh, tsx); never walk past init.
+  // Bounded: a group leader is a few links up (npm, sh); never walk past init.
   for (let i = 0; i < 8 && pid > 1 && self.pgrp !== process.pid; i++) {
     const s = stat(pid);
     if (!s || s.pgrp !== self.pgrp) break;

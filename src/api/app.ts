@@ -33,12 +33,13 @@ export interface AppDeps {
   temporal: Client;
   taskQueue: string;
   config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ESIGN_WEBHOOK_SECRET' | 'DOCUMENT_URI_HOSTS' | 'NODE_ENV' | 'ACT_SIGNING_KEY' | 'ACT_SIGNING_KEY_ID' | 'ACT_VERIFY_KEYS'> &
-    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY' | 'TASK_CLAIM_MINUTES' | 'APPLICATION_START_TIMEOUT_MS' | 'ORPHAN_AFTER_MS'>>;
+    Partial<Pick<Config, 'TEMPORAL_CODEC_KEY' | 'TEMPORAL_CODEC_KEY_ID' | 'TEMPORAL_CODEC_OLD_KEYS' | 'CODEC_CORS_ORIGINS' | 'TEMPORAL_UI_PORT' | 'IDEMPOTENCY_STALE_MS' | 'TRUST_PROXY' | 'TASK_CLAIM_MINUTES' | 'APPLICATION_START_TIMEOUT_MS' | 'ORPHAN_AFTER_MS'>> &
+    Partial<Pick<Config, 'API_QUERY_TIMEOUT_MS' | 'API_ACT_ACCEPT_TIMEOUT_MS' | 'API_ACT_RESULT_WAIT_MS'>>;
   cipher: PiiCipher;
   log: Logger;
   /** Largest accepted body (default 64kb). */
   bodyLimit?: string;
-  /** Waits on the workflow (tests shorten them). */
+  /** Waits on the workflow; default the config's API_*_MS (tests set them). */
   workflowTimeouts?: Omit<LoanWorkflowsOptions, 'taskQueue'>;
 }
 
@@ -129,6 +130,9 @@ export function createApp(deps: AppDeps): Express {
     temporal: deps.temporal,
     workflows: new LoanWorkflows(deps.temporal, {
       taskQueue: deps.taskQueue,
+      queryTimeoutMs: deps.config.API_QUERY_TIMEOUT_MS,
+      actAcceptTimeoutMs: deps.config.API_ACT_ACCEPT_TIMEOUT_MS,
+      actResultWaitMs: deps.config.API_ACT_RESULT_WAIT_MS,
       ...(deps.config.APPLICATION_START_TIMEOUT_MS ? { startTimeoutMs: deps.config.APPLICATION_START_TIMEOUT_MS } : {}),
       ...deps.workflowTimeouts,
     }),

@@ -57,7 +57,10 @@ export interface ActiveFault {
 export class FaultRegistry {
   private readonly faults = new Map<SandboxProvider | 'all', ActiveFault>();
 
-  set(spec: FaultSpec, now = Date.now()): ActiveFault {
+  /** `clock`: the sandbox's own (SandboxOptions.now), so a test that moves it expires faults deterministically. */
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  set(spec: FaultSpec, now = this.clock()): ActiveFault {
     const mode = spec.mode;
     const defaultStatus = mode === 'refusal' ? 422 : 503;
     const fault: ActiveFault = {
@@ -86,13 +89,13 @@ export class FaultRegistry {
     return this.faults.delete(provider) ? 1 : 0;
   }
 
-  list(now = Date.now()): ActiveFault[] {
+  list(now = this.clock()): ActiveFault[] {
     this.prune(now);
     return [...this.faults.values()];
   }
 
   /** The fault that hits this request, if any; counts the request either way. */
-  decide(provider: SandboxProvider, now = Date.now()): ActiveFault | null {
+  decide(provider: SandboxProvider, now = this.clock()): ActiveFault | null {
     this.prune(now);
     const fault = this.faults.get(provider) ?? this.faults.get('all');
     if (!fault) return null;

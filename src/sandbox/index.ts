@@ -30,7 +30,7 @@ export interface SandboxOptions {
   /** How long a transfer to the pending test account stays pending; default 3000 ms. */
   paymentPendingMs?: number;
   logger?: SandboxLogger;
-  /** The sandbox's clock (tests may move it); default the real one. */
+  /** The sandbox's clock (tests may move it): answers' dates, pending payments, fault durations; default the real one. */
   now?: () => Date;
 }
 
@@ -48,9 +48,10 @@ export interface RunningSandbox {
 /** Starts the sandbox of every external provider on one HTTP server. */
 export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
   const host = opts.host ?? '127.0.0.1';
+  const now = opts.now ?? (() => new Date());
   const ctx: SandboxContext = {
     store: new SandboxStore(opts.stateFile),
-    faults: new FaultRegistry(),
+    faults: new FaultRegistry(() => now().getTime()),
     logger: opts.logger ?? silentLogger,
     timers: new TimerSet(),
     esign: {
@@ -60,7 +61,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<RunningSa
     },
     paymentPendingMs: opts.paymentPendingMs ?? 3_000,
     baseUrl: '',
-    now: opts.now ?? (() => new Date()),
+    now,
   };
   const server = http.createServer(createSandboxApp(ctx));
   await new Promise<void>((resolve, reject) => {

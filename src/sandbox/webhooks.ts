@@ -2,7 +2,12 @@ import type { SandboxContext } from './context';
 import { signEsignPayload } from './esign-signature';
 import type { Envelope, WebhookDelivery } from './store';
 
-const ATTEMPT_TIMEOUT_MS = 5_000;
+/**
+ * How long one delivery waits for the receiver. Above the API's own longest answer to a callback
+ * (it applies the signature first: API_ACT_ACCEPT_TIMEOUT_MS + API_ACT_RESULT_WAIT_MS, 30 s by
+ * default), so a busy receiver is not taken for a dead one.
+ */
+const ATTEMPT_TIMEOUT_MS = 60_000;
 
 /**
  * Delivers one e-signature event: POST of the JSON payload, signed with HMAC-SHA256 afresh on each

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..', '..');
-export const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 export interface CliRun {
   code: number | null;
@@ -11,10 +10,13 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs one of the project's commands (`src/cli/release.ts`, …) as npm would, with only `env` besides PATH and HOME. */
+/**
+ * Runs one of the project's commands (`src/cli/release.ts`, …) as npm would (`node --import tsx`:
+ * the tsx CLI would relay a signal and kill its child 30 ms later), with only `env` besides PATH and HOME.
+ */
 export function runCommand(script: string, args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [script, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -23,6 +23,7 @@ import { signAct, useActClock } from './acts';
 import { createTestDb } from './db';
 import { seedApplication, testCipher, type SeedOptions, type Seeded } from './seed';
 import { timeSkippingEnv, workflowBundle } from './temporal';
+import { PATIENCE_MS, waitFor } from './wait';
 
 export type LoanHandle = WorkflowHandle<typeof loanApplication>;
 
@@ -52,6 +53,14 @@ export interface LoanWorld {
    * would otherwise move the clock of every later test when one of them awaits a result.
    */
   cleanup(): Promise<void>;
+  /**
+   * Resolves once every run this world started (and its children) waits on nothing but a timer or
+   * a message: no activity and no workflow task in flight. Skipping time before that would run an
+   * activity's timeouts out under it (a text's hour-long schedule-to-close, on a slow machine).
+   */
+  settle(): Promise<void>;
+  /** Each run (or child) with an activity or workflow task in flight, and what it is. */
+  busyRuns(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -79,6 +88,20 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
   const started: LoanHandle[] = [];
   // A plain client on the same connection: its result() does not touch time skipping.
   const plain = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
+  /** What each started run (and child) still has in flight, for settle and for a stuck skip's report. */
+  const busyRuns = async (): Promise<string[]> => {
+    const busy: string[] = [];
+    const look = async (workflowId: string): Promise<void> => {
+      // Bounded, so a call lost with its connection is asked again instead of waited on for ever.
+      const { raw, status } = await plain.connection.withDeadline(Date.now() + 30_000, () => plain.workflow.getHandle(workflowId).describe());
+      if (status.name !== 'RUNNING') return;
+      const activities = (raw.pendingActivities ?? []).map((a) => `${a.activityType?.name}#${a.attempt}`);
+      if (activities.length || raw.pendingWorkflowTask) busy.push(`${workflowId}: ${[...activities, ...(raw.pendingWorkflowTask ? [`workflow task (${raw.pendingWorkflowTask.state})`] : [])].join(', ')}`);
+      for (const child of raw.pendingChildren ?? []) if (child.workflowId) await look(child.workflowId);
+    };
+    for (const handle of started) await look(handle.workflowId);
+    return busy;
+  };
   const terminateIfRunning = async (handle: WorkflowHandle) => {
     try {
       if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test finished');
@@ -98,15 +121,19 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
       started.push(handle);
       return handle;
     },
-    async result<R>(handle: WorkflowHandle, timeoutMs = 60_000): Promise<R> {
+    async result<R>(handle: WorkflowHandle, timeoutMs = PATIENCE_MS): Promise<R> {
       const h = plain.workflow.getHandle(handle.workflowId);
       const until = Date.now() + timeoutMs;
-      while ((await h.describe()).status.name === 'RUNNING') {
+      while ((await plain.connection.withDeadline(Date.now() + 30_000, () => h.describe())).status.name === 'RUNNING') {
         if (Date.now() > until) throw new Error(`${handle.workflowId} still running after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
       return h.result() as Promise<R>;
     },
+    async settle() {
+      await waitFor(async () => ((await busyRuns()).length === 0 ? true : undefined), 'the runs to settle', { intervalMs: 50 });
+    },
+    busyRuns,
     async cleanup() {
       for (const handle of started.splice(0)) {
         let loanId: string | null = null;
@@ -128,12 +155,13 @@ export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `
 }
 
 /** Polls the `state` query (in real time; the test server does not skip time for queries). */
-export async function waitForState(handle: LoanHandle, ready: (s: LoanState) => boolean, what = 'the expected state', timeoutMs = 60_000): Promise<LoanState> {
+export async function waitForState(handle: LoanHandle, ready: (s: LoanState) => boolean, what = 'the expected state', timeoutMs = PATIENCE_MS): Promise<LoanState> {
   const until = Date.now() + timeoutMs;
   let last: LoanState | undefined;
   for (;;) {
     try {
-      last = await handle.query(stateQuery);
+      // Bounded, so a call lost with its connection is asked again instead of waited on for ever.
+      last = await handle.client.connection.withDeadline(Date.now() + 30_000, () => handle.query(stateQuery));
       if (ready(last)) return last;
     } catch (err) {
       // The first workflow task may not have run yet.
@@ -202,7 +230,8 @@ export async function walkToServicing(handle: LoanHandle, opts: { approvers?: st
 
 /**
  * The suite's world on a time-skipping server, started once per file and torn down after it;
- * `afterEachTest` runs before the world's own cleanup between tests.
+ * `afterEachTest` runs before the world's own cleanup between tests. Its `env.sleep` first waits for
+ * the world to settle (LoanWorld.settle), so time only jumps while the runs wait on their timers.
  */
 export function useLoanWorld(
   ready: (world: { env: TestWorkflowEnvironment; w: LoanWorld }) => void,
@@ -213,7 +242,28 @@ export function useLoanWorld(
   let w: LoanWorld | undefined;
   beforeAll(async () => {
     env = await timeSkippingEnv();
-    w = await startLoanWorld(env, undefined, opts);
+    const world = await startLoanWorld(env, undefined, opts);
+    const skip = env.sleep;
+    env.sleep = async (duration) => {
+      await world.settle();
+      // The test server moves its clock only while nothing is in flight: a skip that does not come
+      // back in minutes is a stuck run, reported with what it is stuck on rather than left to hang.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          void world.busyRuns().then(
+            (busy) => reject(new Error(`time skip of ${String(duration)} ms not done after ${PATIENCE_MS / 1000} s; in flight: ${busy.join(' | ') || 'nothing'}`)),
+            (err: Error) => reject(new Error(`time skip not done after ${PATIENCE_MS / 1000} s (${err.message})`)),
+          );
+        }, PATIENCE_MS);
+      });
+      try {
+        await Promise.race([skip(duration), stuck]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    w = world;
     ready({ env, w });
   });
   afterEach(async () => {

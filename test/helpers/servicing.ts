@@ -7,6 +7,7 @@ import type { PiiCipher } from '../../src/db/pii';
 import { installments } from '../../src/db/schema';
 import { type RepaymentMethod, buildOffer } from '../../src/domain';
 import type { RunningSandbox } from '../../src/sandbox';
+import { PATIENCE_MS } from './wait';
 import { seedApplication, testCipher } from './seed';
 
 /**
@@ -58,7 +59,7 @@ export function loadSchedule(db: Db, loanId: string) {
 }
 
 /** Polls (real time) until `check` stops throwing: the worker applies what the test just did. */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = PATIENCE_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -7,6 +7,7 @@ import { BranchId, LoanChannel, LoanStage, PendingTask, RiskGrade } from '../../
 import { decide, signOnSite, startLoanWorld, waitForState, waitForTask, walkToApproval, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
 import { newId } from '../helpers/seed';
 import { localEnv } from '../helpers/temporal';
+import { PATIENCE_MS, sleep, waitFor } from '../helpers/wait';
 
 // One application from intake to servicing on a real dev server (real visibility), the real
 // activities calling the provider sandbox over HTTP, a real database: what an engineer sees in the
@@ -26,13 +27,12 @@ afterAll(async () => {
 
 /** Visibility is eventually consistent: ask until the count is what is expected (or time is up). */
 async function countOf(query: string, expected: number): Promise<number> {
-  let count = -1;
-  for (let i = 0; i < 60; i++) {
-    count = (await env.client.workflow.count(query)).count;
-    if (count === expected) return count;
-    await new Promise((r) => setTimeout(r, 250));
+  const deadline = Date.now() + PATIENCE_MS;
+  for (;;) {
+    const count = (await env.client.workflow.count(query)).count;
+    if (count === expected || Date.now() > deadline) return count;
+    await sleep(250);
   }
-  return count;
 }
 
 const decode = (p: temporal.api.common.v1.IPayload | null | undefined) => (p ? defaultPayloadConverter.fromPayload<string>(p) : undefined);
@@ -95,8 +95,9 @@ it('walks an application from intake to servicing, findable by stage in visibili
   expect(timerSummaries).toEqual(expect.arrayContaining(['phone verification attempt 1: escalate at the SLA', 'approval: escalate at the SLA']));
 
   // The loan runs on as its own servicing workflow, paid out once to the dealer.
+  // (The stage reads servicing as soon as the child is commanded; the server has it a moment later.)
   const child = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
-  expect((await child.describe()).status.name).toBe('RUNNING');
+  expect((await waitFor(() => child.describe().catch(() => undefined), 'the servicing workflow')).status.name).toBe('RUNNING');
   const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
   expect(ledger).toMatchObject({ count: 1, entries: [expect.objectContaining({ accountLast4: '3777' })] });
 });

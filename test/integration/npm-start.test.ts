@@ -155,7 +155,7 @@ describe('npm start owns the processes it starts', () => {
     }, 180_000);
   }
 
-  /** The system's processes: npm, sh, tsx, node, the dev server's guard and the dev server itself. */
+  /** The system's processes: npm, sh, node, the dev server's guard and the dev server itself. */
   function theSystem(npm: ChildProcess): Proc[] {
     const all = descendants(npm.pid as number);
     for (const p of all) seen.set(p.pid, p.args);

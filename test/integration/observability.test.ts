@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { freePort } from '../../src/temporal/devServer';
+import { API_PATIENCE, PATIENCE_MS, sleep } from '../helpers/wait';
 
 /**
  * What the people who run the system see, on the whole system as `npm start` runs it: JSON log
@@ -60,6 +61,7 @@ describe('logs and metrics of the running system', () => {
       TEMPORAL_UI_PORT: String(await freePort()),
       SANDBOX_PORT: String(await freePort()),
       WORKER_METRICS_PORT: String(workerMetricsPort),
+      ...API_PATIENCE,
       ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     };
     const sink = new Writable({
@@ -83,9 +85,9 @@ describe('logs and metrics of the running system', () => {
   }
 
   async function waitForStage(id: string, stage: string): Promise<void> {
-    for (let i = 0; (await stageOf(id)) !== stage; i++) {
-      if (i > 240) throw new Error(`${id} never reached ${stage}`);
-      await new Promise((r) => setTimeout(r, 250));
+    for (const deadline = Date.now() + PATIENCE_MS; (await stageOf(id)) !== stage; ) {
+      if (Date.now() > deadline) throw new Error(`${id} never reached ${stage}`);
+      await sleep(250);
     }
   }
 
@@ -145,8 +147,8 @@ describe('logs and metrics of the running system', () => {
   it("the Temporal SDK's worker metrics on WORKER_METRICS_PORT", async () => {
     // The SDK counts a completion as it reports it to the server: give the counter a moment.
     let text = '';
-    for (let i = 0; i < 40 && !/^temporal_workflow_completed\{/m.test(text); i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 250));
+    for (const deadline = Date.now() + PATIENCE_MS; !/^temporal_workflow_completed\{/m.test(text) && Date.now() < deadline; ) {
+      if (text) await sleep(250);
       text = await scrape(`http://127.0.0.1:${workerMetricsPort}/metrics`);
     }
     expect(text).toMatch(/^temporal_workflow_completed\{.*task_queue="car-loans".*workflow_type="loanApplication".*\} 1$/m);

@@ -17,6 +17,7 @@ import { instalmentReminderText } from '../../src/domain/servicingRules';
 import { createTestDb } from '../helpers/db';
 import { sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
 import { localEnv, workflowBundle } from '../helpers/temporal';
+import { PATIENCE_MS } from '../helpers/wait';
 
 /**
  * The daily reminder sweep on a real dev server, a real database and the SMS sandbox over HTTP:
@@ -236,7 +237,7 @@ describe('repaymentReminders and its Schedule', () => {
     const due = await loanWithInstalmentDue('scheduled', today);
     await handle.trigger();
     let workflowId: string | undefined;
-    for (let i = 0; i < 100 && !workflowId; i++) {
+    for (const deadline = Date.now() + PATIENCE_MS; !workflowId && Date.now() < deadline; ) {
       workflowId = (await describeReminderSchedule(env.client, scheduleId)).recentActions[0]?.workflowId;
       if (!workflowId) await new Promise((r) => setTimeout(r, 100));
     }

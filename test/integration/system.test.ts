@@ -10,6 +10,7 @@ import { freePort } from '../../src/temporal/devServer';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanApplicationStartOptions, withdrawSignal } from '../../src/workflows/messages';
 import { seedApplication } from '../helpers/seed';
+import { PATIENCE_MS, sleep } from '../helpers/wait';
 import { signAct } from '../helpers/acts';
 
 /**
@@ -47,11 +48,12 @@ describe('the whole system as npm start runs it', () => {
 
   async function readyz(url: string): Promise<{ status: number; body: { checks: Record<string, string> } }> {
     // The worker shows up as a poller within a moment of starting.
-    for (let i = 0; ; i++) {
+    const deadline = Date.now() + PATIENCE_MS;
+    for (;;) {
       const res = await fetch(`${url}/readyz`);
       const body = (await res.json()) as { checks: Record<string, string> };
-      if (res.status === 200 || i >= 40) return { status: res.status, body };
-      await new Promise((r) => setTimeout(r, 250));
+      if (res.status === 200 || Date.now() > deadline) return { status: res.status, body };
+      await sleep(250);
     }
   }
 
@@ -84,9 +86,9 @@ describe('the whole system as npm start runs it', () => {
 
     // Engineers filter runs by the custom search attributes (visibility is eventually consistent).
     let count = 0;
-    for (let i = 0; i < 40 && count === 0; i++) {
+    for (const deadline = Date.now() + PATIENCE_MS; count === 0 && Date.now() < deadline; ) {
       count = (await system.client.workflow.count(`LoanStage = "withdrawn" AND BranchId = "SH-002"`)).count;
-      if (count === 0) await new Promise((r) => setTimeout(r, 250));
+      if (count === 0) await sleep(250);
     }
     expect(count).toBe(1);
   });

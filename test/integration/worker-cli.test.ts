@@ -13,6 +13,7 @@ import { describeDeployment } from '../../src/temporal/deployments';
 import { freePort } from '../../src/temporal/devServer';
 import { loanApplicationStartOptions } from '../../src/workflows/messages';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
+import { PATIENCE_MS } from '../helpers/wait';
 import { seedApplication } from '../helpers/seed';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -45,7 +46,7 @@ describe('npm run worker against a fresh cluster', () => {
     expect(Object.keys(before.customAttributes ?? {})).not.toContain('LoanStage');
 
     const metricsPort = await freePort();
-    child = spawn(path.join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), ['src/cli/worker.ts'], {
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts'], {
       cwd: path.join(__dirname, '..', '..'),
       env: {
         PATH: process.env.PATH ?? '',
@@ -66,8 +67,8 @@ describe('npm run worker against a fresh cluster', () => {
     child.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
 
-    for (let i = 0; !stdout.includes('"msg":"worker polling"'); i++) {
-      if (child.exitCode !== null || i > 600) throw new Error(`worker did not start polling:\n${stdout}\n${stderr}`);
+    for (const deadline = Date.now() + PATIENCE_MS; !stdout.includes('"msg":"worker polling"'); ) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start polling:\n${stdout}\n${stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }
 
@@ -104,7 +105,7 @@ describe('npm run worker against a fresh cluster', () => {
     const sandbox = await startSandbox({ port: 0 });
     const admin = new SandboxAdminClient(sandbox.url);
     await admin.setFault({ provider: 'ocr', mode: 'slow', latencyMs: 12_000, durationMs: 120_000 });
-    const worker = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['src/cli/worker.ts'], {
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

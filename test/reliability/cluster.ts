@@ -11,9 +11,9 @@ import { freePort, searchAttributeArgs } from '../../src/temporal/devServer';
 /**
  * The system as separate operating-system processes, the way a deployment runs it, so that a test
  * can kill one with a real signal: a `temporal server start-dev` on a persisted SQLite file, the
- * sandbox, a worker (`npx tsx src/cli/worker.ts`) and the API (`npx tsx src/api/server.ts`), all on
+ * sandbox, a worker (`node --import tsx src/cli/worker.ts`) and the API (`node --import tsx src/api/server.ts`), all on
  * free ports of 127.0.0.1, sharing one PostgreSQL database. Each process leads its own process
- * group, so a kill reaches npx, tsx and node alike; whatever is left is killed when the test
+ * group, so a kill reaches every process of it; whatever is left is killed when the test
  * process exits. Output goes to log files in the run folder (LOG_LEVEL info for the worker, whose
  * "worker polling" line says it is ready), never to the test's output except a tail on failure.
  */
@@ -44,7 +44,8 @@ export class ManagedProcess {
     private readonly env: () => NodeJS.ProcessEnv,
     private readonly logFile: string,
     private readonly ready: (p: ManagedProcess) => Promise<boolean>,
-    private readonly readyTimeoutMs = 90_000,
+    /** A ceiling for a start on a busy machine (tsx, bundling the workflows), not an expectation. */
+    private readonly readyTimeoutMs = 300_000,
   ) {}
 
   get running(): boolean {
@@ -235,15 +236,17 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+// Readiness probes are asked again every 200 ms until the start's ceiling: a probe's own timeout only
+// bounds one try.
 async function httpOk(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   return res.ok;
 }
 
 async function temporalAnswers(address: string): Promise<boolean> {
-  const conn = await Connection.connect({ address, connectTimeout: 1000 });
+  const conn = await Connection.connect({ address, connectTimeout: 5_000 });
   try {
-    await conn.withDeadline(Date.now() + 2000, () => conn.workflowService.getSystemInfo({}));
+    await conn.withDeadline(Date.now() + 5_000, () => conn.workflowService.getSystemInfo({}));
     return true;
   } finally {
     await conn.close();
@@ -315,8 +318,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   );
   const sandbox = new ManagedProcess(
     'sandbox',
-    'npx',
-    () => ['tsx', 'src/sandbox/server.ts'],
+    process.execPath,
+    () => ['--import', 'tsx', 'src/sandbox/server.ts'],
     () => ({
       ...base(),
       LOG_LEVEL: 'warn',
@@ -329,14 +332,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   );
   const worker = new ManagedProcess(
     'worker',
-    'npx',
-    () => ['tsx', 'src/cli/worker.ts'],
+    process.execPath,
+    () => ['--import', 'tsx', 'src/cli/worker.ts'],
     () => ({ ...base(), LOG_LEVEL: 'info' }),
     file('worker'),
     async (p) => p.output.includes('"worker polling"'),
-    120_000,
   );
-  const api = new ManagedProcess('api', 'npx', () => ['tsx', 'src/api/server.ts'], () => ({ ...base(), LOG_LEVEL: 'warn' }), file('api'), () => httpOk(`${apiUrl}/healthz`));
+  const api = new ManagedProcess('api', process.execPath, () => ['--import', 'tsx', 'src/api/server.ts'], () => ({ ...base(), LOG_LEVEL: 'warn' }), file('api'), () => httpOk(`${apiUrl}/healthz`));
 
   const cluster: Cluster = {
     dir,

@@ -24,6 +24,12 @@ import { describeUnless } from '../helpers/skips';
 
 /** How long the provider outage lasts (RELIABILITY_OUTAGE_MS to try longer ones by hand). */
 const OUTAGE_MS = Number(process.env.RELIABILITY_OUTAGE_MS ?? 60_000);
+/**
+ * Ceilings, not expectations: how long a case may take on a machine whose cores are busy with other
+ * work (each worker restart is tsx and a workflow bundle). A healthy run ends far sooner.
+ */
+const CASE_MS = 1_200_000;
+const PATIENCE_MS = 180_000;
 
 /**
  * The reconciler's settings in this cluster: an application without a workflow is an orphan after
@@ -53,7 +59,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     });
     driver = new LoanDriver(cluster.apiUrl, cluster.sandboxUrl);
     temporal = await rawClient(cluster.temporalAddress);
-  }, 240_000);
+  }, 600_000);
 
   afterAll(async () => {
     await driver?.sandbox.clearFaults().catch(() => undefined);
@@ -69,7 +75,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     // A case that failed while the frontend was frozen must not leave it frozen.
     cluster.temporal.signal('SIGCONT');
     for (const p of [cluster.temporal, cluster.sandbox, cluster.worker, cluster.api]) if (!p.running) await p.start();
-  }, 180_000);
+  }, 600_000);
 
   async function submitMany(n: number, opts: Parameters<LoanDriver['submit']>[0] = {}, gapMs = 0, out: string[] = []): Promise<string[]> {
     for (let i = 0; i < n; i++) {
@@ -85,7 +91,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     const states = drive ? await drive : await driver.drive(ids, timeoutMs);
     // A second pass for any the first left short (e.g. its deadline hit while the API was down).
     const rest = ids.filter((id) => !done(states.get(id)));
-    if (rest.length) for (const [k, v] of await driver.drive(rest, 60_000)) states.set(k, v);
+    if (rest.length) for (const [k, v] of await driver.drive(rest, PATIENCE_MS)) states.set(k, v);
     for (const [k, v] of states) finals.set(k, v);
     const found = await checkApplications(cluster, driver, temporal, ids, states, tally, label);
     expect(found).toEqual({ losses: [], duplicates: [] });
@@ -116,22 +122,23 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     const more = submitMany(6, {}, 1_000, ids).finally(() => {
       submitting = false;
     });
+    const caseStarted = Date.now();
     const driving = (async () => {
       const states = new Map<string, AppState | undefined>();
       while (submitting || ids.some((id) => !done(states.get(id)))) {
         const pending = ids.filter((id) => !done(states.get(id)));
         for (const [k, v] of await driver.drive(pending, 5_000, { humanDelayMs: 5_000 })) states.set(k, v);
-        if (Date.now() - started > 600_000) break;
+        if (Date.now() - caseStarted > CASE_MS - 2 * PATIENCE_MS) break;
       }
       return states;
     })();
 
     // Kill when applications sit in stages no kill has hit yet, and the moment a payment request
-    // reaches the provider (bounded: 10 kills, 4 minutes).
+    // reaches the provider (bounded: 10 kills, and a ceiling in time).
     const paymentsSeen = async () => (await sb.listFaults()).find((f) => f.provider === 'payments')?.injected ?? 0;
     let payments = await paymentsSeen();
     let upSince = Date.now();
-    const killDeadline = Date.now() + 240_000;
+    const killDeadline = Date.now() + CASE_MS - 3 * PATIENCE_MS;
     let kills = 0;
     const t0 = Date.now();
     const killLog: string[] = ['+0s intake (before the worker started)'];
@@ -154,13 +161,23 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
       kills++;
       tally.faults++;
       for (const st of fresh) covered.add(st);
-      killLog.push(`+${Math.round((Date.now() - t0) / 1000)}s ${[...fresh, ...(paymentInFlight ? ['disbursement (payment in flight)'] : [])].join(', ')}`);
+      let caught = '';
       if (paymentInFlight) {
-        covered.add('disbursement');
-        // The provider finishes the payment the dead worker asked for: an answer nobody will read.
-        await sleep(3_500);
-        paidWhileDead += (await sb.ledger()).entries.filter((e) => e.kind === 'payout' && e.createdAt > killedAt).length;
+        // The provider finishes the payment the dead worker asked for (it holds each one 3 s): an
+        // answer nobody will read. Waited for, not slept on; none arriving means the request had
+        // already been answered before the kill, and the next payment is tried instead.
+        const paidAfterKill = async () => (await sb.ledger()).entries.filter((e) => e.kind === 'payout' && e.createdAt > killedAt).length;
+        const until = Date.now() + 30_000;
+        let n = await paidAfterKill();
+        while (n === 0 && Date.now() < until) {
+          await sleep(250);
+          n = await paidAfterKill();
+        }
+        paidWhileDead += n;
+        if (n > 0) covered.add('disbursement');
+        caught = n > 0 ? 'disbursement (paid while the worker was dead)' : 'a payment already answered';
       }
+      killLog.push(`+${Math.round((Date.now() - t0) / 1000)}s ${[...fresh, ...(caught ? [caught] : [])].join(', ')}`);
       await cluster.worker.start();
       upSince = Date.now();
       payments = await paymentsSeen();
@@ -171,10 +188,10 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     await more;
     const states = await driving;
     await sb.clearFaults();
-    await finish('worker-kill', ids, 60_000, Promise.resolve(states));
+    await finish('worker-kill', ids, PATIENCE_MS, Promise.resolve(states));
     // At least one kill hit a payment in flight, made while no worker was alive to see its answer.
     expect(paidWhileDead).toBeGreaterThan(0);
-  }, 420_000);
+  }, CASE_MS);
 
   it('the API SIGKILLed and restarted mid-traffic: every accepted request is in PostgreSQL and Temporal, none twice', async () => {
     const lanes = [1, 2, 3];
@@ -210,7 +227,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     expect(accepted.some((s) => s.attempts > 1)).toBe(true);
 
     // The acts, too: the API dies again while staff work through the queue.
-    const drive = driver.drive(ids, 240_000);
+    const drive = driver.drive(ids, 2 * PATIENCE_MS);
     await sleep(4_000);
     await cluster.api.kill('SIGKILL');
     tally.faults++;
@@ -223,12 +240,12 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     const created = await cluster.db.db.select({ applicationId: loanEvents.applicationId, kind: loanEvents.kind }).from(loanEvents).where(inArray(loanEvents.applicationId, ids));
     for (const id of ids) expect(created.filter((e) => e.applicationId === id && e.kind === 'application_created')).toHaveLength(1);
     await finish('api-kill', ids, 0, drive);
-  }, 420_000);
+  }, CASE_MS);
 
   it('the Temporal dev server killed and restarted on its persisted database: open applications carry on', async () => {
     const waiting = await submitMany(3);
     // Three wait for a person (phone verification) and two are mid-way through automated stages.
-    await driver.drive(waiting, 90_000, { stop: (s) => s.pendingTask?.kind === 'phone_verification' });
+    await driver.drive(waiting, PATIENCE_MS, { stop: (s) => s.pendingTask?.kind === 'phone_verification' });
     await driver.sandbox.setFault({ provider: 'ocr', mode: 'slow', latencyMs: 2_000 });
     const busy = await submitMany(2);
     await sleep(500);
@@ -240,40 +257,46 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     // The worker and the API reconnect on their own.
     expect(cluster.worker.running).toBe(true);
     expect(cluster.api.running).toBe(true);
-    await finish('temporal-restart', [...waiting, ...busy], 240_000);
-  }, 420_000);
+    await finish('temporal-restart', [...waiting, ...busy], 2 * PATIENCE_MS);
+  }, CASE_MS);
 
   it(`a provider down for ${Math.round(OUTAGE_MS / 1000)} s: workflows wait and resume, none fails`, async () => {
-    await driver.sandbox.setFault({ provider: 'creditBureau', mode: 'error_5xx', status: 503, durationMs: OUTAGE_MS });
+    // Down until switched back on, so the outage outlasts however long the applications take to
+    // reach it: it lasts OUTAGE_MS from the moment every one of them is waiting on it.
+    await driver.sandbox.setFault({ provider: 'creditBureau', mode: 'error_5xx', status: 503 });
     tally.faults++;
-    const outageEnds = Date.now() + OUTAGE_MS;
     const ids = await submitMany(4);
-    const drive = driver.drive(ids, OUTAGE_MS + 180_000);
-    // Half-way through the outage: every application is waiting in approval, none has failed.
-    await sleep(Math.max(0, outageEnds - Date.now() - OUTAGE_MS / 2));
+    const drive = driver.drive(ids, OUTAGE_MS + 3 * PATIENCE_MS);
+    const waitingOnBureau = (s: AppState | undefined) => s?.stage === 'approval' && s.pendingTask === null;
+    const until = Date.now() + 2 * PATIENCE_MS;
+    while (!(await Promise.all(ids.map((id) => driver.state(id)))).every(waitingOnBureau)) {
+      if (Date.now() > until) throw new Error('the applications did not all reach the credit check');
+      await sleep(1_000);
+    }
+    await sleep(OUTAGE_MS);
+    // The outage is over: every application is still waiting in approval, none has failed.
     const [fault] = await driver.sandbox.listFaults();
-    expect(fault?.injected).toBeGreaterThan(0);
+    expect(fault?.injected).toBeGreaterThan(ids.length);
     for (const id of ids) {
       const d = await temporal.workflow.getHandle(`loan-application-${id}`).describe();
       expect(d.status.name).toBe('RUNNING');
-      const s = await driver.state(id);
-      expect(s?.stage).toBe('approval');
-      expect(s?.pendingTask).toBeNull();
+      expect(waitingOnBureau(await driver.state(id))).toBe(true);
     }
+    await driver.sandbox.clearFaults();
     await finish('provider-outage', ids, 0, drive);
-  }, OUTAGE_MS + 300_000);
+  }, OUTAGE_MS + CASE_MS);
 
   it('the payment provider failing every other request: every loan disbursed exactly once, from the ledger', async () => {
-    await driver.sandbox.setFault({ provider: 'payments', mode: 'fraction', rate: 0.5, durationMs: 300_000 });
+    await driver.sandbox.setFault({ provider: 'payments', mode: 'fraction', rate: 0.5 });
     tally.faults++;
     const ids = await submitMany(6);
-    const states = await driver.drive(ids, 240_000);
+    const states = await driver.drive(ids, 2 * PATIENCE_MS);
     const [fault] = await driver.sandbox.listFaults();
     // Half of the payment requests were refused with a 503 (at least one per two loans).
     expect(fault?.injected).toBeGreaterThanOrEqual(Math.ceil(ids.length / 2));
     await driver.sandbox.clearFaults();
     await finish('payments-50%', ids, 0, Promise.resolve(states));
-  }, 420_000);
+  }, CASE_MS);
 
   // ---------------------------------------------------------------------------------------------
   // No orphan applications (issue 15 findings 2 and 5): PostgreSQL restarted under traffic, the

@@ -93,8 +93,9 @@ async function distinctFreePorts(n: number): Promise<number[]> {
   return [...ports];
 }
 
+/** One probe of a polling wait (its caller retries until a ceiling of minutes): a slow probe is asked again. */
 async function temporalAnswers(address: string): Promise<boolean> {
-  const conn = await Connection.connect({ address, connectTimeout: 2000 });
+  const conn = await Connection.connect({ address, connectTimeout: 10_000 });
   try {
     await conn.withDeadline(Date.now() + 5000, () => conn.workflowService.getSystemInfo({}));
     return true;
@@ -204,8 +205,8 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
   );
   const sandbox = new ManagedProcess(
     'sandbox',
-    'npx',
-    () => ['tsx', 'src/sandbox/server.ts'],
+    process.execPath,
+    () => ['--import', 'tsx', 'src/sandbox/server.ts'],
     () => ({
       ...base(),
       LOG_LEVEL: 'warn',
@@ -221,15 +222,15 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
     (_, i) =>
       new ManagedProcess(
         `worker-${i + 1}`,
-        'npx',
-        () => ['tsx', 'src/cli/worker.ts'],
+        process.execPath,
+        () => ['--import', 'tsx', 'src/cli/worker.ts'],
         () => ({ ...base(), LOG_LEVEL: 'info' }),
         file(`worker-${i + 1}`),
         async (p) => p.output.includes('"worker polling"'),
         180_000,
       ),
   );
-  const apiProcess = new ManagedProcess('api', 'npx', () => ['tsx', 'src/api/server.ts'], () => ({ ...base(), LOG_LEVEL: 'warn' }), file('api'), () => httpOk(`${apiUrl}/readyz`), 120_000);
+  const apiProcess = new ManagedProcess('api', process.execPath, () => ['--import', 'tsx', 'src/api/server.ts'], () => ({ ...base(), LOG_LEVEL: 'warn' }), file('api'), () => httpOk(`${apiUrl}/readyz`), 120_000);
 
   const topology: Topology = {
     dir,

@@ -75,6 +75,7 @@ describe('phone verification', () => {
     const escalated = await waitForState(handle, (s) => s.pendingTask?.escalated === true, 'escalation');
     expect(escalated.stage).toBe('phone_verification');
     expect(escalated.flags).toContain('PHONE_VERIFICATION_ESCALATED');
+    await w.settle(); // the state shows the escalation before the activity that records it has run
     expect(await events(seeded.applicationId, 'escalated')).toEqual([expect.objectContaining({ data: expect.objectContaining({ task: 'phone_verification', to: 'supervisor' }) })]);
     expect((await handle.describe()).typedSearchAttributes.get(PendingTask)).toBe('phone_verification');
 

@@ -9,6 +9,7 @@ import { LoanStage, PendingTask, RiskGrade, LoanChannel, BranchId, LoanAmountFen
 import { historyText, keepHistory } from '../helpers/histories';
 import { useLoanWorld, walkToServicing, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
 import type { Seeded } from '../helpers/seed';
+import { PATIENCE_MS } from '../helpers/wait';
 import { signAct } from '../helpers/acts';
 
 // The whole way from intake to servicing for each channel and for new and used cars, on the
@@ -38,6 +39,7 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   // Recorded in loan_events and mirrored for the work queues.
   await waitFor(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length);
   expect(await stagesRecorded(seeded.applicationId)).toEqual(FULL_PATH);
+  await w.settle(); // the mirror is written by its own activity, after the state shows servicing
   const [row] = await w.h.db.select().from(applications).where(eq(applications.id, seeded.applicationId));
   expect(row).toMatchObject({ stage: 'servicing', pendingTask: null, loanId: s.loanId, riskGrade: s.riskGrade });
 
@@ -81,8 +83,7 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   return { state: s, ledger };
 }
 
-/** The run's activities in the order they were scheduled, each with its result (no codec here: plain JSON). */
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, timeoutMs = PATIENCE_MS): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > until) throw new Error('timed out');
@@ -167,11 +168,7 @@ describe('happy paths', () => {
     expect(s.stage).toBe('servicing');
     const servicing = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
     // The stage reads servicing as soon as the child is commanded; wait until the server has it.
-    for (let i = 0; i < 100; i++) {
-      const started = await servicing.describe().then(() => true, () => false);
-      if (started) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(() => servicing.describe().then(() => true, () => false));
     const asOfDate = shanghaiDate(await env.currentTimeMs());
     const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [await signAct('earlyPayoffRequested', servicing.workflowId, { actor: 'finance-1', asOfDate })] });
     const payoff = { actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` };

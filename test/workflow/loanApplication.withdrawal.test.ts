@@ -90,10 +90,15 @@ describe('withdrawal', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     await waitForTask(handle, 'phone_verification');
-    await w.admin.setFault({ provider: 'valuation', mode: 'slow', latencyMs: 2_000 });
-    await phoneOutcome(handle, 'passed');
-    await waitForState(handle, (s) => s.stage === 'valuation');
-    await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
+    // Held until the withdrawal is in: the run is in valuation when it arrives, however slow the machine.
+    await w.admin.setFault({ provider: 'valuation', mode: 'slow', latencyMs: 600_000 });
+    try {
+      await phoneOutcome(handle, 'passed');
+      await waitForState(handle, (s) => s.stage === 'valuation');
+      await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] });
+    } finally {
+      await w.admin.clearFaults();
+    }
     expect(await w.result(handle)).toEqual(WITHDRAWN);
     expect(await stagesOf(handle)).toEqual(['intake', 'document_check', 'phone_verification', 'valuation', 'withdrawn']);
   });
@@ -125,12 +130,14 @@ describe('withdrawal', () => {
     const seeded = await w.seed();
     const handle = await w.start(seeded);
     await walkToSigning(handle);
-    await w.admin.setFault({ provider: 'payments', mode: 'slow', latencyMs: 2_000 });
+    // The payment hangs until the refusal in disbursement is seen, however slow the machine.
+    await w.admin.setFault({ provider: 'payments', mode: 'timeout', latencyMs: 600_000 });
     await signOnSite(handle);
     await waitForState(handle, (s) => s.stage === 'disbursement');
     for (const stage of ['disbursement', 'servicing']) {
       await waitForState(handle, (s) => s.stage === stage);
       const err = await handle.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', handle.workflowId, withdrawal)] }).catch((e: unknown) => e);
+      await w.admin.clearFaults();
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       const refusal = ((err as WorkflowUpdateFailedError).cause as ApplicationFailure).details?.[0] as ActRefusal;
       expect(refusal).toMatchObject({ code: 'NOT_WAITING', stage });

@@ -16,6 +16,7 @@ import { activityDepsFromConfig, createWorker } from '../../../src/worker';
 import type { StaffRole } from '../../../src/workflows/messages';
 import { createTestDb } from '../../helpers/db';
 import { localEnv, workflowBundle } from '../../helpers/temporal';
+import { PATIENCE_MS } from '../../helpers/wait';
 
 /**
  * The API as it runs in production, for supertest: a real Temporal dev server with a real worker
@@ -69,7 +70,10 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
     config,
     cipher,
     log,
-    workflowTimeouts: { queryTimeoutMs: 3_000, actAcceptTimeoutMs: 15_000, actResultWaitMs: 15_000 },
+    // Minutes where a worker answers, so a busy machine never turns a 200 into a 202, a live read
+    // into the stored mirror or an act into a 503. Without a worker no query can ever be answered:
+    // the 3 s only decides how long each read waits before the mirror (deterministic either way).
+    workflowTimeouts: { queryTimeoutMs: opts.noWorker ? 3_000 : PATIENCE_MS, actAcceptTimeoutMs: PATIENCE_MS, actResultWaitMs: PATIENCE_MS },
   });
   const server = await listen(app, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${server.port}`;
@@ -88,7 +92,7 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
     http: request(url),
     token: (sub, ...roles) => mintDevToken(config, { sub, roles }),
     async stop() {
-      await server.close(1_000);
+      await server.close(10_000);
       if (worker?.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await sandbox.close();
@@ -176,7 +180,7 @@ export async function waitForState(
   h: ApiHarness,
   id: string,
   until: (s: StateBody) => boolean,
-  { timeoutMs = 90_000, token }: { timeoutMs?: number; token?: string } = {},
+  { timeoutMs = PATIENCE_MS, token }: { timeoutMs?: number; token?: string } = {},
 ): Promise<StateBody> {
   const auth = token ?? (await h.token('watcher-1', 'admin'));
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,10 @@
+import { and, eq } from 'drizzle-orm';
 import request from 'supertest';
+import { idempotencyKeys } from '../../../src/db/schema';
 import { createWorker, activityDepsFromConfig } from '../../../src/worker';
 import { workflowBundle } from '../../helpers/temporal';
-import { applicationBody, sleep, startApiHarness, type ApiHarness } from './harness';
+import { waitFor } from '../../helpers/wait';
+import { applicationBody, startApiHarness, type ApiHarness } from './harness';
 
 // Graceful shutdown: once close() is called the API takes no new connections and reports itself
 // not ready, but a request already in flight (here an action waiting for a worker to pick up its
@@ -25,14 +28,17 @@ it('lets the request in flight finish, refuses new connections, and reports drai
   expect(read.status).toBe(200);
   expect(read.body).toMatchObject({ id, stage: 'intake', live: false, pendingTask: null });
 
-  // The withdrawal waits for a worker inside the API.
-  const inFlight = h.http.post(`/applications/${id}/withdraw`).set('Authorization', officer).send({ reason: 'test' }).then((r) => r);
-  await sleep(500);
+  // The withdrawal waits for a worker inside the API: in flight once the API has claimed its key.
+  const key = 'shutdown-withdraw-1';
+  const inFlight = h.http.post(`/applications/${id}/withdraw`).set('Authorization', officer).set('Idempotency-Key', key).send({ reason: 'test' }).then((r) => r);
+  await waitFor(async () => {
+    const rows = await h.db.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.key, key), eq(idempotencyKeys.status, 'in_progress')));
+    return rows.length > 0 ? true : undefined;
+  }, 'the withdrawal to reach the API');
   let closed = false;
-  const closing = h.server.close(60_000).then(() => {
+  const closing = h.server.close(600_000).then(() => {
     closed = true;
   });
-  await sleep(200);
 
   // Draining: not ready, and no new connection is accepted.
   expect((await request(h.app).get('/readyz')).status).toBe(503);

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { EsignClient, type EsignWebhookEvent } from '../../../src/activities/providers';
 import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../../src/sandbox';
 import { verifyEsignSignature } from '../../../src/sandbox/esign-signature';
-import { sha, sleep } from './helpers';
+import { waitFor as waitUntil } from '../../helpers/wait';
+import { sha } from './helpers';
 
 // The e-signature callback: delivered to the configured URL, signed with HMAC-SHA256 over
 // "<t>.<body>", retried until the receiver answers 2xx, and verifiable by verifyEsignSignature.
@@ -49,15 +50,7 @@ beforeEach(() => {
   failNext = 0;
 });
 
-async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-}
+const waitFor = <T>(probe: () => T | undefined | Promise<T | undefined>) => waitUntil(probe, 'the webhook', { intervalMs: 20 });
 
 const create = (key: string) =>
   esign.createEnvelope({ applicationId: 'app-1', idempotencyKey: key, documentHash: sha('d'), signerRef: 'applicant-1' });
@@ -81,8 +74,8 @@ it('calls the webhook with a valid HMAC signature when the customer signs', asyn
   });
   expect(delivery.headers['x-esign-event-id']).toBe(event.eventId);
 
-  // Signing again changes nothing and sends nothing: the sandbox records every delivery on the
-  // envelope before it sends it, so one delivery recorded (and done) is one call, now and later.
+  // Signing again changes nothing and sends nothing: every event is a delivery on the envelope,
+  // scheduled by the sign request itself, so the record shows at once whether a second one exists.
   await admin.signEnvelope(envelope.envelopeId);
   expect((await esign.getEnvelope(envelope.envelopeId)).webhooks).toHaveLength(1);
   const after = await waitFor(async () => {

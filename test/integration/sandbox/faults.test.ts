@@ -1,16 +1,19 @@
 import { OcrClient } from '../../../src/activities/providers';
 import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../../src/sandbox';
-import { expectRefusal, expectTransient, sha, sleep } from './helpers';
+import { expectRefusal, expectTransient, sha } from './helpers';
 
 // The admin fault switch itself: set, list, expire by duration or count, clear, reset.
 let sandbox: RunningSandbox;
 let admin: SandboxAdminClient;
+/** The production client, with its production timeout: every answer it waits for arrives, however busy the machine. */
 let ocr: OcrClient;
+/** The sandbox's clock, moved by the tests: a fault's duration runs out when a test says so. */
+let clock = Date.parse('2026-11-23T02:00:00Z');
 
 beforeAll(async () => {
-  sandbox = await startSandbox();
+  sandbox = await startSandbox({ now: () => new Date(clock) });
   admin = new SandboxAdminClient(sandbox.url);
-  ocr = new OcrClient({ baseUrl: sandbox.providers.ocr, timeoutMs: 300 });
+  ocr = new OcrClient({ baseUrl: sandbox.providers.ocr });
 });
 afterAll(() => sandbox.close());
 afterEach(() => admin.clearFaults());
@@ -27,9 +30,12 @@ it('lists an active fault with its counters and clears it', async () => {
 });
 
 it('switches a fault off after its duration', async () => {
-  await admin.setFault({ provider: 'ocr', mode: 'error_5xx', durationMs: 200 });
+  await admin.setFault({ provider: 'ocr', mode: 'error_5xx', durationMs: 60_000 });
   await expectTransient(read());
-  await sleep(250);
+  clock += 59_999;
+  await expectTransient(read());
+  expect(await admin.listFaults()).toMatchObject([{ provider: 'ocr', injected: 2 }]);
+  clock += 1;
   expect(await admin.listFaults()).toEqual([]);
   await read();
 });
@@ -63,8 +69,12 @@ it('rejects a malformed fault and an unknown provider', async () => {
 });
 
 it('reset clears faults as well as state', async () => {
-  await admin.setFault({ provider: 'ocr', mode: 'timeout' });
-  await expectTransient(read());
+  // Deterministic: the sandbox holds the request ten minutes, so this client's 1 s timeout always
+  // fires first, however slow the machine.
+  const impatient = new OcrClient({ baseUrl: sandbox.providers.ocr, timeoutMs: 1_000 });
+  await admin.setFault({ provider: 'ocr', mode: 'timeout', latencyMs: 600_000 });
+  const err = await expectTransient(impatient.recognize({ documentId: 'd', type: 'id_card', uri: 's3://x', sha256: sha('f') }));
+  expect(err.message).toBe('ocr recognize timed out after 1000 ms');
   await admin.reset();
   expect(await admin.listFaults()).toEqual([]);
   await read();

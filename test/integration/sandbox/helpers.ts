@@ -1,29 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ProviderTransientError } from '../../../src/activities/providers';
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * What Temporal does with an activity, in miniature: retry every retryable failure after a short
- * pause, stop at once on a non-retryable ApplicationFailure.
- */
-export async function retryLikeTemporal<T>(
-  fn: () => Promise<T>,
-  { maxAttempts = 50, delayMs = 50 }: { maxAttempts?: number; delayMs?: number } = {},
-): Promise<{ value: T; attempts: number; errors: Error[] }> {
-  const errors: Error[] = [];
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return { value: await fn(), attempts: attempt, errors };
-    } catch (err) {
-      if (err instanceof ApplicationFailure && err.nonRetryable) throw err;
-      errors.push(err as Error);
-      if (attempt >= maxAttempts) throw err;
-      await sleep(delayMs);
-    }
-  }
-}
-
 /** Asserts a business refusal: non-retryable, of the type and code given, with no personal data. */
 export async function expectRefusal(
   promise: Promise<unknown>,

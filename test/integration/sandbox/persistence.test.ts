@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createProviderClients, type TransferRequest } from '../../../src/activities/providers';
 import { SandboxAdminClient, startSandbox } from '../../../src/sandbox';
+import { waitFor } from '../../helpers/wait';
 import { sha } from './helpers';
 
 // With a state file, a restarted sandbox still knows its payments, tasks, envelopes, texts and
@@ -105,25 +106,25 @@ it('finishes a webhook delivery that was still being retried when the sandbox st
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const port = (receiver.address() as { port: number }).port;
   const stateFile = path.join(dir, 'state.jsonl');
-  const opts = { stateFile, esignWebhookUrl: `http://127.0.0.1:${port}/hook`, esignWebhookRetryDelaysMs: [60_000, 50] };
+  const opts = { stateFile, esignWebhookUrl: `http://127.0.0.1:${port}/hook`, esignWebhookRetryDelaysMs: [600_000, 50] };
   try {
     const first = await startSandbox(opts);
     const c = createProviderClients(first.providers);
     const env = await c.esign.createEnvelope({ applicationId: 'app-w', idempotencyKey: 'env-w', documentHash: sha('9'), signerRef: 'r' });
     await new SandboxAdminClient(first.url).signEnvelope(env.envelopeId);
-    for (let i = 0; i < 100 && (await c.esign.getEnvelope(env.envelopeId)).webhooks[0]?.attempts.length !== 1; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await first.close(); // the 60 s retry is pending
+    await waitFor(async () => ((await c.esign.getEnvelope(env.envelopeId)).webhooks[0]?.attempts.length === 1 ? true : undefined), 'the first attempt', {
+      intervalMs: 20,
+    });
+    await first.close(); // the retry, ten minutes off, is pending
 
     accept = true;
     const second = await startSandbox({ ...opts, esignWebhookRetryDelaysMs: [50, 50] });
     try {
       const c2 = createProviderClients(second.providers);
-      for (let i = 0; i < 100 && (await c2.esign.getEnvelope(env.envelopeId)).webhooks[0]?.state !== 'delivered'; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const after = await c2.esign.getEnvelope(env.envelopeId);
+      const after = await waitFor(async () => {
+        const e = await c2.esign.getEnvelope(env.envelopeId);
+        return e.webhooks[0]?.state === 'delivered' ? e : undefined;
+      }, 'the resumed delivery', { intervalMs: 20 });
       expect(after.webhooks[0]?.attempts.map((a) => a.status)).toEqual([503, 200]);
       expect(bodies).toHaveLength(1);
     } finally {
