@@ -47,6 +47,12 @@ export const FailureType = {
   /** The servicing workflow refused a repayment or a payoff request; details `[{ code }]`. */
   ServicingRequestRefused: 'ServicingRequestRefused',
 
+  // A process that failed visibly for an engineer to look at.
+  /** The daily reminder sweep stopped at a page (re-running it resumes; nothing is sent twice). */
+  ReminderSweepFailed: 'ReminderSweepFailed',
+  /** The reconciler's activity ran on a worker built without a Temporal client. */
+  ReconcilerNotConfigured: 'ReconcilerNotConfigured',
+
   // Retryable on purpose: an activity that waits for an outside system by failing until it is done.
   /** A payout is still pending at the bank: awaitTransferSettled is retried until it settles. */
   TransferPending: 'TransferPending',

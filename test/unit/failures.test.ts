@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { FailureType, activityFailureReason, refusalCode, refusalDetails } from '../../src/contracts/failures';
@@ -33,5 +35,26 @@ describe('refusals', () => {
     // A bug in workflow code is not an activity's outcome.
     expect(activityFailureReason(new TypeError('x is undefined'))).toBeNull();
     expect(activityFailureReason(refused(FailureType.PaymentRefused))).toBeNull();
+  });
+});
+
+/** The registry is the one place a failure type is spelled: code raises them by FailureType. */
+describe('the registry of failure types', () => {
+  const src = join(__dirname, '..', '..', 'src');
+  const files = (dir: string): string[] =>
+    readdirSync(dir).flatMap((f) => {
+      const p = join(dir, f);
+      return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+    });
+
+  it('has no ApplicationFailure in src that names its type by a string of its own', () => {
+    const spelled: string[] = [];
+    for (const file of files(src)) {
+      if (file.endsWith(join('contracts', 'failures.ts'))) continue;
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/ApplicationFailure\.(?:nonRetryable|retryable)\([^;]*?,\s*'([A-Za-z]+)'/g)) spelled.push(`${file}: ${m[1]}`);
+      for (const m of text.matchAll(/ApplicationFailure\.create\(\{[^}]*?type:\s*'([A-Za-z]+)'/g)) spelled.push(`${file}: ${m[1]}`);
+    }
+    expect(spelled).toEqual([]);
   });
 });
