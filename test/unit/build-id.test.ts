@@ -10,7 +10,7 @@ describe('build id', () => {
 
   it('hashes exactly the files the workflow bundle is made of', () => {
     const files = bundleSources(WORKFLOW_BUNDLE_ROOTS, root);
-    expect(files).toEqual(expect.arrayContaining(['src/workflows/index.ts', 'src/workflows/loanApplication/index.ts', 'src/workflows/loanServicing.ts', 'src/domain/ids.ts', 'src/temporal/failureConverter.ts']));
+    expect(files).toEqual(expect.arrayContaining(['src/workflows/index.ts', 'src/workflows/loanApplication/index.ts', 'src/workflows/loanServicing/index.ts', 'src/domain/ids.ts', 'src/temporal/failureConverter.ts']));
     // Activities, the API and the database run outside the bundle (type-only imports name no code).
     expect(files.filter((f) => /^src\/(api|db|sandbox)\//.test(f) || f === 'src/activities/index.ts')).toEqual([]);
   });
