@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { TASK_QUEUE, WORKER_DEPLOYMENT_NAME } from './domain/ids';
 
 /**
  * The one configuration loader. Every variable has a default that works on a developer's machine;
@@ -49,7 +50,7 @@ const schema = z.object({
 
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().default('car-loans'),
+  TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE),
   TEMPORAL_DEV_HOST: z.string().default('127.0.0.1'),
   TEMPORAL_DEV_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -57,9 +58,22 @@ const schema = z.object({
   TEMPORAL_TEST_SERVER_PATH: optionalString,
   TEMPORAL_TLS: bool.default(false),
   TEMPORAL_API_KEY: optionalString,
+  /** Where the demo links each run (the dev server's UI at TEMPORAL_UI_PORT when unset). */
+  TEMPORAL_UI_URL: optionalString,
 
   /** Prometheus endpoint of the Temporal SDK's worker metrics (0: off). */
   WORKER_METRICS_PORT: port.default(9464),
+  /** Worker Versioning: the worker registers its build under this deployment (false: an unversioned worker). */
+  WORKER_VERSIONING: bool.default(true),
+  WORKER_DEPLOYMENT_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - only').default(WORKER_DEPLOYMENT_NAME),
+  /** The worker's build id; computed from the package version and the workflow sources when unset. */
+  BUILD_ID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, . _ and - only').optional()),
+  /**
+   * What a worker does with its version at start: `auto` makes it current and moves the runs of
+   * older builds onto it (one process, nothing else to run them: npm start's default); `manual`
+   * registers it and waits for `npm run release -- promote` (the default of `npm run worker`).
+   */
+  WORKER_ROLLOUT: z.enum(['auto', 'manual']).optional(),
 
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(3000),
@@ -80,6 +94,11 @@ const schema = z.object({
 
   START_SANDBOX: bool.default(true),
   SANDBOX_PORT: port.default(4010),
+  /** `npm run sandbox` alone: its bind address, state file (empty: memory only; default in DATA_DIR), e-signature callback and payment delay. */
+  SANDBOX_HOST: z.string().default('127.0.0.1'),
+  SANDBOX_STATE_FILE: z.string().optional(),
+  ESIGN_WEBHOOK_URL: optionalString,
+  SANDBOX_PAYMENT_PENDING_MS: z.coerce.number().int().min(0).max(3_600_000).optional(),
   OCR_BASE_URL: optionalString,
   CREDIT_BUREAU_BASE_URL: optionalString,
   CALL_CENTRE_BASE_URL: optionalString,

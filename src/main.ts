@@ -1,19 +1,11 @@
-import { ConfigError, loadConfig } from './config';
+import { configOrExit } from './bootstrap';
 import { watchLaunchers } from './launchers';
 import { createLogger } from './logger';
 import { startSystem, type RunningSystem } from './system';
+import { workerVersion } from './temporal/buildId';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = configOrExit();
   const log = createLogger(config.LOG_LEVEL);
   // Whatever kills npm (or tsx) kills this system too: nothing it started outlives `npm start`.
   let launcherGone: string | undefined;
@@ -33,6 +25,7 @@ async function main(): Promise<void> {
     `  Worker metrics ${config.WORKER_METRICS_PORT ? `http://${config.HOST}:${config.WORKER_METRICS_PORT}/metrics` : '(off)'}`,
     `  Sandbox        ${system.sandbox?.url ?? '(off: providers at their configured URLs)'}`,
     `  Temporal       ${system.temporalAddress}  namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE}`,
+    `  Worker build   ${workerVersion(config)?.buildId ?? '(unversioned)'}  deployment ${config.WORKER_DEPLOYMENT_NAME}`,
     `  Database       ${system.db.driver === 'pglite' ? `PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}`,
     'Press Ctrl-C to stop.',
     '',

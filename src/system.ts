@@ -1,13 +1,16 @@
 import path from 'node:path';
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
+import { connectTemporal, temporalTarget } from './bootstrap';
 import { createApp } from './api/app';
 import { listen } from './api/lifecycle';
 import { keyRingFromConfig, PiiCipher } from './db/pii';
 import type { Config } from './config';
 import { openDb, type DbHandle } from './db/client';
 import { actKeyRingFromConfig } from './temporal/actKeys';
-import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from './temporal/connection';
+import { workerVersion } from './temporal/buildId';
+import { connectWorker, dataConverterFromConfig, ensureSearchAttributes } from './temporal/connection';
+import { rollOutAtStart } from './temporal/deployments';
 import { installTemporalRuntime } from './temporal/runtime';
 import { startDevServer, type DevServer } from './temporal/devServer';
 import { ensureSchedules } from './temporal/schedules';
@@ -70,9 +73,9 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       undo.push(() => devServer!.stop());
       address = devServer.address;
     }
-    const target = { address, namespace: config.TEMPORAL_NAMESPACE, tls: config.TEMPORAL_TLS, apiKey: config.TEMPORAL_API_KEY };
+    const target = temporalTarget(config, address);
 
-    const clientConnection = await connectClient(target);
+    const { client, connection: clientConnection } = await connectTemporal(config, target);
     undo.push(() => clientConnection.close());
     if (!devServer) {
       try {
@@ -82,7 +85,6 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
         log.warn({ err: (err as Error).message }, 'could not register search attributes; register them on the cluster');
       }
     }
-    const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 
     const db = await openDb({
       databaseUrl: config.DATABASE_URL,
@@ -104,6 +106,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
 
     const workerConnection = await connectWorker(target);
     undo.push(() => workerConnection.close());
+    const version = workerVersion(config);
     const worker = await createWorker({
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -111,12 +114,18 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       deps: activityDepsFromConfig(config, db.db, client),
       actKeyRing: actKeyRingFromConfig(config),
       dataConverter,
+      version,
     });
     const workerRun = worker.run();
     undo.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun;
     });
+    if (version) {
+      // One process, one worker: on its own dev server its build takes over from the last one's
+      // (nothing else could run that build's pinned runs); against a cluster an operator decides.
+      await rollOutAtStart(client, version, config.WORKER_ROLLOUT ?? (devServer ? 'auto' : 'manual'), log.child({ component: 'worker' }));
+    }
 
     // The daily repayment reminders and the reconciler of orphaned applications, created or
     // updated at every start (not fatal: a cloud key without schedule rights only logs it).

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { createProviderClients } from './activities/providers';
@@ -20,11 +21,19 @@ export interface CreateWorkerOptions {
   tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>;
   /** The deployment's payload encryption (dataConverterFromConfig); clients must use the same. */
   dataConverter?: WorkerOptions['dataConverter'];
+  /**
+   * The Worker Deployment version it serves (workerVersion(config)): it then gets only the tasks
+   * of runs on that version, with each workflow type's versioning behaviour (src/workflows/versioning.ts).
+   * Without one it is an unversioned worker (tests).
+   */
+  version?: WorkerDeploymentVersion | undefined;
 }
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 /** Workflow interceptors bundled with the workflows: the stage on every workflow log line. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflows/logAttributes')];
+/** Every entry point of the workflow bundle (the failure converter is loaded into it by path): what a build id hashes. */
+export const WORKFLOW_BUNDLE_ROOTS = [WORKFLOWS_PATH, ...WORKFLOW_INTERCEPTOR_MODULES, require.resolve('./temporal/failureConverter')];
 
 /**
  * Workflow runs a worker keeps in memory between tasks (the sticky cache). A waiting loan
@@ -65,6 +74,9 @@ export function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
         }),
     activities: createActivities(opts.deps),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    ...(opts.version
+      ? { workerDeploymentOptions: { version: opts.version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' as const } }
+      : {}),
     maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     ...opts.tuning,
   });

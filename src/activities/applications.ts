@@ -4,7 +4,8 @@ import type { Db } from '../db/client';
 import { screenApplicant } from '../db/openApplications';
 import type { PiiCipher } from '../db/pii';
 import { applicants, applications, documents, vehicles } from '../db/schema';
-import { LoanActivityFailureType, type ApplicationFacts, type ApplicationRef, type ScreenResult } from './contracts';
+import { FailureType } from '../contracts/failures';
+import { type ApplicationFacts, type ApplicationRef, type ScreenResult } from './contracts';
 
 export type ApplicationRow = typeof applications.$inferSelect;
 export type ApplicantRow = typeof applicants.$inferSelect;
@@ -35,7 +36,7 @@ export async function loadApplicationRecord(db: Db, applicationId: string): Prom
     .limit(1);
   const row = rows[0];
   if (!row) {
-    throw ApplicationFailure.nonRetryable(`application ${applicationId} not found`, LoanActivityFailureType.ApplicationNotFound);
+    throw ApplicationFailure.nonRetryable(`application ${applicationId} not found`, FailureType.ApplicationNotFound);
   }
   return { application: row.application, applicant: row.applicant, vehicle: row.vehicle };
 }

@@ -2,8 +2,8 @@ import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import { decryptApplicant, loadApplicationRecord } from './applications';
 import type { CallTaskRef, CancelCallTaskInput, CancelCallTaskResult, OpenCallTaskInput } from './contracts';
-import { refusalCode } from './refusals';
-import { ProviderFailureType, type CallCentreClient } from './providers';
+import { FailureType, refusalCode } from '../contracts/failures';
+import type { CallCentreClient } from './providers';
 
 /** The verification script the verifier follows (identity, income, purpose, anomalies). */
 export const VERIFICATION_SCRIPT = 'loan_verification_v1';
@@ -32,10 +32,10 @@ export function createCallCentreActivities(deps: { db: Db; cipher: PiiCipher; ca
         await callCentre.cancelTask(input.taskId, input.reasonCode);
         return { taskId: input.taskId, status: 'cancelled' };
       } catch (err) {
-        if (refusalCode(err, ProviderFailureType.CallTaskRefused) === 'task_already_completed') {
+        if (refusalCode(err, FailureType.CallTaskRefused) === 'task_already_completed') {
           return { taskId: input.taskId, status: 'already_completed' };
         }
-        if (refusalCode(err, ProviderFailureType.ProviderResourceNotFound) !== null) return { taskId: input.taskId, status: 'not_found' };
+        if (refusalCode(err, FailureType.ProviderResourceNotFound) !== null) return { taskId: input.taskId, status: 'not_found' };
         throw err;
       }
     },

@@ -1,22 +1,10 @@
 /**
  * What the loan-application activities take and give back: ids, codes and figures only, never a
  * name, ID number, phone number or account number (activities read those from PostgreSQL by
- * application id). Plain types and constants, so workflow code may import this file.
+ * application id). Plain types and constants, so workflow code may import this file. The failure
+ * types they raise are in src/contracts/failures.ts.
  */
 import type { Bps, DocumentType, Fen, Offer, ReasonSeverity, RiskGrade } from '../domain';
-
-/** Failure types the loan-application activities raise themselves (besides the providers' ones). */
-export const LoanActivityFailureType = {
-  /** No application row with this id: the API did not persist it (or a wrong id was started). */
-  ApplicationNotFound: 'ApplicationNotFound',
-  /** A document id the workflow was given does not belong to the application. */
-  DocumentNotFound: 'DocumentNotFound',
-  /** The application has no vehicle row: nothing to value or lend against. */
-  VehicleMissing: 'VehicleMissing',
-  /** No account to pay out to (the customer has none on file and the sandbox fallback is off). */
-  PayeeAccountMissing: 'PayeeAccountMissing',
-} as const;
-export type LoanActivityFailureType = (typeof LoanActivityFailureType)[keyof typeof LoanActivityFailureType];
 
 export interface ApplicationRef {
   applicationId: string;

@@ -14,8 +14,8 @@ import {
 } from '../domain';
 import { decryptApplicant, loadApplicationRecord } from './applications';
 import type { AssessCreditInput, CreditAssessment } from './contracts';
-import { refusalCode } from './refusals';
-import { ProviderFailureType, type CreditBureauClient, type CreditFlag } from './providers';
+import { FailureType, refusalCode } from '../contracts/failures';
+import type { CreditBureauClient, CreditFlag } from './providers';
 
 /** What a bureau flag means for the decision, as a domain reason code. */
 const FLAG_REASON: Partial<Record<CreditFlag, 'BLACKLISTED' | 'FRAUD_SUSPECTED'>> = {
@@ -45,7 +45,7 @@ export function createCreditBureauActivities(deps: { db: Db; cipher: PiiCipher; 
         report = await creditBureau.pullReport({ idNumber: pii.idNumber, name: pii.name, consentRef: creditConsentRef(application.id) });
       } catch (err) {
         // A thin file is a fact about the applicant, not a failure: it is graded for human review.
-        if (refusalCode(err, ProviderFailureType.CreditReportRefused) !== 'no_credit_file') throw err;
+        if (refusalCode(err, FailureType.CreditReportRefused) !== 'no_credit_file') throw err;
       }
 
       const additional: DecisionReason[] = [];

@@ -4,8 +4,8 @@ import type { PiiCipher } from '../db/pii';
 import { disclosure, type Offer } from '../domain';
 import { decryptApplicant, loadApplicationRecord } from './applications';
 import type { EnvelopeRef, OpenEnvelopeInput, VoidEnvelopeInput, VoidEnvelopeResult } from './contracts';
-import { refusalCode } from './refusals';
-import { ProviderFailureType, type EsignClient } from './providers';
+import { FailureType, refusalCode } from '../contracts/failures';
+import type { EsignClient } from './providers';
 
 /** Days the customer has to sign: the offer's validity (policy offerExpiryMs is 7 days too). */
 export const ENVELOPE_VALID_DAYS = 7;
@@ -77,10 +77,10 @@ export function createEsignActivities(deps: { db: Db; cipher: PiiCipher; esign: 
         await esign.voidEnvelope(input.envelopeId, input.reasonCode);
         return { envelopeId: input.envelopeId, status: 'voided' };
       } catch (err) {
-        if (refusalCode(err, ProviderFailureType.EsignRefused) === 'envelope_already_signed') {
+        if (refusalCode(err, FailureType.EsignRefused) === 'envelope_already_signed') {
           return { envelopeId: input.envelopeId, status: 'already_signed' };
         }
-        if (refusalCode(err, ProviderFailureType.ProviderResourceNotFound) !== null) return { envelopeId: input.envelopeId, status: 'not_found' };
+        if (refusalCode(err, FailureType.ProviderResourceNotFound) !== null) return { envelopeId: input.envelopeId, status: 'not_found' };
         throw err;
       }
     },

@@ -1,13 +1,15 @@
 import { eq, sql } from 'drizzle-orm';
 import { writeTogether, type Db } from '../db/client';
+import { writeLoanEvent, type LoanEventEntry } from '../db/loanEvents';
 import { claimMirrorWrite } from '../db/openApplications';
-import { applications, loanEvents } from '../db/schema';
+import { applications } from '../db/schema';
 
 /** What the workflow records; never personal data (ids, stages, figures and reason codes only). */
 export interface LoanEventInput {
   /** Idempotency: the same key twice is one row (activities are retried). */
   eventKey: string;
   applicationId: string;
+  /** A kind of src/contracts/loanEvents.ts (the application workflow still names its acts by message name). */
   kind: string;
   actor: string;
   stage?: string | undefined;
@@ -49,17 +51,7 @@ export function createLoanEventActivities(db: Db) {
   return {
     /** Appends one audit event; a retry with the same key is a no-op. */
     async recordLoanEvent(e: LoanEventInput): Promise<void> {
-      await db
-        .insert(loanEvents)
-        .values({
-          eventKey: e.eventKey,
-          applicationId: e.applicationId,
-          kind: e.kind,
-          actor: e.actor,
-          stage: e.stage ?? null,
-          data: e.data ?? {},
-        })
-        .onConflictDoNothing({ target: loanEvents.eventKey });
+      await writeLoanEvent(db, { ...e, kind: e.kind as LoanEventEntry['kind'] });
     },
 
     /**

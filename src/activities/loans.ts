@@ -26,7 +26,8 @@ import {
   type PayoffQuote,
   type ScheduleRow,
 } from '../domain';
-import { ProviderFailureType, type CallCentreClient, type ProviderRefusalDetails } from './providers';
+import { FailureType, refusalCode } from '../contracts/failures';
+import type { CallCentreClient } from './providers';
 
 /**
  * The loan's records in PostgreSQL. The transactions (loan_transactions) are the truth; every
@@ -36,12 +37,6 @@ import { ProviderFailureType, type CallCentreClient, type ProviderRefusalDetails
  * loans, installments, loan_transactions and schedule_versions. Every activity is idempotent:
  * createLoan by application id, money by the bank's reference, the other acts by their request id.
  */
-
-export const ServicingFailureType = {
-  LoanNotFound: 'LoanNotFound',
-  /** createLoan was called again for the application with different terms: a bug upstream. */
-  LoanTermsConflict: 'LoanTermsConflict',
-} as const;
 
 export interface CreateLoanInput {
   applicationId: string;
@@ -173,12 +168,6 @@ export interface BookingResult {
   position: ServicingPosition;
 }
 
-function providerRefusal(err: unknown, type: string): string | null {
-  if (!(err instanceof ApplicationFailure) || err.type !== type) return null;
-  const d = err.details?.[0] as Partial<ProviderRefusalDetails> | undefined;
-  return typeof d?.code === 'string' ? d.code : 'refused';
-}
-
 /** The phone of the loan's borrower, decrypted here and never returned to a workflow. */
 export async function borrowerPhones(db: Db, cipher: PiiCipher, loanIds: readonly string[]): Promise<Map<string, string>> {
   if (loanIds.length === 0) return new Map();
@@ -193,7 +182,7 @@ export async function borrowerPhones(db: Db, cipher: PiiCipher, loanIds: readonl
 const BUCKET_STARTS = DEFAULT_POLICY.overdueBuckets.map((b) => b.minDays);
 
 function notFound(loanId: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`no loan ${loanId}`, ServicingFailureType.LoanNotFound);
+  return ApplicationFailure.nonRetryable(`no loan ${loanId}`, FailureType.LoanNotFound);
 }
 
 /** The ledger's position in the workflow's terms. */
@@ -470,7 +459,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
           .from(applications)
           .where(eq(applications.id, input.applicationId));
         if (!app) {
-          throw ApplicationFailure.nonRetryable(`no application ${input.applicationId}`, ServicingFailureType.LoanNotFound);
+          throw ApplicationFailure.nonRetryable(`no application ${input.applicationId}`, FailureType.LoanNotFound);
         }
         const inserted = await tx
           .insert(loans)
@@ -505,7 +494,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
             existing.repaymentMethod === offer.repaymentMethod &&
             existing.disbursementDate === disbursementDate;
           if (!same) {
-            throw ApplicationFailure.nonRetryable(`loan ${loanId} exists with other terms`, ServicingFailureType.LoanTermsConflict);
+            throw ApplicationFailure.nonRetryable(`loan ${loanId} exists with other terms`, FailureType.LoanTermsConflict);
           }
           return;
         }
@@ -698,7 +687,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
       const [loan] = await db.select({ applicationId: loans.applicationId }).from(loans).where(eq(loans.id, input.loanId));
       if (!loan) throw notFound(input.loanId);
       const phone = (await borrowerPhones(db, cipher, [input.loanId])).get(input.loanId);
-      if (!phone) throw ApplicationFailure.nonRetryable(`no borrower for ${input.loanId}`, ServicingFailureType.LoanNotFound);
+      if (!phone) throw ApplicationFailure.nonRetryable(`no borrower for ${input.loanId}`, FailureType.LoanNotFound);
       try {
         const task = await callCentre.createTask({
           applicationId: loan.applicationId,
@@ -709,7 +698,7 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
         });
         return { status: 'created', taskId: task.taskId };
       } catch (err) {
-        const code = providerRefusal(err, ProviderFailureType.CallTaskRefused);
+        const code = refusalCode(err, FailureType.CallTaskRefused);
         if (code === null) throw err;
         return { status: 'refused', code };
       }
@@ -721,8 +710,8 @@ export function createLoanActivities(deps: { db: Db; cipher: PiiCipher; callCent
         await callCentre.cancelTask(input.taskId, 'arrears_cured');
         return 'cancelled';
       } catch (err) {
-        if (providerRefusal(err, ProviderFailureType.CallTaskRefused) === 'task_already_completed') return 'already_completed';
-        if (providerRefusal(err, ProviderFailureType.ProviderResourceNotFound) !== null) return 'not_found';
+        if (refusalCode(err, FailureType.CallTaskRefused) === 'task_already_completed') return 'already_completed';
+        if (refusalCode(err, FailureType.ProviderResourceNotFound) !== null) return 'not_found';
         throw err;
       }
     },

@@ -5,8 +5,9 @@ import type { PiiCipher } from '../db/pii';
 import { documents } from '../db/schema';
 import { compareDates, type DocumentType } from '../domain';
 import { decryptApplicant, loadApplicationRecord } from './applications';
-import { LoanActivityFailureType, type DocumentProblem, type DocumentReading, type RecognizeDocumentInput } from './contracts';
-import { ProviderFailureType, type OcrClient, type OcrRecognition, type OcrRecognizeRequest } from './providers';
+import { FailureType } from '../contracts/failures';
+import type { DocumentProblem, DocumentReading, RecognizeDocumentInput } from './contracts';
+import type { OcrClient, OcrRecognition, OcrRecognizeRequest } from './providers';
 
 /** Below this confidence a reading is not trusted: the officer rescans the document. */
 export const MIN_OCR_CONFIDENCE = 0.8;
@@ -34,7 +35,7 @@ export function createOcrActivities(deps: { db: Db; cipher: PiiCipher; ocr: OcrC
         .where(and(eq(documents.id, input.documentId), eq(documents.applicationId, input.applicationId)))
         .limit(1);
       if (!doc) {
-        throw ApplicationFailure.nonRetryable(`document ${input.documentId} not found`, LoanActivityFailureType.DocumentNotFound);
+        throw ApplicationFailure.nonRetryable(`document ${input.documentId} not found`, FailureType.DocumentNotFound);
       }
       const type = doc.type as DocumentType;
       if (doc.ocrStatus !== 'pending') return toReading(doc.id, type, doc.ocrStatus, doc.ocrResult as StoredReading | null);
@@ -58,7 +59,7 @@ export function createOcrActivities(deps: { db: Db; cipher: PiiCipher; ocr: OcrC
         };
         status = 'read';
       } catch (err) {
-        if (!(err instanceof ApplicationFailure) || err.type !== ProviderFailureType.OcrRefused) throw err;
+        if (!(err instanceof ApplicationFailure) || err.type !== FailureType.OcrRefused) throw err;
         stored = { recognitionId: null, minConfidence: null, warnings: [], problems: ['UNREADABLE'] };
         status = 'unreadable';
       }

@@ -4,17 +4,14 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import type { PiiCipher } from '../db/pii';
 import { dealers, loans } from '../db/schema';
-import { loanApplicationWorkflowId } from '../workflows/messages';
+import { disbursementKey, disbursementReference, refundKey } from '../domain/ids';
 import { decryptApplicant, loadApplicationRecord, type ApplicationRecord } from './applications';
-import { LoanActivityFailureType, type Disbursement, type DisburseInput, type ReverseTransferInput, type TransferRef } from './contracts';
+import { FailureType } from '../contracts/failures';
+import { type Disbursement, type DisburseInput, type ReverseTransferInput, type TransferRef } from './contracts';
 import type { PaymentsClient, TransferRequest } from './providers';
 
-/** One key per application, whatever the attempt or the run: the loan is paid exactly once. */
-export const disbursementKey = (applicationId: string) => `${loanApplicationWorkflowId(applicationId)}/disbursement`;
-/** One key per refund of a loan: the money goes back once. */
-export const refundKey = (loanId: string, refundId: string) => `loan-servicing-${loanId}/refund/${refundId}`;
-/** What the beneficiary's statement shows, and what the ledger is searched by. */
-export const disbursementReference = (applicationId: string) => `loan-application-${applicationId}`;
+// The payout's and the refunds' keys are defined with every other id; the tests read the ledger by them.
+export { disbursementKey, disbursementReference, refundKey };
 
 export const SANDBOX_BANK_CODE = 'SANDBOX';
 
@@ -65,7 +62,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       const [d] = await db.select().from(dealers).where(eq(dealers.id, dealerId)).limit(1);
       if (d) return { kind, account: { accountNumber: d.accountNumber, accountName: d.accountName, bankCode: d.bankCode }, fallback: false };
       if (!deps.sandboxPayeeFallback) {
-        throw ApplicationFailure.nonRetryable(`dealer ${dealerId} has no settlement account on file`, LoanActivityFailureType.PayeeAccountMissing);
+        throw ApplicationFailure.nonRetryable(`dealer ${dealerId} has no settlement account on file`, FailureType.PayeeAccountMissing);
       }
       return {
         kind,
@@ -76,7 +73,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
     const pii = decryptApplicant(cipher, rec.applicant);
     if (pii.bankAccount) return { kind, account: { accountNumber: pii.bankAccount, accountName: pii.name, bankCode: bankCodeOf(pii.bankAccount) }, fallback: false };
     if (!deps.sandboxPayeeFallback) {
-      throw ApplicationFailure.nonRetryable(`application ${rec.application.id}: the customer has no bank account on file`, LoanActivityFailureType.PayeeAccountMissing);
+      throw ApplicationFailure.nonRetryable(`application ${rec.application.id}: the customer has no bank account on file`, FailureType.PayeeAccountMissing);
     }
     return {
       kind,
@@ -116,7 +113,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
       };
     },
 
-    /** Where a pending transfer stands (the workflow polls until it settles). */
+    /** Where a pending transfer stands (runs that started before awaitTransferSettled look every 5 s until it settles). */
     async transferStatus(input: TransferRef): Promise<{ transferId: string; status: Disbursement['status'] }> {
       const t = await payments.getTransfer(input.transferId);
       return { transferId: t.transferId, status: t.status };
@@ -129,13 +126,24 @@ export function createPaymentActivities(deps: PaymentActivityDeps) {
      */
     async refundToCustomer(input: { loanId: string; refundId: string; amountFen: number }): Promise<{ providerRefundId: string; accountLast4: string; replayed: boolean }> {
       const [loan] = await db.select({ applicationId: loans.applicationId }).from(loans).where(eq(loans.id, input.loanId));
-      if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, LoanActivityFailureType.ApplicationNotFound);
+      if (!loan) throw ApplicationFailure.nonRetryable(`no loan ${input.loanId}`, FailureType.ApplicationNotFound);
       const p = await payee(await loadApplicationRecord(db, loan.applicationId), 'customer');
       const r = await payments.createRefund(
         { amountFen: input.amountFen, currency: 'CNY', toAccount: p.account, reference: `${input.loanId}/refund/${input.refundId}`, reason: 'unapplied_credit' },
         refundKey(input.loanId, input.refundId),
       );
       return { providerRefundId: r.refundId, accountLast4: r.toAccount.accountLast4, replayed: r.replayed };
+    },
+
+    /**
+     * Waits for a pending transfer to settle: fails with a retryable TransferPending while it is
+     * pending, so Temporal retries it at the fixed interval of its options and the workflow's
+     * history holds one activity however long the bank takes.
+     */
+    async awaitTransferSettled(input: TransferRef): Promise<{ transferId: string; status: Disbursement['status'] }> {
+      const t = await payments.getTransfer(input.transferId);
+      if (t.status === 'pending') throw ApplicationFailure.retryable(`transfer ${t.transferId} is still pending`, FailureType.TransferPending);
+      return { transferId: t.transferId, status: t.status };
     },
 
     /** Compensation: returns a payout that must not stand (reversing twice is one reversal). */

@@ -6,7 +6,8 @@ import type { Db } from '../db/client';
 import { recordWorkflowSeen } from '../db/openApplications';
 import { applications, vehicles } from '../db/schema';
 import { startLoanApplication } from '../temporal/startLoanApplication';
-import { loanApplicationInput } from '../workflows/messages';
+import { loanApplicationInput } from '../contracts/applicationInput';
+import { FailureType } from '../contracts/failures';
 
 /** Where the reconciler's paging stands: created_at as PostgreSQL prints it, and the id. */
 export interface OrphanCursor {
@@ -59,7 +60,7 @@ export function createReconcilerActivities(deps: ReconcilerDeps) {
     async startOrphanedApplications(input: OrphanPageInput): Promise<OrphanPageResult> {
       const temporal = deps.temporal;
       if (!temporal) {
-        throw ApplicationFailure.nonRetryable('this worker was built without a Temporal client: it cannot start workflows', 'ReconcilerNotConfigured');
+        throw ApplicationFailure.nonRetryable('this worker was built without a Temporal client: it cannot start workflows', FailureType.ReconcilerNotConfigured);
       }
       const pageSize = Math.min(Math.max(1, input.pageSize), 1_000);
       const conditions = [isNull(applications.workflowStartedAt), lt(applications.createdAt, sql`now() - make_interval(secs => ${input.olderThanMs / 1000})`)];

@@ -3,8 +3,8 @@ import type { PiiCipher } from '../db/pii';
 import { fenToYuanString } from '../domain';
 import { decryptApplicant, loadApplicationRecord } from './applications';
 import type { ApplicantSmsTemplate, NotifyApplicantInput, SmsOutcome } from './contracts';
-import { refusalCode } from './refusals';
-import { ProviderFailureType, type SmsClient } from './providers';
+import { FailureType, refusalCode } from '../contracts/failures';
+import type { SmsClient } from './providers';
 
 const str = (v: string | number | undefined) => (v === undefined ? '' : String(v));
 const yuan = (v: string | number | undefined) => (typeof v === 'number' ? fenToYuanString(v, { grouping: true }) : str(v));
@@ -41,7 +41,7 @@ export function createSmsActivities(deps: { db: Db; cipher: PiiCipher; sms: SmsC
         });
         return { messageId: input.messageId, status: r.status, code: null };
       } catch (err) {
-        const code = refusalCode(err, ProviderFailureType.SmsRefused);
+        const code = refusalCode(err, FailureType.SmsRefused);
         if (code === null) throw err;
         return { messageId: input.messageId, status: 'rejected', code };
       }

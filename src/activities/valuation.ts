@@ -2,7 +2,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db/client';
 import { validateVin } from '../domain';
 import { loadApplicationRecord } from './applications';
-import { LoanActivityFailureType, type ApplicationRef, type VehicleValuation } from './contracts';
+import { FailureType } from '../contracts/failures';
+import { type ApplicationRef, type VehicleValuation } from './contracts';
 import type { ValuationClient } from './providers';
 
 export function createValuationActivities(deps: { db: Db; valuation: ValuationClient }) {
@@ -15,7 +16,7 @@ export function createValuationActivities(deps: { db: Db; valuation: ValuationCl
      */
     async valueVehicle({ applicationId }: ApplicationRef): Promise<VehicleValuation> {
       const { vehicle } = await loadApplicationRecord(db, applicationId);
-      if (!vehicle) throw ApplicationFailure.nonRetryable(`application ${applicationId} has no vehicle`, LoanActivityFailureType.VehicleMissing);
+      if (!vehicle) throw ApplicationFailure.nonRetryable(`application ${applicationId} has no vehicle`, FailureType.VehicleMissing);
       const vin = validateVin(vehicle.vin);
       const v = await valuation.valueVehicle({
         vin: vin.normalized,

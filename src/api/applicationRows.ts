@@ -1,7 +1,8 @@
 import type { PiiCipher } from '../db/pii';
 import type { applicants, applications, documents, vehicles } from '../db/schema';
 import { validateVin } from '../domain';
-import { loanApplicationInput, loanApplicationWorkflowId, type LoanApplicationInput } from '../workflows/messages';
+import { loanApplicationWorkflowId } from '../domain/ids';
+import { loanApplicationInput, type LoanApplicationInput } from '../contracts/applicationInput';
 import { deterministicUuid } from './idempotency';
 import type { CreateApplicationBody } from './schemas/applications';
 

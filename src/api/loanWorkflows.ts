@@ -7,11 +7,11 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
+import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
+import { FailureType, refusalDetails } from '../contracts/failures';
 import { isStage, type Stage } from '../domain';
 import { startLoanApplication } from '../temporal/startLoanApplication';
 import {
-  ACT_REFUSED,
   stateQuery,
   type ActRefusal,
   type LoanApplicationInput,
@@ -120,11 +120,10 @@ export class LoanWorkflows {
 
   private async failed(workflowId: string, err: unknown): Promise<ActOutcome> {
     if (err instanceof WorkflowUpdateFailedError) {
-      const cause = err.cause;
-      if (cause instanceof ApplicationFailure && cause.type === ACT_REFUSED) {
-        const refusal = cause.details?.[0] as ActRefusal | undefined;
-        if (refusal?.code === 'ALREADY_APPLIED') return { kind: 'already_applied', state: await this.state(workflowId) };
-        throw refusalProblem(refusal);
+      const refusal = refusalDetails<ActRefusal>(err, FailureType.ActRefused);
+      if (refusal) {
+        if (refusal.code === 'ALREADY_APPLIED') return { kind: 'already_applied', state: await this.state(workflowId) };
+        throw refusalProblem(refusal as ActRefusal);
       }
       throw new ProblemError('internal', 'The workflow could not apply this action');
     }

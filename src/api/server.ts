@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { Client } from '@temporalio/client';
-import { ConfigError, loadConfig } from '../config';
+import { configOrExit, connectTemporal } from '../bootstrap';
 import { openDb } from '../db/client';
 import { keyRingFromConfig, PiiCipher } from '../db/pii';
 import { createLogger } from '../logger';
-import { connectClient, dataConverterFromConfig } from '../temporal/connection';
 import { createApp } from './app';
 import { listen } from './lifecycle';
 
@@ -14,20 +12,9 @@ import { listen } from './lifecycle';
  * accepting connections and lets the requests in flight finish.
  */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = configOrExit();
   const log = createLogger(config.LOG_LEVEL).child({ component: 'api' });
-  const address = config.TEMPORAL_ADDRESS ?? `${config.TEMPORAL_DEV_HOST}:${config.TEMPORAL_DEV_PORT}`;
-  const connection = await connectClient({ address, namespace: config.TEMPORAL_NAMESPACE, tls: config.TEMPORAL_TLS, apiKey: config.TEMPORAL_API_KEY });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromConfig(config) });
+  const { client, connection } = await connectTemporal(config);
   const db = await openDb({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATABASE_URL ? undefined : path.join(config.DATA_DIR, 'pglite'),

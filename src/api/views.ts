@@ -1,4 +1,5 @@
 import { maskIdNumber, maskMobile, maskName, isStage, type Stage } from '../domain';
+import { loanEventKind } from '../contracts/loanEvents';
 import type { applications, loanEvents } from '../db/schema';
 import type { LoanState, StaffRole } from '../workflows/messages';
 import type { Staff } from './auth';
@@ -193,7 +194,8 @@ export function eventView(e: EventRow, staff: Staff, personal: Record<PiiField, 
   return {
     seq: e.seq,
     at: e.occurredAt.toISOString(),
-    kind: e.kind,
+    // Rows the workflow wrote before it used the act kinds read as those kinds.
+    kind: loanEventKind(e.kind) ?? e.kind,
     actor: e.actor,
     stage: e.stage,
     data,

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { mintDevToken } from '../api/auth';
-import { ConfigError, loadConfig } from '../config';
+import { configOrExit } from '../bootstrap';
 import { preflight, runDemo, SCENARIOS, SystemNotRunning, type ScenarioName } from './demoScenarios';
 
 /**
@@ -43,19 +43,10 @@ async function main(): Promise<number> {
   const timeoutS = values.timeout === undefined ? 180 : Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) return usage('--timeout must be a positive number of seconds');
 
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = configOrExit();
   const local = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
   const apiUrl = (values['api-url'] ?? `http://${local(config.HOST)}:${config.PORT}`).replace(/\/+$/, '');
-  const temporalUiUrl = values['ui-url'] ?? process.env.TEMPORAL_UI_URL ?? `http://${local(config.TEMPORAL_DEV_HOST)}:${config.TEMPORAL_UI_PORT}`;
+  const temporalUiUrl = values['ui-url'] ?? config.TEMPORAL_UI_URL ?? `http://${local(config.TEMPORAL_DEV_HOST)}:${config.TEMPORAL_UI_PORT}`;
   const token = (sub: string, roles: Parameters<typeof mintDevToken>[1]['roles']) => mintDevToken(config, { sub, roles: [...roles], expiresIn: '1h' });
 
   try {

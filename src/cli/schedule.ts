@@ -7,10 +7,8 @@
  *
  * Connects with the same configuration as the worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …).
  */
-import { Client } from '@temporalio/client';
-import { ConfigError, loadConfig } from '../config';
-import { REMINDERS_SCHEDULE_ID } from '../workflows/messages';
-import { connectClient } from '../temporal/connection';
+import { configOrExit, connectTemporal } from '../bootstrap';
+import { REMINDERS_SCHEDULE_ID } from '../domain/ids';
 import { describeReminderSchedule, ensureReminderSchedule } from '../temporal/schedules';
 
 const USAGE = 'usage: schedule [ensure|describe|trigger]';
@@ -21,11 +19,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const config = loadConfig();
-  const address = config.TEMPORAL_ADDRESS ?? `${config.TEMPORAL_DEV_HOST}:${config.TEMPORAL_DEV_PORT}`;
-  const connection = await connectClient({ address, namespace: config.TEMPORAL_NAMESPACE, tls: config.TEMPORAL_TLS, apiKey: config.TEMPORAL_API_KEY });
+  const config = configOrExit();
+  // The Schedule's arguments are encrypted like every payload: describing it needs the codec.
+  const { client, connection } = await connectTemporal(config);
   try {
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
     if (command === 'ensure') {
       const outcome = await ensureReminderSchedule(client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
       process.stderr.write(`schedule ${REMINDERS_SCHEDULE_ID} ${outcome}\n`);
@@ -43,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : `schedule: ${err instanceof Error ? err.message : String(err)}`}\n`);
+    process.stderr.write(`schedule: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   },
 );

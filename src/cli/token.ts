@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { mintDevToken, STAFF_ROLES, TOKEN_MAX_LIFETIME_S } from '../api/auth';
-import { ConfigError, loadConfig } from '../config';
+import { configOrExit } from '../bootstrap';
 import type { StaffRole } from '../workflows/messages';
 
 /**
@@ -32,13 +32,7 @@ async function main(): Promise<void> {
   if (values.expires && !/^\d+\s*(s|sec|m|min|h|hr)$/.test(values.expires)) fail('--expires must look like 30m or 8h');
   if (values.expires && durationSeconds(values.expires) > TOKEN_MAX_LIFETIME_S) fail('--expires may be at most 12h: the API refuses tokens that live longer');
 
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
+  const config = configOrExit();
   if (config.JWT_JWKS_URL) {
     process.stderr.write('note: JWT_JWKS_URL is set, so the API verifies tokens from the identity provider, not this one\n');
   }

@@ -1,47 +1,34 @@
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../config';
+import { configOrExit, connectTemporal, orExit, temporalTarget } from '../bootstrap';
 import { openDb } from '../db/client';
 import { createLogger } from '../logger';
 import { actKeyRingFromConfig } from '../temporal/actKeys';
-import { connectClient, connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '../temporal/connection';
+import { workerVersion } from '../temporal/buildId';
+import { connectWorker, dataConverterFromConfig, ensureSearchAttributes } from '../temporal/connection';
+import { rollOutAtStart } from '../temporal/deployments';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { ensureSchedules } from '../temporal/schedules';
-import { Client } from '@temporalio/client';
 import { activityDepsFromConfig, createWorker } from '../worker';
 
 /**
  * A worker alone (`npm run worker`), for deployments that run N of them on the task queue: it needs
  * a reachable Temporal (TEMPORAL_ADDRESS, default the local dev server's port), the database and
- * the providers. SIGTERM drains it: activity attempts in flight finish, then it stops polling.
+ * the providers. It registers its build as a Worker Deployment version (WORKER_ROLLOUT, README
+ * "Releasing workflow code"). SIGTERM drains it: activity attempts in flight finish, then it stops polling.
  */
 async function main(): Promise<void> {
-  let config;
-  let actKeyRing;
-  try {
-    config = loadConfig();
-    // Fails here, before anything connects, when production lacks the act-proof keys.
-    actKeyRing = actKeyRingFromConfig(config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = configOrExit();
+  // Fails here, before anything connects, when production lacks the act-proof keys.
+  const actKeyRing = orExit(() => actKeyRingFromConfig(config));
   const log = createLogger(config.LOG_LEVEL).child({ component: 'worker' });
   installTemporalRuntime(log, { metricsBind: config.WORKER_METRICS_PORT ? `${config.HOST}:${config.WORKER_METRICS_PORT}` : undefined });
-  const target = {
-    address: config.TEMPORAL_ADDRESS ?? `${config.TEMPORAL_DEV_HOST}:${config.TEMPORAL_DEV_PORT}`,
-    namespace: config.TEMPORAL_NAMESPACE,
-    tls: config.TEMPORAL_TLS,
-    apiKey: config.TEMPORAL_API_KEY,
-  };
+  const target = temporalTarget(config);
   const dataConverter = dataConverterFromConfig(config);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATABASE_URL ? undefined : path.join(config.DATA_DIR, 'pglite') });
   const connection = await connectWorker(target);
-  // The client the reconciler's activity starts orphaned applications with, and the Schedules' setup.
-  const clientConnection = await connectClient(target);
-  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  // The client the reconciler's activity starts orphaned applications with, the Schedules' setup and the roll-out.
+  const { client, connection: clientConnection } = await connectTemporal(config, target);
+  const version = workerVersion(config);
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -49,6 +36,7 @@ async function main(): Promise<void> {
     deps: activityDepsFromConfig(config, db.db, client),
     actKeyRing,
     dataConverter,
+    version,
   });
 
   // The loan search attributes must exist before a workflow upserts them (a fresh cluster, e.g.
@@ -68,8 +56,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: target.address }, 'worker polling');
-  await worker.run();
+  const running = worker.run();
+  if (version) {
+    try {
+      // Polling already: the server learns the version from the polls.
+      await rollOutAtStart(client, version, config.WORKER_ROLLOUT ?? 'manual', log);
+    } catch (err) {
+      // Still polling: an operator can promote the version with npm run release.
+      log.error({ err: (err as Error).message, buildId: version.buildId }, 'could not roll out the worker version');
+    }
+  }
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: target.address, buildId: version?.buildId ?? null }, 'worker polling');
+  await running;
   await connection.close();
   await clientConnection.close();
   await db.close();

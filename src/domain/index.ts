@@ -11,4 +11,5 @@ export * from './policy';
 export * from './decision';
 export * from './servicing';
 export * from './servicingRules';
+export * from './ids';
 export * from './ledger';

@@ -1,5 +1,5 @@
-// Servicing rules both the loan-servicing workflow and the activities use: the loan's id, the
-// calendar of a loan (statuses, delinquency, the next day something changes), reminder texts, and
+// Servicing rules both the loan-servicing workflow and the activities use (the loan's id is in
+// ids.ts with every other id): the calendar of a loan (statuses, delinquency, the next day something changes), reminder texts, and
 // the payoff settlement of the servicing runs written before the ledger (src/domain/ledger), which
 // such runs keep using until they continue as new.
 
@@ -22,10 +22,6 @@ export type ScheduleRow = Pick<
 export const COLLATERAL_REMINDER_EVERY_DAYS = 7;
 /** A payoff quote can be asked for today or up to this many days ahead. */
 export const PAYOFF_QUOTE_MAX_DAYS_AHEAD = 30;
-
-export function loanIdForApplication(applicationId: string): string {
-  return `L-${applicationId}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Early payoff

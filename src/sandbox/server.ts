@@ -1,26 +1,25 @@
 import path from 'node:path';
+import { configOrExit } from '../bootstrap';
 import { createLogger } from '../logger';
 import { startSandbox } from './index';
 
 /**
- * `npm run sandbox`: the sandbox on its own. Reads its environment directly for now:
- * SANDBOX_HOST (127.0.0.1), SANDBOX_PORT (4010), SANDBOX_STATE_FILE (data/sandbox-state.jsonl;
- * empty for memory only), ESIGN_WEBHOOK_URL, ESIGN_WEBHOOK_SECRET, SANDBOX_PAYMENT_PENDING_MS, LOG_LEVEL.
+ * `npm run sandbox`: the sandbox on its own, configured like every process (src/config.ts):
+ * SANDBOX_HOST, SANDBOX_PORT, SANDBOX_STATE_FILE (DATA_DIR/sandbox-state.jsonl; empty for memory
+ * only), ESIGN_WEBHOOK_URL, ESIGN_WEBHOOK_SECRET, SANDBOX_PAYMENT_PENDING_MS, LOG_LEVEL.
  */
 async function main(): Promise<void> {
-  const env = process.env;
-  const log = createLogger(env.LOG_LEVEL ?? 'info', 'sandbox');
+  const config = configOrExit();
+  const log = createLogger(config.LOG_LEVEL, 'sandbox');
   const stateFile =
-    env.SANDBOX_STATE_FILE === undefined
-      ? path.resolve(env.DATA_DIR ?? path.resolve(process.cwd(), 'data'), 'sandbox-state.jsonl')
-      : env.SANDBOX_STATE_FILE || undefined;
+    config.SANDBOX_STATE_FILE === undefined ? path.resolve(config.DATA_DIR, 'sandbox-state.jsonl') : config.SANDBOX_STATE_FILE || undefined;
   const sandbox = await startSandbox({
-    host: env.SANDBOX_HOST ?? '127.0.0.1',
-    port: Number(env.SANDBOX_PORT ?? 4010),
+    host: config.SANDBOX_HOST,
+    port: config.SANDBOX_PORT,
     stateFile,
-    esignWebhookUrl: env.ESIGN_WEBHOOK_URL || undefined,
-    esignWebhookSecret: env.ESIGN_WEBHOOK_SECRET || undefined,
-    paymentPendingMs: env.SANDBOX_PAYMENT_PENDING_MS ? Number(env.SANDBOX_PAYMENT_PENDING_MS) : undefined,
+    esignWebhookUrl: config.ESIGN_WEBHOOK_URL,
+    esignWebhookSecret: config.ESIGN_WEBHOOK_SECRET,
+    paymentPendingMs: config.SANDBOX_PAYMENT_PENDING_MS,
     logger: log,
   });
   process.stdout.write(`Sandbox providers listening on ${sandbox.url} (state: ${stateFile ?? 'memory only'})\n`);

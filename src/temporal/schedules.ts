@@ -1,5 +1,5 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
-import { RECONCILER_SCHEDULE_ID, REMINDERS_SCHEDULE_ID } from '../workflows/messages';
+import { RECONCILER_SCHEDULE_ID, RECONCILER_WORKFLOW_ID, REMINDERS_SCHEDULE_ID, REMINDERS_WORKFLOW_ID_PREFIX } from '../domain/ids';
 
 /**
  * The Temporal Schedule that starts the daily repayment-reminder sweep: 08:00 every day in
@@ -17,7 +17,7 @@ export const REMINDERS_SCHEDULE = {
   catchupWindow: '6 hours',
   workflowType: 'repaymentReminders',
   /** The Schedule appends the scheduled time to this, one id per day. */
-  workflowIdPrefix: 'repayment-reminders',
+  workflowIdPrefix: REMINDERS_WORKFLOW_ID_PREFIX,
 } as const;
 
 export interface ReminderScheduleOptions {
@@ -95,7 +95,7 @@ export async function ensureReconcilerSchedule(client: Client, opts: ReconcilerS
     action: {
       type: 'startWorkflow' as const,
       workflowType: 'reconcileApplications',
-      workflowId: 'application-reconciler',
+      workflowId: RECONCILER_WORKFLOW_ID,
       taskQueue: opts.taskQueue,
       args: [{ olderThanMs: opts.orphanAfterMs }],
       workflowExecutionTimeout: '15 minutes',

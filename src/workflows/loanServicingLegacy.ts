@@ -48,6 +48,7 @@ import { callCentreActivityOptions, smsActivityOptions } from '../activities/pro
 import { type Fen, type InstallmentStatus, type IsoDate, addDays, compareDates, DEFAULT_POLICY, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } from '../domain';
 import { loanApplicationWorkflowId, loanServicingWorkflowId } from './messages';
 import { BUNDLED_ACT_KEY_RING } from './actProof';
+import { refusalFailure } from './refusals';
 import { servicingProofRefusal, type ServicingActName } from './servicingActs';
 import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from './searchAttributes';
 import {
@@ -140,7 +141,7 @@ function servicingActGuard(opts: { workflowId: string; applicationWorkflowId: st
   const proofs = { workflowId: opts.workflowId, applicationWorkflowId: opts.applicationWorkflowId, ring: BUNDLED_ACT_KEY_RING };
   const check = (act: keyof typeof LEGACY_ACTS, payload: unknown) => servicingProofRefusal(LEGACY_ACTS[act], payload, proofs, Date.now());
   const failure = (r: { message: string; problem?: string | undefined }) =>
-    ApplicationFailure.create({ type: SERVICING_REFUSED, message: r.message, nonRetryable: true, details: [{ code: 'NOT_AUTHENTICATED', problem: r.problem }] });
+    refusalFailure(SERVICING_REFUSED, { code: 'NOT_AUTHENTICATED', stage: 'servicing', message: r.message, problem: r.problem });
   return {
     validate(act: keyof typeof LEGACY_ACTS, payload: unknown): void {
       const r = check(act, payload);
@@ -159,7 +160,7 @@ function servicingActGuard(opts: { workflowId: string; applicationWorkflowId: st
 }
 
 function refused(code: ServicingRefusalCode, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: SERVICING_REFUSED, message, nonRetryable: true, details: [{ code }] });
+  return refusalFailure(SERVICING_REFUSED, { code, stage: 'servicing', message });
 }
 
 export async function loanServicingV1(input: LoanServicingInput): Promise<LoanServicingResult> {

@@ -14,79 +14,25 @@ import type { SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { fenToYuanString } from '../domain';
 import type { Offer, RiskGrade, Stage, TerminalStage, Channel, DocumentType, RepaymentMethod, VehicleCondition, VehicleEnergy, VehicleUsage } from '../domain';
+import { FailureType } from '../contracts/failures';
 import type { ActProof } from './actProof';
+import type { WorkflowRefusal } from './refusals';
 import * as SA from './searchAttributes';
 
 // ---------------------------------------------------------------------------------------------
-// Workflow ids (one helper each, used by the API, the tests and the workflows)
+// Workflow ids: defined in src/domain/ids.ts with every other id; here for the messages' users.
 
-export const TASK_QUEUE = 'car-loans';
-export const loanApplicationWorkflowId = (applicationId: string): string => `loan-application-${applicationId}`;
-export const loanServicingWorkflowId = (loanId: string): string => `loan-servicing-${loanId}`;
-export const REMINDERS_SCHEDULE_ID = 'repayment-reminders-daily';
-export const RECONCILER_SCHEDULE_ID = 'application-reconciler';
+import { TASK_QUEUE, loanApplicationWorkflowId } from '../domain/ids';
+export { TASK_QUEUE, loanApplicationWorkflowId, loanServicingWorkflowId, REMINDERS_SCHEDULE_ID, RECONCILER_SCHEDULE_ID } from '../domain/ids';
 
 // ---------------------------------------------------------------------------------------------
 // Input
 
-export interface LoanApplicationInput {
-  applicationId: string;
-  channel: Channel;
-  branchId: string;
-  dealerId?: string | undefined;
-  /** Staff id of the officer who submitted it: never one of its approvers. */
-  submittedBy: string;
-  amountFen: number;
-  termMonths: number;
-  repaymentMethod: RepaymentMethod;
-  vehicle: {
-    condition: VehicleCondition;
-    energy: VehicleEnergy;
-    usage: VehicleUsage;
-    priceFen: number;
-    year: number;
-    mileageKm: number;
-  };
-  /** Epoch ms the API accepted it (workflow time for everything after). */
-  submittedAtMs: number;
-}
-
-/** The stored application and vehicle as far as the input needs them (rows or the API's values). */
-export interface StoredApplication {
-  id: string;
-  channel: string;
-  branchId: string;
-  dealerId: string | null;
-  submittedBy: string;
-  amountFen: number;
-  termMonths: number;
-  repaymentMethod: string;
-  vehicle: { condition: string; energy: string; usage: string; priceFen: number; year: number; mileageKm: number };
-}
-
-/** The workflow input of a stored application: what the API starts it with, and the reconciler too. */
-export function loanApplicationInput(a: StoredApplication, submittedAtMs: number): LoanApplicationInput {
-  const v = a.vehicle;
-  return {
-    applicationId: a.id,
-    channel: a.channel as Channel,
-    branchId: a.branchId,
-    ...(a.dealerId ? { dealerId: a.dealerId } : {}),
-    submittedBy: a.submittedBy,
-    amountFen: a.amountFen,
-    termMonths: a.termMonths,
-    repaymentMethod: a.repaymentMethod as RepaymentMethod,
-    vehicle: {
-      condition: v.condition as VehicleCondition,
-      energy: v.energy as VehicleEnergy,
-      usage: v.usage as VehicleUsage,
-      priceFen: v.priceFen,
-      year: v.year,
-      mileageKm: v.mileageKm,
-    },
-    submittedAtMs,
-  };
-}
+// The input and how a stored application becomes it: src/contracts/applicationInput.ts, which the
+// API and the reconciler's activity use too.
+export type { LoanApplicationInput, StoredApplication } from '../contracts/applicationInput';
+export { loanApplicationInput } from '../contracts/applicationInput';
+import type { LoanApplicationInput } from '../contracts/applicationInput';
 
 // ---------------------------------------------------------------------------------------------
 // Human acts (signal payloads = update arguments)
@@ -162,9 +108,9 @@ export const collateralRegisteredUpdate = defineUpdate<LoanState, [CollateralReg
 export const withdrawUpdate = defineUpdate<LoanState, [Withdraw]>('withdrawUpdate');
 
 /**
- * Why an act was refused. The validator throws `ApplicationFailure.create({ type: 'ActRefused',
- * message, details: [refusal] })`; the API maps NOT_WAITING to 409 with the current stage and the
- * four-eyes codes to 403/409 as SPEC says.
+ * Why an act was refused, in the workflows' one refusal shape (refusals.ts): the validator throws
+ * it as the detail of an ApplicationFailure of type `ActRefused`; the API maps NOT_WAITING to 409
+ * with the current stage and the four-eyes codes to 403/409 as SPEC says.
  */
 export type ActRefusalCode =
   | 'NOT_WAITING' // the workflow is not waiting for this act at this stage
@@ -173,12 +119,10 @@ export type ActRefusalCode =
   | 'INVALID_ACT' // e.g. reject without a reason code, an offer change outside the limits
   | 'ALREADY_APPLIED' // same actId seen before (the API treats this as success)
   | 'NOT_AUTHENTICATED'; // no valid proof that the API authenticated the actor (unsigned, tampered, expired, ...)
-export interface ActRefusal {
-  code: ActRefusalCode;
+export interface ActRefusal extends WorkflowRefusal<ActRefusalCode> {
   stage: Stage;
-  message: string;
 }
-export const ACT_REFUSED = 'ActRefused';
+export const ACT_REFUSED = FailureType.ActRefused;
 
 // ---------------------------------------------------------------------------------------------
 // State (the `state` query and every update's answer)

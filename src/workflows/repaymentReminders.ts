@@ -13,6 +13,7 @@ import { ActivityFailure, ApplicationFailure, continueAsNew, log, proxyActivitie
 import type { createReminderActivities, ReminderCounts, ReminderCursor } from '../activities/reminders';
 import { smsActivityOptions } from '../activities/providers/options';
 import { type IsoDate, shanghaiDate } from '../domain';
+import { FailureType } from '../contracts/failures';
 
 export interface RepaymentRemindersInput {
   /** The Shanghai day to remind for; default the day the run starts (workflow time). */
@@ -78,7 +79,7 @@ export async function repaymentReminders(input: RepaymentRemindersInput = {}): P
       // visibly so an engineer sees it in the Temporal UI.
       log.error('reminder page failed', { asOfDate, page: totals.pages + 1 });
       throw ApplicationFailure.create({
-        type: 'ReminderSweepFailed',
+        type: FailureType.ReminderSweepFailed,
         message: `reminder sweep for ${asOfDate} stopped at page ${totals.pages + 1}; re-run it to resume (nothing is sent twice)`,
         nonRetryable: true,
         details: [{ ...totals }],

@@ -3,6 +3,7 @@
  * and the daily `repaymentReminders` sweep. Ids and figures only, no personal data.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { FailureType } from '../contracts/failures';
 import type { ActProof } from './actProof';
 
 export interface LoanServicingInput {
@@ -130,8 +131,8 @@ export const refundRequestedUpdate = defineUpdate<ServicingState, [RefundRequest
 export const servicingApprovalSignal = defineSignal<[ServicingApproval]>('servicingApproval');
 export const servicingApprovalUpdate = defineUpdate<ServicingState, [ServicingApproval]>('servicingApprovalUpdate');
 
-/** Type of the ApplicationFailure a servicing update's validator throws; details: [{ code }]. */
-export const SERVICING_REFUSED = 'ServicingRequestRefused';
+/** Type of the ApplicationFailure a servicing update's validator throws; details: [a WorkflowRefusal (refusals.ts)]. */
+export const SERVICING_REFUSED = FailureType.ServicingRequestRefused;
 export type ServicingRefusalCode =
   | 'INVALID_AMOUNT'
   | 'INVALID_REFERENCE'

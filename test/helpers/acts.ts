@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { actSignerFromConfig } from '../../src/temporal/actKeys';
-import { actRoles, type ActName, type ActPayloads } from '../../src/workflows/acts';
+import { actRoles, type ActName, type ActPayloads } from '../../src/workflows/loanApplication/decideAct';
 import { SERVICING_ACT_PROOFS } from '../../src/workflows/servicingActs';
 
 /**

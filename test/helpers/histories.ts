@@ -5,10 +5,11 @@ import * as proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
 
 /**
- * Stored histories of the loan-application paths, replayed by test/workflow/replay.test.ts so that a
- * change that breaks determinism fails CI. Regenerate them with
- * `RECORD_HISTORIES=1 NODE_OPTIONS=--experimental-vm-modules npx jest --selectProjects workflow`
- * (each workflow test keeps the history of the path it walked), then commit the JSON files.
+ * Stored histories, filed by the release that wrote them (`test/workflow/histories/<version>/`),
+ * replayed by test/workflow/replay.test.ts against the current code so that a change that would
+ * break a run still open from any release fails CI. `npm run histories:record` records the set of
+ * the version in package.json (each workflow test keeps the history of the path it walked) into
+ * its folder; a file already there is the release's record and is never overwritten.
  *
  * The files are Temporal's proto-JSON history format (what `temporal workflow show --output json`
  * and the SDK's historyToJSON write). The conversion is done here with the protobufjs copy that
@@ -17,6 +18,8 @@ import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
  */
 export const HISTORIES_DIR = path.join(__dirname, '..', 'workflow', 'histories');
 export const RECORDING = process.env.RECORD_HISTORIES === '1';
+/** The release a recording is filed under: the version in package.json. */
+export const RELEASE = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 type History = proto.temporal.api.history.v1.IHistory;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -34,23 +37,57 @@ export function historyFromJson(json: unknown): History {
   return protojson.fromJson(historyType, json, { ignoreUnknownFields: true }) as History;
 }
 
-/** Every stored history: [name, history]. */
-export function storedHistories(): Array<[string, History]> {
-  if (!fs.existsSync(HISTORIES_DIR)) return [];
-  return fs
-    .readdirSync(HISTORIES_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => [f.replace(/\.json$/, ''), historyFromJson(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, f), 'utf8')))]);
+export interface StoredHistory {
+  /** The release folder it is filed under ('' for a file left at the top, which the replay test refuses). */
+  release: string;
+  name: string;
+  history: History;
 }
 
-/** Writes the run's history under HISTORIES_DIR/<name>.json when recording; a no-op otherwise. */
+/** Every stored history of every release, oldest release first. */
+export function storedHistories(): StoredHistory[] {
+  if (!fs.existsSync(HISTORIES_DIR)) return [];
+  const read = (release: string): StoredHistory[] =>
+    fs
+      .readdirSync(path.join(HISTORIES_DIR, release))
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => ({ release, name: f.replace(/\.json$/, ''), history: historyFromJson(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, release, f), 'utf8'))) }));
+  const releases = fs
+    .readdirSync(HISTORIES_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort(compareVersions);
+  return [...releases.flatMap(read), ...read('')];
+}
+
+/** Orders release folders by version (0.10.0 after 0.9.0). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  const pb = b.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? -1;
+    const y = pb[i] ?? -1;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
+ * Keeps the run's history as `<RELEASE>/<name>.json` when recording; a no-op otherwise. A file
+ * that is already there is left alone: it is that release's record, and rewriting it would let a
+ * change pass by replaying only what the changed code itself wrote.
+ */
 export async function keepHistory(handle: WorkflowHandle, name: string): Promise<void> {
   if (!RECORDING) return;
+  const file = path.join(HISTORIES_DIR, RELEASE, `${name}.json`);
+  if (fs.existsSync(file)) return;
   const history = await handle.fetchHistory();
-  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   // One line: these are machine files, replayed, never read line by line.
-  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(historyToJson(history))}\n`);
+  fs.writeFileSync(file, `${JSON.stringify(historyToJson(history))}\n`);
 }
 
 /**
@@ -75,14 +112,3 @@ export function readableText(json: unknown): string {
   return out.join('\n');
 }
 
-/**
- * The workflow id a stored history ran under (from its input), which replay must use: act proofs
- * are signed for that id, and the signal handlers check them again on replay.
- */
-export function workflowIdOf(history: History): string {
-  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-  const payload = started?.input?.payloads?.[0];
-  const input = JSON.parse(Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8')) as { applicationId?: string; loanId?: string };
-  if (started?.workflowType?.name === 'loanServicing') return `loan-servicing-${input.loanId}`;
-  return `loan-application-${input.applicationId}`;
-}

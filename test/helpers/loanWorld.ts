@@ -4,7 +4,7 @@ import { Client, type WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import { createProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
-import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../src/sandbox';
+import { SandboxAdminClient, startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import {
   approvalDecisionUpdate,
@@ -66,8 +66,11 @@ export interface LoanWorld {
 
 let worlds = 0;
 
-export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `car-loans-test-${++worlds}`): Promise<LoanWorld> {
-  const [h, sandbox] = await Promise.all([createTestDb(), startSandbox({ paymentPendingMs: 300 })]);
+/** A world's sandbox settings besides the defaults: how long a pending transfer stays pending, the sandbox's clock. */
+export type LoanWorldOptions = Pick<SandboxOptions, 'paymentPendingMs' | 'now'>;
+
+export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `car-loans-test-${++worlds}`, opts: LoanWorldOptions = {}): Promise<LoanWorld> {
+  const [h, sandbox] = await Promise.all([createTestDb(), startSandbox({ paymentPendingMs: 300, ...opts })]);
   // Acts are signed at the server's time: the workflow judges a proof's age by it.
   useActClock(() => env.currentTimeMs());
   const cipher = testCipher();
@@ -233,12 +236,13 @@ export async function walkToServicing(handle: LoanHandle, opts: { approvers?: st
 export function useLoanWorld(
   ready: (world: { env: TestWorkflowEnvironment; w: LoanWorld }) => void,
   afterEachTest?: (w: LoanWorld) => Promise<unknown>,
+  opts: LoanWorldOptions = {},
 ): void {
   let env: TestWorkflowEnvironment | undefined;
   let w: LoanWorld | undefined;
   beforeAll(async () => {
     env = await timeSkippingEnv();
-    const world = await startLoanWorld(env);
+    const world = await startLoanWorld(env, undefined, opts);
     const skip = env.sleep;
     env.sleep = async (duration) => {
       await world.settle();

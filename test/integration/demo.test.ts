@@ -12,6 +12,7 @@ import { SandboxAdminClient } from '../../src/sandbox/admin-client';
 import { startSystem, type RunningSystem } from '../../src/system';
 import { freePort } from '../../src/temporal/devServer';
 import { LoanStage } from '../../src/workflows/searchAttributes';
+import { ROOT, runCommand } from '../helpers/cli';
 import { API_PATIENCE, PATIENCE_MS, sleep } from '../helpers/wait';
 
 /**
@@ -26,7 +27,6 @@ const EXPECTED: Record<ScenarioName, string> = {
   'four-eyes': 'servicing',
   withdrawal: 'withdrawn',
 };
-const ROOT = path.join(__dirname, '..', '..');
 
 describe('npm run demo', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-demo-'));
@@ -149,21 +149,7 @@ describe('npm run demo', () => {
     }
   }, 600_000);
 
-  function runCli(args: string[], extraEnv: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/demo.ts', ...args], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const runCli = (args: string[], extraEnv: Record<string, string>) => runCommand('src/cli/demo.ts', args, extraEnv);
 
   it('the command plays a scenario against the running system, configured like npm start, and exits 0', async () => {
     const { code, stdout, stderr } = await runCli(['--only', 'withdrawal', '--timeout', '300'], {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startSystem, type RunningSystem } from '../../src/system';
+import { temporal } from '@temporalio/proto';
+import { describeDeployment } from '../../src/temporal/deployments';
 import { freePort } from '../../src/temporal/devServer';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanApplicationStartOptions, withdrawSignal } from '../../src/workflows/messages';
@@ -14,7 +16,7 @@ import { signAct } from '../helpers/acts';
 /**
  * What `npm start` does, on free ports of 127.0.0.1 and a temporary DATA_DIR: the dev server,
  * the database, the worker and the API come up ready; a second start on the same data carries on
- * the workflows of the first.
+ * the workflows of the first, also when it runs another build of the workflow code.
  */
 describe('the whole system as npm start runs it', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-system-'));
@@ -89,5 +91,31 @@ describe('the whole system as npm start runs it', () => {
       if (count === 0) await sleep(250);
     }
     expect(count).toBe(1);
+  });
+
+  it('on a new build takes over the runs the last build left open: one process, nothing else to run them', async () => {
+    await system?.stop();
+    env.BUILD_ID = 'system-test-a';
+    system = await start();
+    const seeded = await seedApplication(system.db.db, { applicationId: 'app-upgrade-1', branchId: 'SH-003', submittedBy: 'officer-7' });
+    const { workflowId } = await system.client.workflow.start(loanApplication, loanApplicationStartOptions(seeded.input, 'car-loans'));
+    // Its first task ran on build a, which pins it there.
+    const pinnedTo = async () => (await system!.client.workflow.getHandle(workflowId).describe()).raw.workflowExecutionInfo?.versioningInfo;
+    for (let i = 0; (await pinnedTo())?.deploymentVersion?.buildId !== 'system-test-a'; i++) {
+      if (i > 600) throw new Error(`not pinned to build a: ${JSON.stringify(await pinnedTo())}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await pinnedTo())?.behavior).toBe(temporal.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_PINNED);
+    await system.stop();
+    system = undefined;
+
+    env.BUILD_ID = 'system-test-b';
+    system = await start();
+    expect(await describeDeployment(system.client, 'car-loans')).toMatchObject({ current: 'system-test-b' });
+    expect((await pinnedTo())?.versioningOverride?.pinned?.version).toMatchObject({ buildId: 'system-test-b' });
+    const moved = system.client.workflow.getHandle(workflowId);
+    await moved.signal(withdrawSignal, await signAct('withdraw', workflowId, { actor: 'officer-7', reasonCode: 'CUSTOMER_CHANGED_MIND' }));
+    expect(await moved.result()).toEqual({ stage: 'withdrawn', outcomeReason: 'CUSTOMER_CHANGED_MIND', loanId: null });
+    delete env.BUILD_ID;
   });
 });

@@ -9,6 +9,7 @@ import { openDb } from '../../src/db/client';
 import { SandboxAdminClient, startSandbox } from '../../src/sandbox';
 import { temporalCli } from '../../src/temporal/binaries';
 import { dataConverterFromConfig } from '../../src/temporal/connection';
+import { describeDeployment } from '../../src/temporal/deployments';
 import { freePort } from '../../src/temporal/devServer';
 import { loanApplicationStartOptions } from '../../src/workflows/messages';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
@@ -19,9 +20,10 @@ const ROOT = path.join(__dirname, '..', '..');
 
 /**
  * `npm run worker` as docker compose runs it (N of them beside the API): against a fresh cluster
- * that has never seen the loan search attributes, it registers them, polls, serves the SDK's
- * metrics on WORKER_METRICS_PORT, writes JSON logs only, and drains and exits 0 on SIGTERM: the
- * activity attempts it is running finish and are reported first.
+ * that has never seen the loan search attributes, it registers them, registers its build as a
+ * Worker Deployment version and (nothing being current yet) makes it current, polls, serves the
+ * SDK's metrics on WORKER_METRICS_PORT, writes JSON logs only, and drains and exits 0 on SIGTERM:
+ * the activity attempts it is running finish and are reported first.
  */
 describe('npm run worker against a fresh cluster', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-worker-'));
@@ -39,7 +41,7 @@ describe('npm run worker against a fresh cluster', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('registers the search attributes, polls, serves metrics and drains on SIGTERM', async () => {
+  it('registers the search attributes and its version, polls, serves metrics and drains on SIGTERM', async () => {
     const before = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
     expect(Object.keys(before.customAttributes ?? {})).not.toContain('LoanStage');
 
@@ -54,6 +56,7 @@ describe('npm run worker against a fresh cluster', () => {
         WORKER_METRICS_PORT: String(metricsPort),
         SANDBOX_PORT: String(await freePort()),
         LOG_LEVEL: 'info',
+        BUILD_ID: 'cli-test-build-1',
         ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,6 +71,13 @@ describe('npm run worker against a fresh cluster', () => {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start polling:\n${stdout}\n${stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+
+    // A first version on a cluster with none current becomes current by itself.
+    for (let i = 0; !stdout.includes('"msg":"worker version made current"'); i++) {
+      if (child.exitCode !== null || i > 600) throw new Error(`worker did not make its version current:\n${stdout}\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(await describeDeployment(env.client, 'car-loans')).toMatchObject({ current: 'cli-test-build-1', versions: [expect.objectContaining({ buildId: 'cli-test-build-1', status: 'current' })] });
 
     const after = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
     expect(Object.keys(after.customAttributes ?? {})).toEqual(expect.arrayContaining(LOAN_SEARCH_ATTRIBUTES.map((k) => k.name)));
@@ -105,6 +115,8 @@ describe('npm run worker against a fresh cluster', () => {
         WORKER_METRICS_PORT: '0',
         SANDBOX_PORT: String(sandbox.port),
         LOG_LEVEL: 'debug',
+        // The build the first test made current: a worker of it restarted (another build would wait to be promoted).
+        BUILD_ID: 'cli-test-build-1',
         ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -39,10 +39,12 @@ describe('docker-compose.yml', () => {
 
   it('runs the production topology with pinned images and start order', () => {
     const services = file.services as Record<string, { image?: string; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown; deploy?: { replicas?: number } }>;
-    expect(Object.keys(services).sort()).toEqual(['api', 'postgres', 'sandbox', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'postgres', 'sandbox', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker', 'worker-previous']);
     for (const s of Object.values(services)) {
-      if (s.image) expect(s.image).toMatch(/:\d+\.\d+(\.\d+)?(-[a-z0-9]+)?$/); // pinned, never :latest
+      // Pinned, never :latest; our own worker images are tagged with their build.
+      if (s.image && !s.image.startsWith('car-loans-worker:')) expect(s.image).toMatch(/:\d+\.\d+(\.\d+)?(-[a-z0-9]+)?$/);
     }
+    expect(services.worker!.image).toBe('car-loans-worker:${BUILD_ID:-dev}');
     expect(services['temporal-schema']!.depends_on!.postgres!.condition).toBe('service_healthy');
     expect(services.temporal!.depends_on!['temporal-schema']!.condition).toBe('service_completed_successfully');
     expect(services['temporal-namespace']!.depends_on!.temporal!.condition).toBe('service_healthy');
@@ -74,12 +76,13 @@ describe('docker-compose.yml', () => {
     it('starts each service with an npm script that exists', () => {
       expect(services.api!.command).toEqual(['npm', 'run', 'api']);
       expect(services.worker!.command).toEqual(['npm', 'run', 'worker']);
+      expect(services['worker-previous']!.command).toEqual(['npm', 'run', 'worker']);
       expect(services.sandbox!.command).toEqual(['npm', 'run', 'sandbox']);
       for (const s of ['api', 'worker', 'sandbox']) expect(scripts[services[s]!.command![2]!]).toBeDefined();
     });
 
     it('gives the API and the workers a production configuration the loader accepts, in variables it knows', () => {
-      for (const name of ['api', 'worker']) {
+      for (const name of ['api', 'worker', 'worker-previous']) {
         const env = envOf(name);
         expect(env.NODE_ENV).toBe('production');
         // In production every secret must be set (a missing one stops the start): this throws if one is not.
@@ -98,8 +101,9 @@ describe('docker-compose.yml', () => {
       const nets = file.services as Record<string, { networks?: string[]; ports?: string[] }>;
       expect(nets.temporal!.ports).toBeUndefined();
       const onFrontendNet = Object.entries(nets).filter(([, s]) => s.networks?.includes('temporal')).map(([n]) => n).sort();
-      // temporal-namespace is the one-shot setup that registers the namespace (deploy/temporal/setup.sh).
-      expect(onFrontendNet).toEqual(['api', 'temporal', 'temporal-namespace', 'temporal-ui', 'worker']);
+      // temporal-namespace is the one-shot setup that registers the namespace (deploy/temporal/setup.sh);
+      // worker-previous is the last build's workers during a roll-out.
+      expect(onFrontendNet).toEqual(['api', 'temporal', 'temporal-namespace', 'temporal-ui', 'worker', 'worker-previous']);
       const onDbNet = Object.entries(nets).filter(([, s]) => s.networks?.includes('temporal-db')).map(([n]) => n).sort();
       expect(onDbNet).toEqual(['postgres', 'temporal', 'temporal-schema']);
       expect(nets.temporal!.networks).not.toContain('default');
@@ -109,6 +113,8 @@ describe('docker-compose.yml', () => {
       expect(actSignerFromConfig(loadConfig(envOf('api'))).publicKey.keyId).toBeTruthy();
       expect(envOf('worker').ACT_VERIFY_KEYS).toBeTruthy();
       expect(envOf('worker').ACT_SIGNING_KEY).toBeUndefined();
+      expect(envOf('worker-previous').ACT_VERIFY_KEYS).toBeTruthy();
+      expect(envOf('worker-previous').ACT_SIGNING_KEY).toBeUndefined();
     });
 
     it('serves the worker metrics on an address the compose network reaches', () => {
@@ -198,8 +204,10 @@ describe('docker-compose.yml', () => {
 
     it('configures the sandbox with variables it reads, calling the API back at its webhook', () => {
       const source = fs.readFileSync(path.join(root, 'src', 'sandbox', 'server.ts'), 'utf8');
-      const read = new Set([...source.matchAll(/env\.([A-Z0-9_]+)/g)].map((m) => m[1]));
+      const read = new Set([...source.matchAll(/config\.([A-Z0-9_]+)/g)].map((m) => m[1]));
       const env = envOf('sandbox');
+      // It reads them through the one configuration loader, which accepts them.
+      expect(loadConfig(env).SANDBOX_HOST).toBe('0.0.0.0');
       expect(Object.keys(env).filter((k) => !read.has(k))).toEqual([]);
       expect(env.SANDBOX_HOST).toBe('0.0.0.0');
       expect(env.ESIGN_WEBHOOK_URL).toBe(`http://api:${envOf('api').PORT}/webhooks/esign`);

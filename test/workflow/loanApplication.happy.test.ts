@@ -3,7 +3,6 @@ import { asc, eq } from 'drizzle-orm';
 import { disbursementReference, sandboxAccountNumber } from '../../src/activities/payments';
 import { applications, installments, loanEvents, loans } from '../../src/db/schema';
 import { shanghaiDate } from '../../src/domain';
-import { testValues } from '../../src/sandbox';
 import { loanServicingWorkflowId } from '../../src/workflows/messages';
 import { earlyPayoffRequestedUpdate, repaymentRecordedUpdate } from '../../src/workflows/servicingMessages';
 import { LoanStage, PendingTask, RiskGrade, LoanChannel, BranchId, LoanAmountFen } from '../../src/workflows/searchAttributes';
@@ -84,20 +83,6 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   return { state: s, ledger };
 }
 
-/** The run's activities in the order they were scheduled, each with its result (no codec here: plain JSON). */
-async function activityRuns(handle: LoanHandle): Promise<{ type: string; result: unknown }[]> {
-  const events = (await handle.fetchHistory()).events ?? [];
-  const runs = new Map<string, { type: string; result: unknown }>();
-  for (const e of events) {
-    const scheduled = e.activityTaskScheduledEventAttributes;
-    if (scheduled) runs.set(String(e.eventId), { type: scheduled.activityType?.name ?? '', result: undefined });
-    const completed = e.activityTaskCompletedEventAttributes;
-    const data = completed?.result?.payloads?.[0]?.data;
-    if (completed && data && data.length > 0) runs.get(String(completed.scheduledEventId))!.result = JSON.parse(Buffer.from(data).toString('utf8'));
-  }
-  return [...runs.values()];
-}
-
 async function waitFor(check: () => Promise<boolean>, timeoutMs = PATIENCE_MS): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -174,22 +159,6 @@ describe('happy paths', () => {
     } finally {
       await w.admin.clearFaults('payments');
     }
-  });
-
-  it('waits for a pending transfer to settle before booking the loan', async () => {
-    const seeded = await w.seed({ channel: 'branch', applicant: { bankAccount: testValues.PAYMENTS_PENDING_ACCOUNT } });
-    const handle = await w.start(seeded);
-    await expectServiced(seeded, handle);
-    // From the history: the payout answered pending, the workflow looked at the transfer until it
-    // had succeeded, and only then stored the loan.
-    const runs = await activityRuns(handle);
-    const payout = runs.findIndex((r) => r.type === 'disburseLoan');
-    const booked = runs.findIndex((r) => r.type === 'createLoan');
-    expect(runs[payout]!.result).toMatchObject({ status: 'pending' });
-    const looks = runs.slice(payout + 1, booked).filter((r) => r.type === 'transferStatus');
-    expect(looks.length).toBeGreaterThanOrEqual(1);
-    expect(looks.at(-1)!.result).toMatchObject({ status: 'succeeded' });
-    expect(looks.slice(0, -1).every((r) => (r.result as { status: string }).status === 'pending')).toBe(true);
   });
 
   it('ends closed when servicing closes the loan (early payoff)', async () => {

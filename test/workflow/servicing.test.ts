@@ -30,9 +30,9 @@ import {
 } from '../../src/workflows/servicingMessages';
 import { LoanAmountFen, LoanStage } from '../../src/workflows/searchAttributes';
 import { createTestDb } from '../helpers/db';
+import { keepHistory } from '../helpers/histories';
 import { eventually, loadSchedule, sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
 import { timeSkippingEnv, workflowBundle } from '../helpers/temporal';
-import { keepHistory } from '../helpers/histories';
 import { servicingActOf, signAct, useActClock } from '../helpers/acts';
 
 /**
@@ -452,6 +452,12 @@ describe('loanServicing on the time-skipping server', () => {
     const chain = await runChain(handle.workflowId);
     expect(chain.length).toBeGreaterThanOrEqual(10);
     for (const length of chain) expect(length).toBeLessThan(MAX_EVENTS_PER_RUN);
+    // Kept for the replay of open loans: the first run, which hands over by continue-as-new, and
+    // the last, which starts from what the one before carried over and closes the loan.
+    const last = await handle.describe();
+    const firstRunId = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId ?? undefined;
+    await keepHistory(env.client.workflow.getHandle(handle.workflowId, firstRunId), 'servicing-first-run-continued-as-new');
+    await keepHistory(env.client.workflow.getHandle(handle.workflowId, last.runId), 'servicing-last-run-carried-over-repaid');
   });
 
   it('reverses a repayment only with a second finance user: the loan is as if never paid, penalties re-accrued; then a waiver', async () => {

@@ -1,5 +1,6 @@
 import { ProviderHttpClient, seg, type ProviderClientOptions } from './http';
-import { PROVIDER_CALL_TIMEOUT_MS, ProviderFailureType } from './options';
+import { FailureType } from '../../contracts/failures';
+import { PROVIDER_CALL_TIMEOUT_MS } from './options';
 
 export interface CreateCallTaskRequest {
   applicationId: string;
@@ -31,7 +32,7 @@ export type CallTaskRefusalCode = 'invalid_phone_number' | 'number_not_callable'
 export class CallCentreClient {
   private readonly http: ProviderHttpClient;
   constructor(opts: ProviderClientOptions) {
-    this.http = new ProviderHttpClient('callCentre', ProviderFailureType.CallTaskRefused, {
+    this.http = new ProviderHttpClient('callCentre', FailureType.CallTaskRefused, {
       ...opts,
       timeoutMs: opts.timeoutMs ?? PROVIDER_CALL_TIMEOUT_MS.callCentre,
     });

@@ -1,5 +1,6 @@
 import { ProviderHttpClient, type ProviderClientOptions } from './http';
-import { PROVIDER_CALL_TIMEOUT_MS, ProviderFailureType } from './options';
+import { FailureType } from '../../contracts/failures';
+import { PROVIDER_CALL_TIMEOUT_MS } from './options';
 
 export interface CreditReportRequest {
   idNumber: string;
@@ -37,7 +38,7 @@ export type CreditRefusalCode = 'no_credit_file' | 'invalid_id_number';
 export class CreditBureauClient {
   private readonly http: ProviderHttpClient;
   constructor(opts: ProviderClientOptions) {
-    this.http = new ProviderHttpClient('creditBureau', ProviderFailureType.CreditReportRefused, {
+    this.http = new ProviderHttpClient('creditBureau', FailureType.CreditReportRefused, {
       ...opts,
       timeoutMs: opts.timeoutMs ?? PROVIDER_CALL_TIMEOUT_MS.creditBureau,
     });

@@ -1,5 +1,6 @@
 import { ProviderHttpClient, seg, type ProviderClientOptions } from './http';
-import { PROVIDER_CALL_TIMEOUT_MS, ProviderFailureType } from './options';
+import { FailureType } from '../../contracts/failures';
+import { PROVIDER_CALL_TIMEOUT_MS } from './options';
 
 export interface CreateEnvelopeRequest {
   applicationId: string;
@@ -62,7 +63,7 @@ export type EsignRefusalCode = 'signer_identity_unverified' | 'envelope_already_
 export class EsignClient {
   private readonly http: ProviderHttpClient;
   constructor(opts: ProviderClientOptions) {
-    this.http = new ProviderHttpClient('esign', ProviderFailureType.EsignRefused, {
+    this.http = new ProviderHttpClient('esign', FailureType.EsignRefused, {
       ...opts,
       timeoutMs: opts.timeoutMs ?? PROVIDER_CALL_TIMEOUT_MS.esign,
     });

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { ProviderFailureType, type ProviderRefusalDetails } from './options';
+import { FailureType, type RefusalDetails } from '../../contracts/failures';
 
 /**
  * The one HTTP path every provider client takes. It decides, once, what Temporal does with each
@@ -20,7 +20,7 @@ export interface ProviderClientOptions {
 }
 
 export class ProviderTransientError extends Error {
-  override readonly name = ProviderFailureType.ProviderTransientError;
+  override readonly name = FailureType.ProviderTransientError;
   constructor(
     message: string,
     readonly provider: string,
@@ -61,7 +61,7 @@ export class ProviderHttpClient {
   constructor(
     readonly provider: string,
     /** The failure type of this provider's business refusals, e.g. 'PaymentRefused'. */
-    readonly refusalType: ProviderFailureType,
+    readonly refusalType: FailureType,
     private readonly opts: ProviderClientOptions & { timeoutMs: number },
   ) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -108,10 +108,10 @@ export class ProviderHttpClient {
       // 401/403 too: a credential an operator can fix should not fail the loan meanwhile.
       throw this.transient(spec, status, `answered HTTP ${status}${code ? ` (${code})` : ''}`);
     }
-    if (IDEMPOTENCY_CODES.has(code)) throw this.nonRetryable(spec, status, code, ProviderFailureType.IdempotencyKeyReused);
-    if (status === 404) throw this.nonRetryable(spec, status, code || 'not_found', ProviderFailureType.ProviderResourceNotFound);
+    if (IDEMPOTENCY_CODES.has(code)) throw this.nonRetryable(spec, status, code, FailureType.IdempotencyKeyReused);
+    if (status === 404) throw this.nonRetryable(spec, status, code || 'not_found', FailureType.ProviderResourceNotFound);
     if (MALFORMED_STATUSES.has(status)) {
-      throw this.nonRetryable(spec, status, code || 'bad_request', ProviderFailureType.ProviderRequestInvalid);
+      throw this.nonRetryable(spec, status, code || 'bad_request', FailureType.ProviderRequestInvalid);
     }
     // 409, 422 and any other 4xx: the provider understood and said no.
     throw this.nonRetryable(spec, status, code || 'refused', this.refusalType);
@@ -121,8 +121,8 @@ export class ProviderHttpClient {
     return new ProviderTransientError(`${this.provider} ${spec.operation} ${what}`, this.provider, spec.operation, status);
   }
 
-  private nonRetryable(spec: RequestSpec, status: number, code: string, type: ProviderFailureType): ApplicationFailure {
-    const details: ProviderRefusalDetails = { provider: this.provider, operation: spec.operation, status, code };
+  private nonRetryable(spec: RequestSpec, status: number, code: string, type: FailureType): ApplicationFailure {
+    const details: RefusalDetails = { provider: this.provider, operation: spec.operation, status, code };
     return ApplicationFailure.nonRetryable(`${this.provider} ${spec.operation} refused: ${code} (HTTP ${status})`, type, details);
   }
 }

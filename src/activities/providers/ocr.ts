@@ -1,5 +1,6 @@
 import { ProviderHttpClient, type ProviderClientOptions } from './http';
-import { PROVIDER_CALL_TIMEOUT_MS, ProviderFailureType } from './options';
+import { FailureType } from '../../contracts/failures';
+import { PROVIDER_CALL_TIMEOUT_MS } from './options';
 
 export type OcrDocumentType =
   | 'id_card'
@@ -75,7 +76,7 @@ export type OcrRefusalCode = 'document_unreadable' | 'unsupported_document_type'
 export class OcrClient {
   private readonly http: ProviderHttpClient;
   constructor(opts: ProviderClientOptions) {
-    this.http = new ProviderHttpClient('ocr', ProviderFailureType.OcrRefused, {
+    this.http = new ProviderHttpClient('ocr', FailureType.OcrRefused, {
       ...opts,
       timeoutMs: opts.timeoutMs ?? PROVIDER_CALL_TIMEOUT_MS.ocr,
     });

@@ -1,40 +1,12 @@
 import type { ActivityOptions } from '@temporalio/common';
+import { FailureType } from '../../contracts/failures';
 
 /**
- * Failure types the provider clients raise and the retry policy of each provider's activities.
- * Plain data and types only: workflows import this file to declare their `proxyActivities` options.
- *
- * A business refusal (the provider answered 409/422 with a code) is a non-retryable
- * ApplicationFailure of the provider's refusal type, its details `[{ provider, operation, status,
- * code }]`. A transient fault (5xx, 408/429, timeout, network error) is a `ProviderTransientError`,
- * which Temporal retries with the policy below.
+ * The retry policy of each provider's activities, and the clients' per-call timeouts. Plain data
+ * only: workflows import this file to declare their `proxyActivities` options. The failure types
+ * the clients raise are in src/contracts/failures.ts: a business refusal is never retried, a
+ * `ProviderTransientError` is, with the policy below.
  */
-export const ProviderFailureType = {
-  OcrRefused: 'OcrRefused',
-  CreditReportRefused: 'CreditReportRefused',
-  CallTaskRefused: 'CallTaskRefused',
-  ValuationRefused: 'ValuationRefused',
-  EsignRefused: 'EsignRefused',
-  PaymentRefused: 'PaymentRefused',
-  SmsRefused: 'SmsRefused',
-  /** The same idempotency key was sent with another body: a bug in the caller, never retried. */
-  IdempotencyKeyReused: 'IdempotencyKeyReused',
-  /** The provider rejected the request as malformed (400): retrying the same request cannot help. */
-  ProviderRequestInvalid: 'ProviderRequestInvalid',
-  /** An id we hold is unknown to the provider (404). */
-  ProviderResourceNotFound: 'ProviderResourceNotFound',
-  /** Retryable: 5xx, 401/403/408/429, timeout, network error. */
-  ProviderTransientError: 'ProviderTransientError',
-} as const;
-export type ProviderFailureType = (typeof ProviderFailureType)[keyof typeof ProviderFailureType];
-
-/** What a refusal's ApplicationFailure carries as its first detail. */
-export interface ProviderRefusalDetails {
-  provider: string;
-  operation: string;
-  status: number;
-  code: string;
-}
 
 /** Per-call HTTP timeouts (ms) the clients use by default; each below its activity's startToClose. */
 export const PROVIDER_CALL_TIMEOUT_MS = {
@@ -47,11 +19,11 @@ export const PROVIDER_CALL_TIMEOUT_MS = {
   sms: 10_000,
 } as const;
 
-const neverRetried = (refusal: ProviderFailureType): string[] => [
+const neverRetried = (refusal: FailureType): string[] => [
   refusal,
-  ProviderFailureType.IdempotencyKeyReused,
-  ProviderFailureType.ProviderRequestInvalid,
-  ProviderFailureType.ProviderResourceNotFound,
+  FailureType.IdempotencyKeyReused,
+  FailureType.ProviderRequestInvalid,
+  FailureType.ProviderResourceNotFound,
 ];
 
 export const ocrActivityOptions: ActivityOptions = {
@@ -60,7 +32,7 @@ export const ocrActivityOptions: ActivityOptions = {
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '1m',
-    nonRetryableErrorTypes: neverRetried(ProviderFailureType.OcrRefused),
+    nonRetryableErrorTypes: neverRetried(FailureType.OcrRefused),
   },
 };
 
@@ -70,7 +42,7 @@ export const creditBureauActivityOptions: ActivityOptions = {
     initialInterval: '2s',
     backoffCoefficient: 2,
     maximumInterval: '2m',
-    nonRetryableErrorTypes: neverRetried(ProviderFailureType.CreditReportRefused),
+    nonRetryableErrorTypes: neverRetried(FailureType.CreditReportRefused),
   },
 };
 
@@ -80,7 +52,7 @@ export const callCentreActivityOptions: ActivityOptions = {
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '1m',
-    nonRetryableErrorTypes: neverRetried(ProviderFailureType.CallTaskRefused),
+    nonRetryableErrorTypes: neverRetried(FailureType.CallTaskRefused),
   },
 };
 
@@ -90,7 +62,7 @@ export const valuationActivityOptions: ActivityOptions = {
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '1m',
-    nonRetryableErrorTypes: neverRetried(ProviderFailureType.ValuationRefused),
+    nonRetryableErrorTypes: neverRetried(FailureType.ValuationRefused),
   },
 };
 
@@ -100,7 +72,7 @@ export const esignActivityOptions: ActivityOptions = {
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '1m',
-    nonRetryableErrorTypes: neverRetried(ProviderFailureType.EsignRefused),
+    nonRetryableErrorTypes: neverRetried(FailureType.EsignRefused),
   },
 };
 
@@ -114,8 +86,19 @@ export const paymentsActivityOptions: ActivityOptions = {
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '30s',
-    nonRetryableErrorTypes: neverRetried(ProviderFailureType.PaymentRefused),
+    nonRetryableErrorTypes: neverRetried(FailureType.PaymentRefused),
   },
+};
+
+/**
+ * A pending payout is waited for here, not in the workflow: one activity that looks at the transfer
+ * and fails (retryable TransferPending) while it is pending, retried every 5 s for as long as it
+ * takes. The attempts are not in the workflow's history, so a day of pending adds no events;
+ * a refusal is still never retried.
+ */
+export const transferSettlementActivityOptions: ActivityOptions = {
+  ...paymentsActivityOptions,
+  retry: { ...paymentsActivityOptions.retry, initialInterval: '5s', backoffCoefficient: 1, maximumInterval: '5s' },
 };
 
 /** Reminders lose their point after a while: stop retrying after an hour. */
@@ -126,6 +109,6 @@ export const smsActivityOptions: ActivityOptions = {
     initialInterval: '2s',
     backoffCoefficient: 2,
     maximumInterval: '5m',
-    nonRetryableErrorTypes: neverRetried(ProviderFailureType.SmsRefused),
+    nonRetryableErrorTypes: neverRetried(FailureType.SmsRefused),
   },
 };

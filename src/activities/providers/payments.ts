@@ -1,5 +1,6 @@
 import { ProviderHttpClient, seg, type ProviderClientOptions } from './http';
-import { PROVIDER_CALL_TIMEOUT_MS, ProviderFailureType } from './options';
+import { FailureType } from '../../contracts/failures';
+import { PROVIDER_CALL_TIMEOUT_MS } from './options';
 
 export interface TransferRequest {
   amountFen: number;
@@ -50,7 +51,7 @@ export type PaymentRefusalCode = 'account_closed' | 'account_name_mismatch' | 'a
 export class PaymentsClient {
   private readonly http: ProviderHttpClient;
   constructor(opts: ProviderClientOptions) {
-    this.http = new ProviderHttpClient('payments', ProviderFailureType.PaymentRefused, {
+    this.http = new ProviderHttpClient('payments', FailureType.PaymentRefused, {
       ...opts,
       timeoutMs: opts.timeoutMs ?? PROVIDER_CALL_TIMEOUT_MS.payments,
     });

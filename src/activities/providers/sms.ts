@@ -1,5 +1,6 @@
 import { ProviderHttpClient, type ProviderClientOptions } from './http';
-import { PROVIDER_CALL_TIMEOUT_MS, ProviderFailureType } from './options';
+import { FailureType } from '../../contracts/failures';
+import { PROVIDER_CALL_TIMEOUT_MS } from './options';
 
 export interface SmsMessageRequest {
   /** Ours, and the gateway dedupes on it: derive it from what the text is about (e.g. instalment and day). */
@@ -26,7 +27,7 @@ export type SmsRefusalCode = 'invalid_phone_number' | 'number_not_in_service';
 export class SmsClient {
   private readonly http: ProviderHttpClient;
   constructor(opts: ProviderClientOptions) {
-    this.http = new ProviderHttpClient('sms', ProviderFailureType.SmsRefused, {
+    this.http = new ProviderHttpClient('sms', FailureType.SmsRefused, {
       ...opts,
       timeoutMs: opts.timeoutMs ?? PROVIDER_CALL_TIMEOUT_MS.sms,
     });

@@ -1,5 +1,6 @@
 import { ProviderHttpClient, type ProviderClientOptions } from './http';
-import { PROVIDER_CALL_TIMEOUT_MS, ProviderFailureType } from './options';
+import { FailureType } from '../../contracts/failures';
+import { PROVIDER_CALL_TIMEOUT_MS } from './options';
 
 export interface ValuationRequest {
   vin: string;
@@ -37,7 +38,7 @@ export type ValuationRefusalCode = 'vehicle_not_found' | 'vehicle_reported_stole
 export class ValuationClient {
   private readonly http: ProviderHttpClient;
   constructor(opts: ProviderClientOptions) {
-    this.http = new ProviderHttpClient('valuation', ProviderFailureType.ValuationRefused, {
+    this.http = new ProviderHttpClient('valuation', FailureType.ValuationRefused, {
       ...opts,
       timeoutMs: opts.timeoutMs ?? PROVIDER_CALL_TIMEOUT_MS.valuation,
     });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { UpdateDefinition } from '@temporalio/common';
 import { and, eq, inArray } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { LoanEventKind } from '../../contracts/loanEvents';
 import { documents } from '../../db/schema';
 import {
   approvalDecisionUpdate,
@@ -19,8 +21,8 @@ import { ACT_TASK, activeClaim, claimedByOther, dropClaimOf, overridesClaims } f
 import type { ApiContext } from '../context';
 import { deterministicUuid } from '../idempotency';
 import type { EmergencyReasonCode } from '../../workflows/actProof';
-import { defineOperation, type Operation, type OperationResult } from '../operation';
-import { ProblemError } from '../problem';
+import { defineOperation, type Example, type Operation, type OperationResult } from '../operation';
+import { ProblemError, type FieldError } from '../problem';
 import {
   ACTION_EXAMPLES,
   CollateralRegistrationBody,
@@ -42,8 +44,8 @@ const TAGS = ['actions'];
 
 export interface ActRequest<A extends { actor: string }> {
   row: ApplicationRow;
-  /** Name of the act in the audit trail (`documents_submitted`, `approval_decision`, ...). */
-  act: string;
+  /** The act's kind in the audit trail (`documents_submitted`, `approval_decision`, ...). */
+  act: LoanEventKind;
   actor: string;
   /** The roles the actor was authenticated with: signed into the act's proof. */
   roles: Iterable<string>;
@@ -113,14 +115,41 @@ export async function runAct<A extends { actor: string }>(ctx: ApiContext, r: Ac
   return { status: outcome.kind === 'accepted' ? 202 : 200, body: view };
 }
 
-function actOperation(spec: {
+/**
+ * One act of staff on an application: its route, who may make it, its body, and how the body
+ * becomes the workflow's act and the audit trail's entry. Every act route is this shape; the table
+ * below lists them.
+ */
+interface ActRoute<B extends z.ZodType, A extends { actor: string }> {
   operationId: string;
+  /** `/applications/:id/<suffix>`. */
   suffix: string;
   summary: string;
   description: string;
   role: StaffRole;
-}) {
-  return {
+  body: B;
+  bodyRequired?: boolean;
+  bodyRules?: (raw: unknown) => { path: (string | number)[]; message: string }[];
+  checks?: (input: { body: z.output<B> }) => FieldError[];
+  examples: Record<string, Example>;
+  /** The act's entry in the audit trail. */
+  kind: LoanEventKind;
+  update: UpdateDefinition<LoanState, [A]>;
+  /**
+   * The workflow's payload and what the audit trail keeps beside it (codes, refs, the free text
+   * staff typed); `undo` takes back what preparing it wrote when the workflow refuses the act.
+   */
+  prepare(input: { body: z.output<B>; row: ApplicationRow; staff: Staff; actId: string; keyed: boolean }): Promise<PreparedAct<A>> | PreparedAct<A>;
+}
+
+interface PreparedAct<A> {
+  arg: A;
+  data: Record<string, unknown>;
+  undo?: () => Promise<void>;
+}
+
+function actOperation<B extends z.ZodType, A extends { actor: string }>(ctx: ApiContext, spec: ActRoute<B, A>): Operation {
+  return defineOperation({
     operationId: spec.operationId,
     method: 'post' as const,
     path: `/applications/:id/${spec.suffix}`,
@@ -129,6 +158,11 @@ function actOperation(spec: {
     tags: TAGS,
     auth: { kind: 'staff' as const, roles: [spec.role] },
     params: ApplicationIdParams,
+    body: spec.body,
+    ...(spec.bodyRequired === undefined ? {} : { bodyRequired: spec.bodyRequired }),
+    ...(spec.bodyRules ? { bodyRules: spec.bodyRules } : {}),
+    ...(spec.checks ? { checks: spec.checks as (input: { body: unknown }) => FieldError[] } : {}),
+    examples: spec.examples,
     idempotent: true,
     responses: {
       200: { description: 'Applied: the application state', schema: ApplicationState, example: APPLICATION_STATE_EXAMPLE },
@@ -136,209 +170,158 @@ function actOperation(spec: {
       404: { description: 'No application has this id' },
       409: { description: 'The workflow is not waiting for this act (`stage` says where it is), someone else has claimed the task (`claimedBy`), or the Idempotency-Key is in use' },
     },
-  };
+    async handle({ staff, params, body, actId, keyed }) {
+      const row = await loadApplication(ctx, params.id);
+      const act = await spec.prepare({ body: body as z.output<B>, row, staff, actId, keyed });
+      try {
+        return await runAct(ctx, { row, act: spec.kind, actor: staff.id, roles: staff.roles, staff, actId, update: spec.update, arg: act.arg, data: act.data });
+      } catch (err) {
+        // Refused: what preparing the act wrote was never part of the file.
+        if (act.undo && err instanceof ProblemError && err.status < 500) await act.undo();
+        throw err;
+      }
+    },
+  });
 }
 
 export function actionOperations(ctx: ApiContext): Operation[] {
-  const submitDocuments = defineOperation({
-    ...actOperation({
+  const acts = [
+    actOperation(ctx, {
       operationId: 'submitDocuments',
       suffix: 'documents',
       summary: 'Add documents (documentsSubmitted)',
       description: 'Stores the documents, then tells the workflow their ids.',
       role: 'officer',
-    }),
-    body: SubmitDocumentsBody,
-    checks: ({ body }) => documentUriErrors(body.documents, ctx.config.DOCUMENT_URI_HOSTS),
-    examples: ACTION_EXAMPLES.documents,
-    async handle({ staff, params, body, actId, keyed }) {
-      const row = await loadApplication(ctx, params.id);
-      // Rows first (the workflow's activities read them), ids stable for a retried request.
-      const wanted = body.documents.map((d, i) => documentRow(row.id, keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(), d, staff.id));
-      const inserted = await ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id });
-      const stored = await ctx.db
-        .select({ id: documents.id, type: documents.type, sha256: documents.sha256 })
-        .from(documents)
-        .where(eq(documents.applicationId, row.id));
-      const documentIds = [
-        ...new Set(wanted.map((w) => stored.find((s) => s.type === w.type && s.sha256 === w.sha256)?.id).filter((x): x is string => Boolean(x))),
-      ];
-      try {
-        return await runAct(ctx, {
-          row,
-          act: 'documents_submitted',
-          actor: staff.id,
-          roles: staff.roles,
-          staff,
-          actId,
-          update: documentsSubmittedUpdate,
+      body: SubmitDocumentsBody,
+      checks: ({ body }) => documentUriErrors(body.documents, ctx.config.DOCUMENT_URI_HOSTS),
+      examples: ACTION_EXAMPLES.documents,
+      kind: 'documents_submitted',
+      update: documentsSubmittedUpdate,
+      async prepare({ body, row, staff, actId, keyed }) {
+        // Rows first (the workflow's activities read them), ids stable for a retried request.
+        const wanted = body.documents.map((d, i) => documentRow(row.id, keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(), d, staff.id));
+        const inserted = await ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id });
+        const stored = await ctx.db
+          .select({ id: documents.id, type: documents.type, sha256: documents.sha256 })
+          .from(documents)
+          .where(eq(documents.applicationId, row.id));
+        const documentIds = [
+          ...new Set(wanted.map((w) => stored.find((s) => s.type === w.type && s.sha256 === w.sha256)?.id).filter((x): x is string => Boolean(x))),
+        ];
+        return {
           arg: { actor: staff.id, actId, documentIds },
           data: { documentIds, documentTypes: body.documents.map((d) => d.type) },
-        });
-      } catch (err) {
-        // Refused: the documents this request added were never part of the file.
-        if (err instanceof ProblemError && err.status < 500 && inserted.length > 0) {
-          await ctx.db.delete(documents).where(and(eq(documents.applicationId, row.id), inArray(documents.id, inserted.map((d) => d.id))));
-        }
-        throw err;
-      }
-    },
-  });
-
-  const phoneVerification = defineOperation({
-    ...actOperation({
+          ...(inserted.length > 0
+            ? { undo: async () => void (await ctx.db.delete(documents).where(and(eq(documents.applicationId, row.id), inArray(documents.id, inserted.map((d) => d.id))))) }
+            : {}),
+        };
+      },
+    }),
+    actOperation(ctx, {
       operationId: 'recordPhoneVerification',
       suffix: 'phone-verification',
       summary: 'Record the outcome of the verification call (phoneVerificationCompleted)',
       description: '`notes` go to the audit trail only.',
       role: 'verifier',
+      body: PhoneVerificationBody,
+      examples: ACTION_EXAMPLES.phoneVerification,
+      kind: 'phone_verification_completed',
+      update: phoneVerificationCompletedUpdate,
+      prepare({ body, staff, actId }) {
+        const checklist = {
+          identityConfirmed: body.checklist.identityConfirmed,
+          incomeConfirmed: body.checklist.incomeConfirmed,
+          purposeConfirmed: body.checklist.purposeConfirmed,
+          ...(body.checklist.anomalies ? { anomalies: body.checklist.anomalies } : {}),
+        };
+        return {
+          arg: { actor: staff.id, actId, outcome: body.outcome, recordingRef: body.recordingRef, checklist },
+          data: { outcome: body.outcome, recordingRef: body.recordingRef ?? null, checklist, notes: body.notes ?? null },
+        };
+      },
     }),
-    body: PhoneVerificationBody,
-    examples: ACTION_EXAMPLES.phoneVerification,
-    async handle({ staff, params, body, actId }) {
-      const row = await loadApplication(ctx, params.id);
-      const checklist = {
-        identityConfirmed: body.checklist.identityConfirmed,
-        incomeConfirmed: body.checklist.incomeConfirmed,
-        purposeConfirmed: body.checklist.purposeConfirmed,
-        ...(body.checklist.anomalies ? { anomalies: body.checklist.anomalies } : {}),
-      };
-      return runAct(ctx, {
-        row,
-        act: 'phone_verification_completed',
-        actor: staff.id,
-        roles: staff.roles,
-        staff,
-        actId,
-        update: phoneVerificationCompletedUpdate,
-        arg: { actor: staff.id, actId, outcome: body.outcome, recordingRef: body.recordingRef, checklist },
-        data: { outcome: body.outcome, recordingRef: body.recordingRef ?? null, checklist, notes: body.notes ?? null },
-      });
-    },
-  });
-
-  const decision = defineOperation({
-    ...actOperation({
+    actOperation(ctx, {
       operationId: 'recordDecision',
       suffix: 'decision',
       summary: 'Approve, reject or ask for information (approvalDecision)',
       description:
         'Four eyes are enforced by the workflow: at or above the threshold two different approvers must approve, and nobody approves an application they submitted (403); a second approval by the same approver is 409. `comment` goes to the audit trail only.',
       role: 'approver',
+      body: DecisionBody,
+      bodyRules: decisionRules,
+      examples: ACTION_EXAMPLES.decision,
+      kind: 'approval_decision',
+      update: approvalDecisionUpdate,
+      prepare({ body, staff, actId }) {
+        return {
+          arg: {
+            actor: staff.id,
+            actId,
+            decision: body.decision,
+            reasonCode: body.reasonCode,
+            amountFen: body.amountFen,
+            termMonths: body.termMonths,
+            annualRateBps: body.annualRateBps,
+          },
+          data: {
+            decision: body.decision,
+            reasonCode: body.reasonCode ?? null,
+            offerChange: body.amountFen ?? body.termMonths ?? body.annualRateBps ? { amountFen: body.amountFen, termMonths: body.termMonths, annualRateBps: body.annualRateBps } : null,
+            comment: body.comment ?? null,
+          },
+        };
+      },
     }),
-    body: DecisionBody,
-    bodyRules: decisionRules,
-    examples: ACTION_EXAMPLES.decision,
-    async handle({ staff, params, body, actId }) {
-      const row = await loadApplication(ctx, params.id);
-      return runAct(ctx, {
-        row,
-        act: 'approval_decision',
-        actor: staff.id,
-        roles: staff.roles,
-        staff,
-        actId,
-        update: approvalDecisionUpdate,
-        arg: {
-          actor: staff.id,
-          actId,
-          decision: body.decision,
-          reasonCode: body.reasonCode,
-          amountFen: body.amountFen,
-          termMonths: body.termMonths,
-          annualRateBps: body.annualRateBps,
-        },
-        data: {
-          decision: body.decision,
-          reasonCode: body.reasonCode ?? null,
-          offerChange: body.amountFen ?? body.termMonths ?? body.annualRateBps ? { amountFen: body.amountFen, termMonths: body.termMonths, annualRateBps: body.annualRateBps } : null,
-          comment: body.comment ?? null,
-        },
-      });
-    },
-  });
-
-  const signature = defineOperation({
-    ...actOperation({
+    actOperation(ctx, {
       operationId: 'recordOnSiteSignature',
       suffix: 'signature',
       summary: 'The customer signed the contract on site (contractSigned)',
       description: 'The body is optional; signedAt defaults to now.',
       role: 'officer',
+      body: SignatureBody,
+      bodyRequired: false,
+      examples: ACTION_EXAMPLES.signature,
+      kind: 'contract_signed',
+      update: contractSignedUpdate,
+      prepare({ body, staff, actId }) {
+        const signedAt = body.signedAt ? new Date(body.signedAt).toISOString() : new Date().toISOString();
+        return { arg: { actor: staff.id, actId, source: 'on_site' as const, signedAt }, data: { source: 'on_site', signedAt } };
+      },
     }),
-    body: SignatureBody,
-    bodyRequired: false,
-    examples: ACTION_EXAMPLES.signature,
-    async handle({ staff, params, body, actId }) {
-      const row = await loadApplication(ctx, params.id);
-      const signedAt = body.signedAt ? new Date(body.signedAt).toISOString() : new Date().toISOString();
-      return runAct(ctx, {
-        row,
-        act: 'contract_signed',
-        actor: staff.id,
-        roles: staff.roles,
-        staff,
-        actId,
-        update: contractSignedUpdate,
-        arg: { actor: staff.id, actId, source: 'on_site', signedAt },
-        data: { source: 'on_site', signedAt },
-      });
-    },
-  });
-
-  const collateral = defineOperation({
-    ...actOperation({
+    actOperation(ctx, {
       operationId: 'recordCollateralRegistration',
       suffix: 'collateral-registration',
       summary: 'The vehicle mortgage registration (抵押登记) is done (collateralRegistered)',
       description: 'Where the product requires it before disbursement.',
       role: 'officer',
+      body: CollateralRegistrationBody,
+      examples: ACTION_EXAMPLES.collateralRegistration,
+      kind: 'collateral_registered',
+      update: collateralRegisteredUpdate,
+      prepare({ body, staff, actId }) {
+        const registeredAt = new Date(body.registeredAt).toISOString();
+        return {
+          arg: { actor: staff.id, actId, registrationRef: body.registrationRef, registeredAt },
+          data: { registrationRef: body.registrationRef, registeredAt },
+        };
+      },
     }),
-    body: CollateralRegistrationBody,
-    examples: ACTION_EXAMPLES.collateralRegistration,
-    async handle({ staff, params, body, actId }) {
-      const row = await loadApplication(ctx, params.id);
-      const registeredAt = new Date(body.registeredAt).toISOString();
-      return runAct(ctx, {
-        row,
-        act: 'collateral_registered',
-        actor: staff.id,
-        roles: staff.roles,
-        staff,
-        actId,
-        update: collateralRegisteredUpdate,
-        arg: { actor: staff.id, actId, registrationRef: body.registrationRef, registeredAt },
-        data: { registrationRef: body.registrationRef, registeredAt },
-      });
-    },
-  });
-
-  const withdraw = defineOperation({
-    ...actOperation({
+    actOperation(ctx, {
       operationId: 'withdrawApplication',
       suffix: 'withdraw',
       summary: 'The applicant withdraws (withdraw)',
       description: 'Possible at any stage before disbursement. `reason` goes to the audit trail only.',
       role: 'officer',
+      body: WithdrawBody,
+      bodyRequired: false,
+      examples: ACTION_EXAMPLES.withdraw,
+      kind: 'withdrawal',
+      update: withdrawUpdate,
+      prepare({ body, staff, actId }) {
+        return { arg: { actor: staff.id, actId, reasonCode: body.reasonCode }, data: { reasonCode: body.reasonCode ?? null, reason: body.reason ?? null } };
+      },
     }),
-    body: WithdrawBody,
-    bodyRequired: false,
-    examples: ACTION_EXAMPLES.withdraw,
-    async handle({ staff, params, body, actId }) {
-      const row = await loadApplication(ctx, params.id);
-      return runAct(ctx, {
-        row,
-        act: 'withdrawal',
-        actor: staff.id,
-        roles: staff.roles,
-        staff,
-        actId,
-        update: withdrawUpdate,
-        arg: { actor: staff.id, actId, reasonCode: body.reasonCode },
-        data: { reasonCode: body.reasonCode ?? null, reason: body.reason ?? null },
-      });
-    },
-  });
+  ];
 
   const emergencyAct = defineOperation({
     operationId: 'recordEmergencyAct',
@@ -362,7 +345,7 @@ export function actionOperations(ctx: ApiContext): Operation[] {
     async handle({ staff, params, body, actId }) {
       const row = await loadApplication(ctx, params.id);
       const base = { actor: staff.id, actId };
-      const common = { row, act: 'emergency_act', actor: staff.id, roles: staff.roles, actId, emergency: { reasonCode: body.reasonCode } };
+      const common = { row, act: 'emergency_act' as const, actor: staff.id, roles: staff.roles, actId, emergency: { reasonCode: body.reasonCode } };
       const audit = { act: body.act, reasonCode: body.reasonCode, reason: body.reason };
       switch (body.act) {
         case 'documentsSubmitted':
@@ -392,5 +375,5 @@ export function actionOperations(ctx: ApiContext): Operation[] {
     },
   });
 
-  return [submitDocuments, phoneVerification, decision, signature, collateral, withdraw, emergencyAct];
+  return [...acts, emergencyAct];
 }

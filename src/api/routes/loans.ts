@@ -1,10 +1,11 @@
 import { WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
+import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { and, asc, eq, gt, inArray, isNull, type SQL } from 'drizzle-orm';
 import { contractOf, ledgerIds, moneyByReference, readLedger, transactionOf, valueDateOf, type LoanRow, type StoredLedger } from '../../db/ledger';
 import { installments, loans, loanTransactions } from '../../db/schema';
 import { addDays, computeLedger, DEFAULT_POLICY, type LedgerPosition, payoffQuote, shanghaiDate } from '../../domain';
-import { loanServicingWorkflowId } from '../../workflows/messages';
+import { loanServicingWorkflowId } from '../../domain/ids';
+import { FailureType, refusalDetails } from '../../contracts/failures';
 import {
   type ServicingRefusalCode,
   type ServicingRequestKind,
@@ -13,11 +14,11 @@ import {
   refundRequestedUpdate,
   repaymentRecordedUpdate,
   reversalRequestedUpdate,
-  SERVICING_REFUSED,
   servicingApprovalUpdate,
   waiverRequestedUpdate,
 } from '../../workflows/servicingMessages';
 import type { Staff } from '../auth';
+import type { LoanEventKind } from '../../contracts/loanEvents';
 import { audit } from '../audit';
 import type { ApiContext } from '../context';
 import { sha256Hex } from '../idempotency';
@@ -144,10 +145,9 @@ async function sendAct<A extends { actor: string }>(ctx: ApiContext, loan: LoanR
     return await started.result();
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      const cause = err.cause;
-      const code = cause instanceof ApplicationFailure && cause.type === SERVICING_REFUSED ? (cause.details?.[0] as { code?: ServicingRefusalCode } | undefined)?.code : undefined;
+      const code = refusalDetails<{ code: ServicingRefusalCode }>(err, FailureType.ServicingRequestRefused)?.code;
       if (code === 'ALREADY_PENDING') return null;
-      throw refusalProblem(code, cause instanceof Error ? cause.message : '');
+      throw refusalProblem(code, err.cause instanceof Error ? err.cause.message : '');
     }
     if (err instanceof WorkflowNotFoundError) {
       if (loan.status === 'closed') throw new ProblemError('loan_closed', 'The loan is closed', { loanStatus: loan.status });
@@ -540,7 +540,7 @@ export function loanOperations(ctx: ApiContext): Operation[] {
     503: { description: 'Temporal did not answer in time: retry with the same Idempotency-Key' },
   };
 
-  const auditAct = (loan: LoanRow, kind: string, actor: string, actId: string, data: Record<string, unknown>, result: { body: { status: string; creditFen: number; outstandingPrincipalFen: number } }) =>
+  const auditAct = (loan: LoanRow, kind: LoanEventKind, actor: string, actId: string, data: Record<string, unknown>, result: { body: { status: string; creditFen: number; outstandingPrincipalFen: number } }) =>
     audit(ctx.db, {
       eventKey: `api:${kind}:${loan.id}:${actId}`,
       applicationId: loan.applicationId,

@@ -112,7 +112,8 @@ describe('finding 4: broken text in free text is refused before the act reaches 
     await waitForTask(h, app.id, 'approval');
     await refused(400, '#/comment', () => post(`/applications/${app.id}/decision`, { decision: 'approve', comment: 'looks fine\udc00' }, 'approver'), wf);
     const trail = await h.db.db.select().from(loanEvents).where(eq(loanEvents.applicationId, app.id));
-    expect((trail.find((e) => e.kind === 'phone_verification_completed')?.data as { notes?: string }).notes).toBe(notes);
+    // The API's audit of the act (the workflow records the same kind as it applies it) keeps the notes.
+    expect((trail.find((e) => e.kind === 'phone_verification_completed' && e.eventKey.startsWith('api:'))?.data as { notes?: string }).notes).toBe(notes);
     expect(trail.filter((e) => e.kind === 'act_refused' || e.kind === 'withdrawal' || e.kind === 'approval_decision')).toEqual([]);
   });
 });
@@ -309,7 +310,7 @@ describe('finding 8: a refusal is not the answer to its Idempotency-Key', () => 
     const [stored] = await h.db.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, 'decide-early')));
     expect(stored).toMatchObject({ status: 'completed', responseStatus: 200 });
     const trail = await h.db.db.select().from(loanEvents).where(eq(loanEvents.applicationId, app.id));
-    expect(trail.filter((e) => e.kind === 'approval_decision')).toHaveLength(1);
+    expect(trail.filter((e) => e.kind === 'approval_decision' && e.eventKey.startsWith('api:'))).toHaveLength(1);
     // The two refusals were one refusal of one act: one audit row.
     expect(trail.filter((e) => e.kind === 'act_refused')).toEqual([expect.objectContaining({ actor: 'approver-i15', data: expect.objectContaining({ act: 'approval_decision', code: 'NOT_WAITING' }) })]);
   });

@@ -1,0 +1,41 @@
+/** The activities the application workflow calls, each group with the retry policy of the system it calls. */
+import { proxyActivities, type ActivityFunctionWithOptions, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
+import type { CreateLoanInput, CreateLoanResult } from '../../activities/contracts';
+import {
+  callCentreActivityOptions,
+  creditBureauActivityOptions,
+  esignActivityOptions,
+  ocrActivityOptions,
+  paymentsActivityOptions,
+  smsActivityOptions,
+  transferSettlementActivityOptions,
+  valuationActivityOptions,
+} from '../../activities/providers/options';
+
+const databaseOptions: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+export const db = proxyActivities<Activities>(databaseOptions);
+export const ocr = proxyActivities<Activities>(ocrActivityOptions);
+export const callCentre = proxyActivities<Activities>(callCentreActivityOptions);
+export const valuation = proxyActivities<Activities>(valuationActivityOptions);
+export const creditBureau = proxyActivities<Activities>(creditBureauActivityOptions);
+export const esign = proxyActivities<Activities>(esignActivityOptions);
+export const payments = proxyActivities<Activities>(paymentsActivityOptions);
+/** A pending payout's settlement: one activity retried at a fixed interval until the transfer settles. */
+export const settlement = proxyActivities<Activities>(transferSettlementActivityOptions);
+export const sms = proxyActivities<Activities>(smsActivityOptions);
+/** src/activities/loans.ts registers createLoan; its contract is in contracts.ts. */
+export const loans = proxyActivities<{ createLoan(input: CreateLoanInput): Promise<CreateLoanResult> }>(databaseOptions);
+
+/** Runs an activity with a one-line summary the Temporal UI shows beside it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function call<F extends (...args: any[]) => Promise<any>>(
+  fn: ActivityFunctionWithOptions<F>,
+  summary: string,
+  ...args: Parameters<F>
+): Promise<Awaited<ReturnType<F>>> {
+  return fn.executeWithOptions({ summary }, args);
+}
