@@ -41,16 +41,16 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createLoanEventActivities } from '../activities/loanEvents';
-import type { createLoanActivities } from '../activities/loans';
-import type { createReminderActivities } from '../activities/reminders';
-import { callCentreActivityOptions, smsActivityOptions } from '../activities/providers/options';
-import { type Fen, type InstallmentStatus, type IsoDate, addDays, compareDates, DEFAULT_POLICY, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } from '../domain';
-import { loanApplicationWorkflowId, loanServicingWorkflowId } from './messages';
-import { BUNDLED_ACT_KEY_RING } from './actProof';
-import { refusalFailure } from './refusals';
-import { servicingProofRefusal, type ServicingActName } from './servicingActs';
-import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from './searchAttributes';
+import type { createLoanEventActivities } from '../../activities/loanEvents';
+import type { createLoanActivities } from '../../activities/loans';
+import type { createReminderActivities } from '../../activities/reminders';
+import { callCentreActivityOptions, smsActivityOptions } from '../../activities/providers/options';
+import { type Fen, type InstallmentStatus, type IsoDate, addDays, compareDates, DEFAULT_POLICY, HOUR_MS, shanghaiDate, shanghaiStartOfDayMs } from '../../domain';
+import { loanApplicationWorkflowId, loanServicingWorkflowId } from '../messages';
+import { BUNDLED_ACT_KEY_RING } from '../actProof';
+import { refusalFailure } from '../refusals';
+import { servicingProofRefusal, type ServicingActName } from '../servicingActs';
+import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from '../searchAttributes';
 import {
   type EarlyPayoffRequested,
   type LoanServicingInput,
@@ -67,7 +67,7 @@ import {
   repaymentRecordedUpdate,
   SERVICING_REFUSED,
   servicingStateQuery,
-} from './servicingMessages';
+} from '../servicingMessages';
 import {
   type ScheduleRow,
   collateralReminderDue,
@@ -79,7 +79,7 @@ import {
   payoffDateProblem,
   payoffSettlement,
   statusesOn,
-} from '../domain/servicingRules';
+} from '../../domain/servicingRules';
 
 /** Continue-as-new after this many instalments fell due in one run (about 150 events each run). */
 export const INSTALMENTS_PER_RUN = 6;
