@@ -27,7 +27,7 @@
  *   new with the little it carries (carried.ts: bucket, actions done, open calls, collateral,
  *   pending approvals).
  * - Runs started before the ledger have no patch marker: loanServicing() sends them to
- *   loanServicingV1 (loanServicingLegacy.ts) until their next continue-as-new.
+ *   loanServicingV1 (../loanServicingLegacy/) until their next continue-as-new.
  *
  * This file is the entry and the main loop; the run object (run.ts) holds what the handlers and
  * the loop share. See docs/architecture.md, "The loan-servicing workflow".
