@@ -3,8 +3,7 @@
  * JSON line it prints: one 60-month loan with 100 transactions recomputed (beside buildSchedule
  * alone) and the daily accrual over N open loans (beside the bare SQL reading the same rows).
  */
-import { fork } from 'node:child_process';
-import path from 'node:path';
+import { runAlone } from './lib/runAlone';
 
 export interface LedgerResult {
   options: { loans: number };
@@ -13,31 +12,7 @@ export interface LedgerResult {
   report: string;
 }
 
-export function benchLedger(o: { loans: number }, log: (m: string) => void): Promise<LedgerResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'ledger.ts'), ['--loans', String(o.loans)], {
-      cwd: path.resolve(__dirname, '..'),
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      for (const line of c.toString().split('\n')) if (line.startsWith('seeding')) log(`  ${line}`);
-    });
-    child.on('exit', (code) => {
-      const json = out
-        .split('\n')
-        .reverse()
-        .find((l) => l.startsWith('{"bench":"ledger"'));
-      if (!json) {
-        reject(new Error(`bench/ledger.ts exited ${code} without figures:\n${err.slice(-2000)}`));
-        return;
-      }
-      const r = JSON.parse(json) as Omit<LedgerResult, 'options' | 'report'>;
-      resolve({ ...r, options: o, report: out.slice(0, out.indexOf(json)).trim() });
-    });
-  });
+export async function benchLedger(o: { loans: number }, log: (m: string) => void): Promise<LedgerResult> {
+  const r = await runAlone<Omit<LedgerResult, 'options' | 'report'>>('ledger', ['--loans', String(o.loans)], /^seeding/, log);
+  return { ...r.figures, options: o, report: r.report };
 }

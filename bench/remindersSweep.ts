@@ -4,8 +4,7 @@
  * reads the JSON line it prints: the sweep end to end on a dev server against the bare SQL that
  * reads the same rows, paged the same way (its baseline), in the same run.
  */
-import { fork } from 'node:child_process';
-import path from 'node:path';
+import { runAlone } from './lib/runAlone';
 
 export interface RemindersOptions {
   instalments: number;
@@ -27,33 +26,7 @@ export interface RemindersResult {
   report: string;
 }
 
-export function benchReminders(o: RemindersOptions, log: (m: string) => void): Promise<RemindersResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'reminders.ts'), ['--instalments', String(o.instalments)], {
-      cwd: path.resolve(__dirname, '..'),
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      for (const line of c.toString().split('\n')) if (/^(seeding|starting)/.test(line)) log(`  ${line}`);
-    });
-    child.on('exit', (code) => {
-      const json = out
-        .split('\n')
-        .reverse()
-        .find((l) => l.startsWith('{"bench":"reminders"'));
-      if (!json) {
-        reject(new Error(`bench/reminders.ts exited ${code} without figures:\n${err.slice(-2000)}`));
-        return;
-      }
-      const r = JSON.parse(json) as Omit<RemindersResult, 'options' | 'ratio' | 'report'>;
-      const report = out.slice(0, out.indexOf(json)).trim();
-      if (code !== 0) log(`  bench/reminders.ts exited ${code}: ${err.split('\n').filter(Boolean).slice(-1)[0] ?? ''}`);
-      resolve({ ...r, options: o, ratio: r.sweepMs / r.bareSqlPagedMs, report });
-    });
-  });
+export async function benchReminders(o: RemindersOptions, log: (m: string) => void): Promise<RemindersResult> {
+  const r = await runAlone<Omit<RemindersResult, 'options' | 'ratio' | 'report'>>('reminders', ['--instalments', String(o.instalments)], /^(seeding|starting)/, log);
+  return { ...r.figures, options: o, ratio: r.figures.sweepMs / r.figures.bareSqlPagedMs, report: r.report };
 }
