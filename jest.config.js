@@ -12,16 +12,18 @@ const common = {
   transform: { '^.+\\.(t|j)sx?$': swc },
   // jose and @noble ship ESM only; let swc turn them into CommonJS for jest's module system.
   transformIgnorePatterns: ['/node_modules/(?!(jose|@noble)/)'],
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/hang-ceiling.ts'],
 };
+const servers = { setupFilesAfterEnv: ['<rootDir>/test/helpers/hang-ceiling.ts', '<rootDir>/test/helpers/server-tests.ts'] };
 
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
-    { ...common, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] },
+    { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'], ...servers },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], ...servers },
+    { ...common, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.test.ts'], ...servers },
     ...(process.env.CAR_LOANS_TOPOLOGY === '1'
-      ? [{ ...common, displayName: 'topology', testMatch: ['<rootDir>/test/topology/**/*.test.ts'], setupFilesAfterEnv: ['<rootDir>/test/helpers/long-timeout.ts'] }]
+      ? [{ ...common, displayName: 'topology', testMatch: ['<rootDir>/test/topology/**/*.test.ts'], ...servers }]
       : []),
   ],
   collectCoverageFrom: ['src/domain/**/*.ts'],

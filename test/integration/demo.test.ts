@@ -113,7 +113,7 @@ describe('npm run demo', () => {
     // Sample data is fake but valid, and no full ID number or phone is printed.
     expect(output).not.toMatch(/\b\d{17}[\dX]\b/);
     expect(output).not.toMatch(/\b1[3-9]\d{9}\b/);
-  }, 480_000);
+  });
 
   it('fails a scenario that ends in another stage, and one that runs out of time (withdrawing what it left open)', async () => {
     const sandbox = new SandboxAdminClient(system.sandbox!.url);
@@ -147,7 +147,7 @@ describe('npm run demo', () => {
       if (Date.now() > deadline) throw new Error(`the timed-out application is still ${stage}`);
       await sleep(250);
     }
-  }, 600_000);
+  });
 
   const runCli = (args: string[], extraEnv: Record<string, string>) => runCommand('src/cli/demo.ts', args, extraEnv);
 

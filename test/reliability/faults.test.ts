@@ -59,7 +59,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     });
     driver = new LoanDriver(cluster.apiUrl, cluster.sandboxUrl);
     temporal = await rawClient(cluster.temporalAddress);
-  }, 600_000);
+  });
 
   afterAll(async () => {
     await driver?.sandbox.clearFaults().catch(() => undefined);
@@ -67,7 +67,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     await cluster?.stop();
     process.stdout.write(`\nreliability (${Math.round((Date.now() - started) / 1000)} s): ${summaryLine(tally)}\n`);
     for (const l of [...tally.losses, ...tally.duplicates, ...tally.orphans]) process.stdout.write(`  ${l}\n`);
-  }, 120_000);
+  });
 
   afterEach(async () => {
     // A failed case must not leave a fault switched on or a process down for the next one.
@@ -75,7 +75,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     // A case that failed while the frontend was frozen must not leave it frozen.
     cluster.temporal.signal('SIGCONT');
     for (const p of [cluster.temporal, cluster.sandbox, cluster.worker, cluster.api]) if (!p.running) await p.start();
-  }, 600_000);
+  });
 
   async function submitMany(n: number, opts: Parameters<LoanDriver['submit']>[0] = {}, gapMs = 0, out: string[] = []): Promise<string[]> {
     for (let i = 0; i < n; i++) {
@@ -378,7 +378,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     await finish('pg-restart', ids, 240_000);
     expect(await checkOrphans(cluster, temporal, tally, 'pg-restart', ORPHAN_GRACE_MS)).toEqual([]);
     took('pg-restart', t0);
-  }, 600_000);
+  });
 
   it('the Temporal frontend frozen (SIGSTOP) during creates: each create answers 503 with Retry-After, and every application still gets its workflow', async () => {
     const t0 = Date.now();
@@ -416,7 +416,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     expect(await checkOrphans(cluster, temporal, tally, 'temporal-frozen', ORPHAN_GRACE_MS)).toEqual([]);
     process.stdout.write(`temporal-frozen: the one not retried was started by ${reconcilerStarted(left as string) ? 'the reconciler' : 'its own start, delivered when the frontend thawed'}\n`);
     took('temporal-frozen', t0);
-  }, 600_000);
+  });
 
   it('the API SIGKILLed between its commit and the workflow start: the application gets its workflow, is the applicant\'s open one, and goes on', async () => {
     const t0 = Date.now();
@@ -453,7 +453,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     expect(await checkOrphans(cluster, temporal, tally, 'api-kill-before-start', ORPHAN_GRACE_MS)).toEqual([]);
     process.stdout.write(`api-kill-before-start: started by ${reconcilerStarted(applicationId) ? 'the reconciler' : 'its own start, delivered when the frontend thawed'}\n`);
     took('api-kill-before-start', t0);
-  }, 600_000);
+  });
 
   it('histories of every application, read without the codec, hold no name, ID number or phone; only an engineer decodes them', async () => {
     expect(everyone.length).toBeGreaterThan(0);
@@ -466,7 +466,7 @@ describeUnless(reasonToSkip(), 'reliability: crashes, restarts and outages with 
     // The positive control: the same payloads, decoded by the codec endpoint, do show their content.
     expect(result.decodedShowsContent).toBe(true);
     expect(result.codecStatus).toEqual({ admin: 200, officer: 403, none: 401 });
-  }, 180_000);
+  });
 
   it('ends with no loss, no duplicate and no orphan', async () => {
     // Every committed application of the whole run, from PostgreSQL, has its workflow in Temporal.

@@ -63,14 +63,14 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     await t?.stop();
     process.stdout.write(`\ntopology (${Math.round((Date.now() - started) / 1000)} s): ${summaryLine(tally)}\n`);
     for (const l of [...tally.losses, ...tally.duplicates]) process.stdout.write(`  ${l}\n`);
-  }, 180_000);
+  });
 
   afterEach(async () => {
     // A failed case must not leave a fault switched on or a process down for the next one.
     if (!t) return;
     await driver.sandbox.clearFaults().catch(() => undefined);
     for (const p of [t.temporal, t.sandbox, ...t.workers, t.api, t.ui]) if (!p.running) await p.start();
-  }, 300_000);
+  });
 
   async function submitMany(n: number): Promise<string[]> {
     const ids: string[] = [];
@@ -198,7 +198,7 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     const body = (await res.json()) as { executions?: Array<{ execution: { workflowId: string } }> };
     const inUi = new Set((body.executions ?? []).map((e) => e.execution.workflowId));
     for (const id of ids) expect(inUi.has(`loan-application-${id}`)).toBe(true);
-  }, 600_000);
+  });
 
   it('keeps going on the other worker when one is SIGKILLed mid-traffic; nothing lost, nothing paid twice', async () => {
     // Slow providers keep activities in flight, so the kill lands mid-call on whatever worker-1 held.
@@ -220,7 +220,7 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     await driver.sandbox.clearFaults();
     await finish('worker-kill', ids, 0, Promise.resolve(states));
     await t.workers[0]!.start();
-  }, 600_000);
+  });
 
   it('carries on when the Temporal server is SIGKILLed and restarted on its PostgreSQL state', async () => {
     const waiting = await submitMany(3);
@@ -237,7 +237,7 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     // The workers, the API and the UI reconnect on their own.
     for (const p of [...t.workers, t.api, t.ui]) expect({ [p.name]: p.running }).toEqual({ [p.name]: true });
     await finish('temporal-restart', [...waiting, ...busy], 300_000);
-  }, 600_000);
+  });
 
   it('recovers when PostgreSQL (Temporal persistence, visibility and the application database) goes down under traffic and comes back', async () => {
     const startedAt = async () => {
@@ -268,7 +268,7 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     // Nothing had to be restarted by hand: every process rode it out.
     for (const p of [t.temporal, ...t.workers, t.api]) expect({ [p.name]: p.running }).toEqual({ [p.name]: true });
     await finish('postgres-restart', ids, 0, Promise.resolve(states));
-  }, 600_000);
+  });
 
   it('has the daily reminder Schedule the workers ensured, and a trigger runs a sweep on the cluster', async () => {
     const handle = decoding.schedule.getHandle(REMINDERS_SCHEDULE_ID);

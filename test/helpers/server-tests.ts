@@ -1,7 +1,6 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
-// Workflow and integration tests start servers and bundle workflow code: give them minutes, not seconds.
-jest.setTimeout(300_000);
+// Workflow, integration and reliability tests start servers; the hang ceiling is hang-ceiling.ts.
 
 // Keep the SDK's worker chatter out of test output; warnings and errors still show.
 try {
