@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { UpdateDefinition } from '@temporalio/common';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { LoanEventKind } from '../../contracts/loanEvents';
 import { writeTogether } from '../../db/client';
@@ -249,11 +249,18 @@ export function actionOperations(ctx: ApiContext): Operation[] {
       async prepare({ body, row, staff, actId, keyed }) {
         // Rows first (the workflow's activities read them), ids stable for a retried request.
         const wanted = body.documents.map((d, i) => documentRow(row.id, keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(), d, staff.id));
-        const inserted = await ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id });
-        const stored = await ctx.db
-          .select({ id: documents.id, type: documents.type, sha256: documents.sha256 })
-          .from(documents)
-          .where(eq(documents.applicationId, row.id));
+        // One statement: the insert (a CTE), and the rows already there as they were before it.
+        const fresh = ctx.db
+          .$with('fresh')
+          .as(ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id, type: documents.type, sha256: documents.sha256 }));
+        type Doc = { id: string; type: string; sha256: string };
+        const docs = (from: SQL) => sql<Doc[]>`(select coalesce(json_agg(json_build_object('id', d.id, 'type', d.type, 'sha256', d.sha256)), '[]'::json) from ${from})`;
+        const [found] = await ctx.db
+          .with(fresh)
+          .select({ inserted: docs(sql`${fresh} d`), existing: docs(sql`${documents} d where d.application_id = ${row.id}`) })
+          .from(ONE_ROW);
+        const inserted = found?.inserted ?? [];
+        const stored = [...(found?.existing ?? []), ...inserted];
         const documentIds = [
           ...new Set(wanted.map((w) => stored.find((s) => s.type === w.type && s.sha256 === w.sha256)?.id).filter((x): x is string => Boolean(x))),
         ];

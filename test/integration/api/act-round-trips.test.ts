@@ -2,9 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { and, eq } from 'drizzle-orm';
 import request from 'supertest';
-import { idempotencyKeys, loanEvents, taskClaims } from '../../../src/db/schema';
+import { documents, idempotencyKeys, loanEvents, taskClaims } from '../../../src/db/schema';
 import type { StaffRole } from '../../../src/workflows/messages';
-import { applicationBody, startApiHarness, waitForTask, type ApiHarness } from './harness';
+import { applicationBody, documentsFor, startApiHarness, waitForTask, type ApiHarness } from './harness';
 
 /**
  * Round trips to the database of an act (issue 17 item 4), counted on the real connection: every
@@ -92,4 +92,23 @@ it('an act is two statements: the key, the application and the claim read togeth
   expect(missing.res.status).toBe(404);
   expect(missing.statements).toHaveLength(2);
   expect(missing.statements[1]).toMatch(/^delete from "idempotency_keys"/);
+});
+
+it('adding documents is one statement more: the rows inserted and the ones already there, read together', async () => {
+  const created = await h.http.post('/applications').set('Authorization', await auth('officer-2', 'officer')).send(applicationBody({ withDocuments: false }));
+  expect(created.status).toBe(201);
+  const id = created.body.id as string;
+  await waitForTask(h, id, 'submit_documents');
+  const docs = documentsFor('new', `rt-${id}`);
+  const first = await counted(`/applications/${id}/documents`, 'officer-2', 'officer', { documents: docs }, `docs-${id}`);
+  expect([200, 202]).toContain(first.res.status);
+  expect(first.statements).toHaveLength(3);
+  expect(first.statements[1]).toMatch(/^with "fresh" as \(insert into "documents"/);
+  const stored = await h.db.db.select().from(documents).where(eq(documents.applicationId, id));
+  expect(stored.map((d) => d.type).sort()).toEqual(docs.map((d) => d.type).sort());
+  // The act carried exactly the ids stored, as the audit row says.
+  const [audit] = (await h.db.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, id), eq(loanEvents.kind, 'documents_submitted')))).filter((e) =>
+    e.eventKey.startsWith('api:'),
+  );
+  expect(((audit!.data as { documentIds: string[] }).documentIds).sort()).toEqual(stored.map((d) => d.id).sort());
 });
