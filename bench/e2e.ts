@@ -6,10 +6,13 @@
  * `pollMs` to see when it waits for them, as a work-queue screen would. The sandbox answers at zero
  * latency.
  *
- * Baseline: on the same Temporal server, the same clients drive `baselineApplication` (bench/
- * baseline) on the bench worker's task queue, straight through the Temporal client: the command
- * shape of a real run read from its history (the same activities as no-ops, the same updates,
- * timers, search-attribute upserts and child), reading its state by query every `pollMs`.
+ * Baselines: on the same Temporal server, the same clients drive `baselineApplication` (bench/
+ * baseline) on the bench worker's task queue, straight through the Temporal client, reading its
+ * state by query every `pollMs`, in two shapes (the same activities as no-ops, the same updates,
+ * timers, search-attribute upserts and child):
+ * - the shape of a real run of today's code, read from its history (the cost of the shape itself);
+ * - the fixed reference: release 0.1.0's shape, from its stored history (bench/baseline/reference.ts),
+ *   which tells whether the system got faster than it was.
  *
  * Throughput is counted in a steady window: completions between `warmupMs` and `warmupMs +
  * durationMs` after the clients start; runs still in flight at the end are finished, not counted.
@@ -19,6 +22,7 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { mintDevToken } from '../src/api/auth';
 import { loadConfig } from '../src/config';
 import type { StaffRole } from '../src/workflows/messages';
+import { REFERENCE_RELEASE, referenceShape } from './baseline/reference';
 import { actsOf, countsOf, shapeOf, type Shape, type ShapeCounts } from './baseline/shape';
 import { baselineActUpdate, baselineApplication, baselineStateQuery } from './baseline/workflows';
 import { APPROVE, ApplicantFactory, PHONE_PASSED } from './lib/data';
@@ -54,9 +58,16 @@ export interface E2eResult {
   options: E2eOptions;
   real: PhaseResult[];
   baseline: PhaseResult[];
+  reference: PhaseResult[];
   realPerSecond: number;
   baselinePerSecond: number;
+  referencePerSecond: number;
+  /** Real over the no-op of today's shape. */
   ratio: number;
+  /** Real over the no-op of release 0.1.0's shape. */
+  referenceRatio: number;
+  referenceRelease: string;
+  referenceCounts: ShapeCounts;
   realCounts: ShapeCounts;
   baselineCounts: ShapeCounts;
   childCounts: ShapeCounts;
@@ -223,22 +234,29 @@ export async function benchEndToEnd(o: E2eOptions, log: (m: string) => void): Pr
     const childEvents = await historyOf(client, `loan-servicing-${loan}`);
     shape.child = shapeOf(childEvents);
     if (actsOf(shape) !== ACTS.length) throw new Error(`the real run waited for ${actsOf(shape)} acts, the bench drives ${ACTS.length}`);
+    const reference = referenceShape(shape.child);
+    if (actsOf(reference) !== ACTS.length) throw new Error(`the ${REFERENCE_RELEASE} reference waited for ${actsOf(reference)} acts, the bench drives ${ACTS.length}`);
     // The same for the baseline: one run alone, whose history is compared with the real one.
     const baselineOne = baselineDriver(client, shape, 100);
     await baselineOne();
     await sleep(1_000);
     const baselineId = `bench-baseline-${process.pid}-${baselineSeq}`;
     const baselineCounts = countsOf(await historyOf(client, baselineId));
+    await baselineDriver(client, reference, 100)();
+    await sleep(1_000);
+    const referenceCounts = countsOf(await historyOf(client, `bench-baseline-${process.pid}-${baselineSeq}`));
     const baselineChildCounts = countsOf(await historyOf(client, `${baselineId}-child`));
     const realCounts = countsOf(events);
     const childCounts = countsOf(childEvents);
     log(
       `  shape of one run: real ${realCounts.activities} activities, ${realCounts.updates} updates, ${realCounts.timers} timers, ${realCounts.workflowTasks} workflow tasks (+ child ${childCounts.activities} activities, ${childCounts.timers} timer); ` +
-        `baseline ${baselineCounts.activities}, ${baselineCounts.updates}, ${baselineCounts.timers}, ${baselineCounts.workflowTasks} (+ child ${baselineChildCounts.activities}, ${baselineChildCounts.timers})`,
+        `baseline ${baselineCounts.activities}, ${baselineCounts.updates}, ${baselineCounts.timers}, ${baselineCounts.workflowTasks} (+ child ${baselineChildCounts.activities}, ${baselineChildCounts.timers}); ` +
+        `${REFERENCE_RELEASE} reference ${referenceCounts.activities}, ${referenceCounts.updates}, ${referenceCounts.timers}, ${referenceCounts.workflowTasks}`,
     );
 
     const real: PhaseResult[] = [];
     const baseline: PhaseResult[] = [];
+    const referenceRuns: PhaseResult[] = [];
     for (let round = 0; round < o.rounds; round++) {
       log(`  round ${round + 1}/${o.rounds}: real system, ${o.concurrency} clients, ${o.warmupMs / 1000} s warm-up + ${o.durationMs / 1000} s…`);
       real.push(await phase(realDriver(http, tokens, factory, o.pollMs), o, stack.cpu));
@@ -246,6 +264,9 @@ export async function benchEndToEnd(o: E2eOptions, log: (m: string) => void): Pr
       log(`  round ${round + 1}/${o.rounds}: baseline workflow, ${o.concurrency} clients…`);
       baseline.push(await phase(baselineDriver(client, shape, o.pollMs), o, stack.cpu));
       log(`    ${baseline[baseline.length - 1]!.perSecond.toFixed(2)} runs/s; CPU per run: ${describeCpu(baseline[baseline.length - 1]!.cpuPerRun)}`);
+      log(`  round ${round + 1}/${o.rounds}: ${REFERENCE_RELEASE} reference shape, ${o.concurrency} clients…`);
+      referenceRuns.push(await phase(baselineDriver(client, reference, o.pollMs), o, stack.cpu));
+      log(`    ${referenceRuns[referenceRuns.length - 1]!.perSecond.toFixed(2)} runs/s; CPU per run: ${describeCpu(referenceRuns[referenceRuns.length - 1]!.cpuPerRun)}`);
     }
     http.close();
     const mean = (xs: PhaseResult[]) => xs.reduce((s, x) => s + x.perSecond, 0) / xs.length;
@@ -256,6 +277,11 @@ export async function benchEndToEnd(o: E2eOptions, log: (m: string) => void): Pr
       realPerSecond: mean(real),
       baselinePerSecond: mean(baseline),
       ratio: mean(real) / mean(baseline),
+      reference: referenceRuns,
+      referencePerSecond: mean(referenceRuns),
+      referenceRatio: mean(real) / mean(referenceRuns),
+      referenceRelease: REFERENCE_RELEASE,
+      referenceCounts,
       realCounts,
       baselineCounts,
       childCounts,

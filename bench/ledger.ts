@@ -15,11 +15,10 @@
  * PGlite in memory unless DATABASE_URL points at a PostgreSQL server (a fresh database is created
  * and dropped). Prints a table and one JSON line ({"bench":"ledger",…}).
  */
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
-import { openDb, type DbHandle } from '../src/db/client';
+import type { DbHandle } from '../src/db/client';
+import { openThrowawayDb } from '../src/db/throwaway';
 import { contractOf, CURRENT_SERVICING_TERMS, transactionOf, type LoanRow, type LoanTransactionRow } from '../src/db/ledger';
 import { addDays, addMonths, buildSchedule, computeLedger, type LedgerTransaction, type LoanContract, shanghaiDate, DEFAULT_POLICY } from '../src/domain';
 
@@ -81,24 +80,7 @@ function timeIt(fn: () => void, iterations: number): number {
 
 // ---- 2. the daily accrual ------------------------------------------------------------------------
 
-async function openBenchDb(): Promise<DbHandle> {
-  const url = process.env.DATABASE_URL;
-  if (!url) return openDb({});
-  const name = `bench_ledger_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(url, { max: 1, onnotice: () => undefined });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  const handle = await openDb({ databaseUrl: u.toString(), maxConnections: 4 });
-  return {
-    ...handle,
-    async close() {
-      await handle.close();
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end({ timeout: 5 });
-    },
-  };
-}
+const openBenchDb = () => openThrowawayDb('bench_ledger', 4);
 
 /**
  * LOANS open 36-month loans drawn 1 to MONTHS months (and 5 days) ago, each with a repayment of

@@ -11,19 +11,18 @@
  * PGlite in memory unless DATABASE_URL points at a PostgreSQL server (a fresh database is created
  * on it and dropped afterwards).
  */
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
 import { createLoanEventActivities } from '../src/activities/loanEvents';
 import { createLoanActivities } from '../src/activities/loans';
 import { createProviderClients } from '../src/activities/providers';
 import { createReminderActivities } from '../src/activities/reminders';
-import { openDb, type DbHandle } from '../src/db/client';
+import type { DbHandle } from '../src/db/client';
 import { CURRENT_SERVICING_TERMS } from '../src/db/ledger';
 import { PiiCipher } from '../src/db/pii';
+import { openThrowawayDb } from '../src/db/throwaway';
 import { applicants, applications, installments, loans } from '../src/db/schema';
 import { addDays, shanghaiDate } from '../src/domain';
 import { startSandbox } from '../src/sandbox';
@@ -69,24 +68,7 @@ async function withPeakMemory<T>(fn: () => Promise<T>): Promise<{ value: T; ms: 
   }
 }
 
-async function openBenchDb(): Promise<DbHandle> {
-  const url = process.env.DATABASE_URL;
-  if (!url) return openDb({});
-  const name = `bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(url, { max: 1, onnotice: () => undefined });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  const handle = await openDb({ databaseUrl: u.toString(), maxConnections: 10 });
-  return {
-    ...handle,
-    async close() {
-      await handle.close();
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end({ timeout: 5 });
-    },
-  };
-}
+const openBenchDb = () => openThrowawayDb('bench', 10);
 
 /**
  * INSTALMENTS unpaid instalments, PER_LOAN per loan, 30 days apart and ending on the sweep day or

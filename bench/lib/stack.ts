@@ -7,14 +7,13 @@
  * worker are processes of the same kind beside them. `stop()` stops everything it started.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import postgres from 'postgres';
 import { openDb } from '../../src/db/client';
+import { createThrowawayDatabase, type ThrowawayDatabase } from '../../src/db/throwaway';
 import { freePort } from '../../src/temporal/devServer';
 import { temporalCli } from '../../src/temporal/binaries';
 import { loadConfig } from '../../src/config';
@@ -185,24 +184,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function freshDatabase(): Promise<{ url: string | undefined; name: string | undefined; drop: () => Promise<void> }> {
-  const url = process.env.DATABASE_URL;
-  if (!url) return { url: undefined, name: undefined, drop: async () => undefined };
-  const name = `bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(url, { max: 1, onnotice: () => undefined });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  const handle = await openDb({ databaseUrl: u.toString(), maxConnections: 1 });
-  await handle.close();
-  return {
-    url: u.toString(),
-    name,
-    drop: async () => {
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end({ timeout: 5 });
-    },
-  };
+/** A fresh database migrated here, for the stack's processes to open by URL (dropped at the end). */
+async function freshDatabase(): Promise<ThrowawayDatabase> {
+  const created = await createThrowawayDatabase('bench');
+  if (created.url) await (await openDb({ databaseUrl: created.url, maxConnections: 1 })).close();
+  return created;
 }
 
 const running = new Set<() => Promise<void>>();

@@ -30,6 +30,7 @@ import type {
   PrepaymentMode,
   ScheduleVersion,
 } from './types';
+import { scheduleLineOf } from './types';
 
 const MONTHLY_RATE_DENOMINATOR = 120_000n; // 12 months × 10,000 bps
 
@@ -150,16 +151,7 @@ export class LedgerEngine {
       fromSeq: 1,
       mode: null,
       principalFen: contract.principalFen,
-      lines: schedule.map((r) => ({
-        seq: r.seq,
-        periodStartDate: r.periodStartDate,
-        dueDate: r.dueDate,
-        principalFen: r.principalFen,
-        interestFen: r.interestFen,
-        totalFen: r.totalFen,
-        openingBalanceFen: r.openingBalanceFen,
-        closingBalanceFen: r.closingBalanceFen,
-      })),
+      lines: schedule.map(scheduleLineOf),
     });
   }
 

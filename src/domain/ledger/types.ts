@@ -140,6 +140,20 @@ export interface ScheduleVersionLine {
   closingBalanceFen: Fen;
 }
 
+/** A schedule line's own fields, picked from a row that carries more (a stored instalment, an engine line). */
+export function scheduleLineOf(r: ScheduleVersionLine): ScheduleVersionLine {
+  return {
+    seq: r.seq,
+    periodStartDate: r.periodStartDate,
+    dueDate: r.dueDate,
+    principalFen: r.principalFen,
+    interestFen: r.interestFen,
+    totalFen: r.totalFen,
+    openingBalanceFen: r.openingBalanceFen,
+    closingBalanceFen: r.closingBalanceFen,
+  };
+}
+
 export interface ScheduleVersion {
   version: number;
   /** `origination`, or the prepayment (or payoff) that re-amortised the principal. */

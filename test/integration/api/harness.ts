@@ -46,6 +46,11 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Told every statement sent to the database (the API's and the worker's): see openDb. */
   onQuery?: (query: string) => void;
+  /**
+   * How long an act's answer waits for the workflow's reaction before answering 202 (default: minutes).
+   * Shorter only where the test holds the workflow's step itself, so no reaction can come in time.
+   */
+  actResultWaitMs?: number;
 }
 
 export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHarness> {
@@ -75,7 +80,7 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
     // Minutes where a worker answers, so a busy machine never turns a 200 into a 202, a live read
     // into the stored mirror or an act into a 503. Without a worker no query can ever be answered:
     // the 3 s only decides how long each read waits before the mirror (deterministic either way).
-    workflowTimeouts: { queryTimeoutMs: opts.noWorker ? 3_000 : PATIENCE_MS, actAcceptTimeoutMs: PATIENCE_MS, actResultWaitMs: PATIENCE_MS },
+    workflowTimeouts: { queryTimeoutMs: opts.noWorker ? 3_000 : PATIENCE_MS, actAcceptTimeoutMs: PATIENCE_MS, actResultWaitMs: opts.actResultWaitMs ?? PATIENCE_MS },
   });
   const server = await listen(app, 0, '127.0.0.1');
   const url = `http://127.0.0.1:${server.port}`;
