@@ -12,14 +12,16 @@ import type { SmsBatchResult, SmsClient, SmsMessageRequest } from './providers';
  *
  *   1. INSERT the reminder row (status `pending`) ON CONFLICT DO NOTHING: the unique key
  *      (instalment, kind, day) means it is claimed once however many sweeps run;
- *   2. send every row of the page still `pending`, with the row's id as the gateway's messageId;
- *   3. mark them `sent` (or `rejected`).
+ *   2. send every row of the page still `pending`, with the row's id as the gateway's messageId,
+ *      in the gateway's batches of 100 (a few requests in flight);
+ *   3. mark each batch's rows `sent` (or `rejected`) in one statement when its answer is back.
  *
  * A crash between 1 and 2 leaves the row pending: the next run (the activity's retry, a re-run
- * of the sweep, tomorrow's sweep for an overdue bucket) sends it. A crash between 2 and 3 leaves
- * it pending although the gateway has it: the resend carries the same messageId and the same
- * stored text, and the gateway answers `duplicate` instead of texting again. Rows already `sent`
- * are never sent again. Phone numbers are decrypted here and never leave the activity.
+ * of the sweep, tomorrow's sweep for an overdue bucket) sends it. A crash between 2 and 3 (the
+ * gateway accepted the batch, the marks were not written) leaves it pending although the gateway
+ * has it: the resend carries the same messageId and the same stored text, and the gateway answers
+ * `duplicate` instead of texting again. Rows already `sent` are never sent again. Phone numbers
+ * are decrypted here and never leave the activity.
  */
 
 export interface ReminderCursor {
@@ -154,22 +156,33 @@ export function createReminderActivities(deps: { db: Db; cipher: PiiCipher; sms:
     }
     const batches: SmsMessageRequest[][] = [];
     for (let i = 0; i < messages.length; i += SMS_BATCH_SIZE) batches.push(messages.slice(i, i + SMS_BATCH_SIZE));
+    // A few batches in flight at once. A failed batch stops the others taking more, and the
+    // attempt fails only once the batches in flight are answered and marked, so its retry never
+    // overlaps it; whatever it left pending is resent under the same messageIds.
     let next = 0;
+    let failed = false;
     const worker = async () => {
-      while (next < batches.length) {
+      while (!failed && next < batches.length) {
         const batch = batches[next++] as SmsMessageRequest[];
-        const results = await sms.sendBatch(batch);
-        // Marked batch by batch: a crash loses the marks of the batches in flight at most.
-        await mark(results);
-        for (const r of results) {
-          const refusal = r.status === 'rejected' ? r.code : null;
-          const outcome: Outcome =
-            r.status === 'accepted' ? 'sent' : r.status === 'duplicate' || refusal === 'message_id_reused' ? 'duplicate' : 'rejected';
-          outcomes.set(r.messageId, { outcome, code: refusal });
+        try {
+          const results = await sms.sendBatch(batch);
+          // Marked batch by batch: a crash loses the marks of the batches in flight at most.
+          await mark(results);
+          for (const r of results) {
+            const refusal = r.status === 'rejected' ? r.code : null;
+            const outcome: Outcome =
+              r.status === 'accepted' ? 'sent' : r.status === 'duplicate' || refusal === 'message_id_reused' ? 'duplicate' : 'rejected';
+            outcomes.set(r.messageId, { outcome, code: refusal });
+          }
+        } catch (err) {
+          failed = true;
+          throw err;
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, batches.length) }, worker));
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(BATCH_CONCURRENCY, batches.length) }, worker));
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) throw failure.reason;
     return outcomes;
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { and, eq, lt } from 'drizzle-orm';
-import type { Db } from '../db/client';
+import { and, eq, lt, sql, type SQLWrapper } from 'drizzle-orm';
+import { writeTogether, type Db } from '../db/client';
 import { idempotencyKeys } from '../db/schema';
 
 /**
@@ -23,46 +23,83 @@ export type Claim =
   | { kind: 'in_progress' }
   | { kind: 'mismatch' };
 
+/** One key of one caller on one route, and the digest of the body it came with. */
+export interface KeyRef {
+  scope: string;
+  key: string;
+  requestHash: string;
+}
+
+export type KeyRecord = typeof idempotencyKeys.$inferSelect;
+
+/** A one-row relation to hang left joins on: a select that finds nothing still answers a row. */
+export const ONE_ROW = sql`(select 1) as one_row`;
+
 export class IdempotencyStore {
   constructor(
     private readonly db: Db,
     private readonly staleMs: number = STALE_MS,
   ) {}
 
-  async claim(scope: string, key: string, requestHash: string): Promise<Claim> {
-    const inserted = await this.db
-      .insert(idempotencyKeys)
-      .values({ scope, key, requestHash, status: 'in_progress' })
-      .onConflictDoNothing()
-      .returning({ key: idempotencyKeys.key });
-    if (inserted.length > 0) return { kind: 'owner' };
+  /**
+   * The claim's insert as a CTE, for a select that reads what the request needs in the same
+   * statement (one round trip): select `claimedRows(cte)` and the record (`idempotencyKeys`
+   * left-joined on `keyIs(ref)`), which the statement reads as it was before its insert, then
+   * `settle`.
+   */
+  claimCte(ref: KeyRef) {
+    return this.db
+      .$with('key_claim')
+      .as(
+        this.db
+          .insert(idempotencyKeys)
+          .values({ scope: ref.scope, key: ref.key, requestHash: ref.requestHash, status: 'in_progress' })
+          .onConflictDoNothing()
+          .returning({ key: idempotencyKeys.key }),
+      );
+  }
 
-    const [row] = await this.db
-      .select()
-      .from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
-    if (!row) return this.claim(scope, key, requestHash); // released in between: try again
-    if (row.requestHash !== requestHash) return { kind: 'mismatch' };
-    if (row.status === 'completed' && row.responseStatus !== null) {
+  /** What a claim statement found: the key inserted (ours), or the record that was there. */
+  async settle(ref: KeyRef, inserted: boolean, prior: KeyRecord | null): Promise<Claim> {
+    if (inserted) return { kind: 'owner' };
+    // Inserted by a request still uncommitted when ours began, or released in between: again.
+    if (!prior) return this.claim(ref);
+    if (prior.requestHash !== ref.requestHash) return { kind: 'mismatch' };
+    if (prior.status === 'completed' && prior.responseStatus !== null) {
       return {
         kind: 'replay',
-        answer: { status: row.responseStatus, body: row.responseBody, headers: (row.responseHeaders as Record<string, string> | null) ?? {} },
+        answer: { status: prior.responseStatus, body: prior.responseBody, headers: (prior.responseHeaders as Record<string, string> | null) ?? {} },
       };
     }
-    if (Date.now() - row.createdAt.getTime() > this.staleMs) {
+    if (Date.now() - prior.createdAt.getTime() > this.staleMs) {
       // The owner died: take the record over (only one taker wins the conditional update).
       const taken = await this.db
         .update(idempotencyKeys)
         .set({ createdAt: new Date() })
-        .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key), eq(idempotencyKeys.status, 'in_progress'), lt(idempotencyKeys.createdAt, new Date(Date.now() - this.staleMs))))
+        .where(and(keyIs(ref), eq(idempotencyKeys.status, 'in_progress'), lt(idempotencyKeys.createdAt, new Date(Date.now() - this.staleMs))))
         .returning({ key: idempotencyKeys.key });
       if (taken.length > 0) return { kind: 'owner' };
     }
     return { kind: 'in_progress' };
   }
 
-  async complete(scope: string, key: string, answer: StoredAnswer): Promise<void> {
-    await this.db
+  /** Claims the key in one statement (insert, and the record it met). */
+  async claim(ref: KeyRef): Promise<Claim> {
+    const cte = this.claimCte(ref);
+    const [found] = await this.db
+      .with(cte)
+      .select({ inserted: claimedRows(cte), prior: idempotencyKeys })
+      .from(ONE_ROW)
+      .leftJoin(idempotencyKeys, keyIs(ref));
+    return this.settle(ref, (found?.inserted ?? 0) > 0, found?.prior ?? null);
+  }
+
+  /**
+   * Stores the answer, in one statement with `alongside` (the request's last writes: then the
+   * answer is kept exactly when they are committed).
+   */
+  async complete(ref: KeyRef, answer: StoredAnswer, alongside: readonly SQLWrapper[] = []): Promise<void> {
+    const completion = this.db
       .update(idempotencyKeys)
       .set({
         status: 'completed',
@@ -71,16 +108,21 @@ export class IdempotencyStore {
         responseHeaders: answer.headers,
         completedAt: new Date(),
       })
-      .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+      .where(keyIs(ref));
+    await (alongside.length === 0 ? completion : writeTogether(this.db, [...alongside, completion]));
   }
 
-  /** Forgets a key whose request failed in a way worth retrying (5xx). */
-  async release(scope: string, key: string): Promise<void> {
-    await this.db
-      .delete(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key), eq(idempotencyKeys.status, 'in_progress')));
+  /** Forgets a key whose request was refused or failed, in one statement with `alongside`. */
+  async release(ref: KeyRef, alongside: readonly SQLWrapper[] = []): Promise<void> {
+    const release = this.db.delete(idempotencyKeys).where(and(keyIs(ref), eq(idempotencyKeys.status, 'in_progress')));
+    await (alongside.length === 0 ? release : writeTogether(this.db, [...alongside, release]));
   }
 }
+
+export const keyIs = (ref: KeyRef) => and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key));
+
+/** How many rows the claim's CTE inserted (1: the key is ours). */
+export const claimedRows = (cte: SQLWrapper) => sql<number>`(select count(*) from ${cte})::int`.mapWith(Number);
 
 /** JSON with object keys sorted, so the same body hashes the same whatever the key order. */
 export function canonicalJson(value: unknown): string {

@@ -6,7 +6,8 @@ import type { Logger } from '../logger';
 import { ESIGN_SIGNATURE_HEADER, verifyEsignSignature } from '../sandbox/esign-signature';
 import type { StaffRole } from '../workflows/messages';
 import { assertRole, type Authenticator, type Staff } from './auth';
-import { canonicalJson, sha256Hex, type IdempotencyStore, type StoredAnswer } from './idempotency';
+import { canonicalJson, sha256Hex, type Claim, type IdempotencyStore, type KeyRef, type StoredAnswer } from './idempotency';
+import type { SQLWrapper } from 'drizzle-orm';
 import { fieldErrors, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problemBody, ProblemError, staffMessage, toPointer, validationProblem, type FieldError, type ProblemKind } from './problem';
 import { IdempotencyKeyHeader, ProblemSchema } from './schemas/common';
 
@@ -29,7 +30,18 @@ export interface OperationResult {
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 
-export interface OperationContext<P, Q, B, S> {
+/**
+ * The request's own Idempotency-Key, for a handler that commits its last writes with the key's
+ * outcome in one statement (the pipeline then writes nothing more for the key).
+ */
+export interface KeyHandle {
+  /** Commits `writes` and stores `result` (as the pipeline will send it) as the key's answer. */
+  completeWith(writes: readonly SQLWrapper[], result: OperationResult): Promise<void>;
+  /** Commits `writes` and forgets the key (a refusal: the retry is judged afresh). */
+  releaseWith(writes: readonly SQLWrapper[]): Promise<void>;
+}
+
+export interface OperationContext<P, Q, B, S, L = undefined> {
   req: Request;
   res: Response;
   staff: S;
@@ -42,6 +54,16 @@ export interface OperationContext<P, Q, B, S> {
   keyed: boolean;
   requestId: string;
   log: Logger;
+  /** What the operation's `load` read (in the statement that claimed the key). */
+  loaded: L;
+  /** Set when the request owns an Idempotency-Key. */
+  key: KeyHandle | undefined;
+}
+
+/** What an operation's `load` answers: its rows, and the key's claim when it was given one. */
+export interface Loaded<L> {
+  loaded: L;
+  claim: Claim | null;
 }
 
 export interface Example {
@@ -58,7 +80,9 @@ export interface ResponseDoc {
   contentType?: string;
 }
 
-export interface OperationSpec<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, B extends z.ZodType | undefined, A extends AuthRule> {
+type StaffOf<A> = A extends { kind: 'staff' } ? Staff : undefined;
+
+export interface OperationSpec<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, B extends z.ZodType | undefined, A extends AuthRule, L = undefined> {
   operationId: string;
   method: 'get' | 'post';
   /** Express syntax (`/applications/:id`). */
@@ -85,19 +109,26 @@ export interface OperationSpec<P extends z.ZodType | undefined, Q extends z.ZodT
   checks?: (input: { params: Out<P>; query: Out<Q>; body: Out<B> }) => FieldError[];
   /** Accepts an Idempotency-Key header. */
   idempotent?: boolean;
+  /**
+   * What the handler starts from, read in the same statement as the Idempotency-Key's claim when
+   * there is a key (`IdempotencyStore.claimCte`; one round trip for both). It must not throw for
+   * a row not found: the handler refuses, and the pipeline releases the key.
+   */
+  load?: (input: { params: Out<P>; staff: StaffOf<A>; key: KeyRef | null; idempotency: IdempotencyStore }) => Promise<Loaded<L>>;
   responses: Record<number, ResponseDoc>;
-  handle(ctx: OperationContext<Out<P>, Out<Q>, Out<B>, A extends { kind: 'staff' } ? Staff : undefined>): Promise<OperationResult>;
+  handle(ctx: OperationContext<Out<P>, Out<Q>, Out<B>, StaffOf<A>, L>): Promise<OperationResult>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Operation = OperationSpec<any, any, any, AuthRule>;
+export type Operation = OperationSpec<any, any, any, AuthRule, any>;
 
 export function defineOperation<
   P extends z.ZodType | undefined = undefined,
   Q extends z.ZodType | undefined = undefined,
   B extends z.ZodType | undefined = undefined,
   A extends AuthRule = AuthRule,
->(spec: OperationSpec<P, Q, B, A>): Operation {
+  L = undefined,
+>(spec: OperationSpec<P, Q, B, A, L>): Operation {
   return spec as unknown as Operation;
 }
 
@@ -197,43 +228,61 @@ export function handlerFor(op: Operation, services: PipelineServices): RequestHa
       if (errors.length === 0 && op.checks) errors.push(...op.checks({ params, query, body }));
       if (errors.length > 0) throw validationProblem(onePerField(errors));
 
-      const run = (actId: string, keyed: boolean) =>
-        op.handle({ req, res, staff: staff as never, params, query, body, actId, keyed, requestId, log });
+      const stored = (result: OperationResult): StoredAnswer => ({ status: result.status, body: result.body, headers: { 'content-type': 'application/json', ...result.headers } });
+      const keyed = op.idempotent && key !== undefined && staff !== undefined;
+      const ref: KeyRef | null = keyed
+        ? { scope: `${op.method.toUpperCase()} ${req.path} ${(staff as Staff).id}`, key: key as string, requestHash: sha256Hex(canonicalJson({ body: body ?? null })) }
+        : null;
 
-      // 3. Idempotency-Key: replay, refuse or own the key.
-      if (op.idempotent && key !== undefined && staff) {
-        const scope = `${op.method.toUpperCase()} ${req.path} ${staff.id}`;
-        const requestHash = sha256Hex(canonicalJson({ body: body ?? null }));
-        const claim = await services.idempotency.claim(scope, key, requestHash);
-        if (claim.kind === 'replay') {
-          send(res, { ...claim.answer, headers: { ...claim.answer.headers, 'idempotent-replayed': 'true' } });
-          return;
-        }
-        if (claim.kind === 'mismatch') {
-          throw new ProblemError('idempotency_key_reused', 'This Idempotency-Key was first used with another body; use a new key for a new request');
-        }
-        if (claim.kind === 'in_progress') {
-          throw new ProblemError('idempotency_in_progress', 'The first request with this Idempotency-Key has not finished; retry shortly', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
-        }
-        // Only a success is the answer to a key. A refusal depends on the state it met (a 409 "not
-        // waiting" turns into a 200 once the workflow waits) and a failure is worth retrying, so
-        // either releases the key: the retry is judged afresh. Nothing was applied by a refused
-        // act, so judging it again cannot apply anything twice (src/api/README.md).
-        let answer: StoredAnswer;
-        try {
-          const result = await run(sha256Hex(`${scope}\n${key}`).slice(0, 32), true);
-          answer = { status: result.status, body: result.body, headers: { 'content-type': 'application/json', ...result.headers } };
-        } catch (err) {
-          await services.idempotency.release(scope, key).catch((e) => log.error({ err: (e as Error).message }, 'could not release an idempotency key'));
-          throw err;
-        }
-        await services.idempotency.complete(scope, key, answer);
-        send(res, answer);
+      // 3. Idempotency-Key: replay, refuse or own the key (claimed with the operation's first read).
+      let loaded: unknown;
+      let claim: Claim | null = null;
+      if (op.load) ({ loaded, claim } = await op.load({ params, staff, key: ref, idempotency: services.idempotency }));
+      if (ref && !claim) claim = await services.idempotency.claim(ref);
+      if (claim?.kind === 'replay') {
+        send(res, { ...claim.answer, headers: { ...claim.answer.headers, 'idempotent-replayed': 'true' } });
         return;
       }
+      if (claim?.kind === 'mismatch') {
+        throw new ProblemError('idempotency_key_reused', 'This Idempotency-Key was first used with another body; use a new key for a new request');
+      }
+      if (claim?.kind === 'in_progress') {
+        throw new ProblemError('idempotency_in_progress', 'The first request with this Idempotency-Key has not finished; retry shortly', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
+      }
 
-      const result = await run(randomUUID(), false);
-      send(res, { status: result.status, body: result.body, headers: { 'content-type': 'application/json', ...result.headers } });
+      if (!ref) {
+        const result = await op.handle({ req, res, staff: staff as never, params, query, body, actId: randomUUID(), keyed: false, requestId, log, loaded, key: undefined });
+        send(res, stored(result));
+        return;
+      }
+      // Only a success is the answer to a key. A refusal depends on the state it met (a 409 "not
+      // waiting" turns into a 200 once the workflow waits) and a failure is worth retrying, so
+      // either releases the key: the retry is judged afresh. Nothing was applied by a refused
+      // act, so judging it again cannot apply anything twice (src/api/README.md). A handler may
+      // settle the key itself, in the statement of its last writes.
+      let settled: 'completed' | 'released' | null = null;
+      const handle: KeyHandle = {
+        async completeWith(writes, result) {
+          await services.idempotency.complete(ref, stored(result), writes);
+          settled = 'completed';
+        },
+        async releaseWith(writes) {
+          await services.idempotency.release(ref, writes);
+          settled = 'released';
+        },
+      };
+      let answer: StoredAnswer;
+      try {
+        const result = await op.handle({ req, res, staff: staff as never, params, query, body, actId: sha256Hex(`${ref.scope}\n${ref.key}`).slice(0, 32), keyed: true, requestId, log, loaded, key: handle });
+        answer = stored(result);
+      } catch (err) {
+        if (settled === null) {
+          await services.idempotency.release(ref).catch((e) => log.error({ err: (e as Error).message }, 'could not release an idempotency key'));
+        }
+        throw err;
+      }
+      if (settled === null) await services.idempotency.complete(ref, answer);
+      send(res, answer);
     } catch (err) {
       next(err);
     }

@@ -98,8 +98,16 @@ export async function releaseTask(db: Db, row: ApplicationRow, staff: Staff): Pr
 }
 
 /** After an accepted act: the actor's claim on the application is done with. */
+/** A select's join of the claim on the application's current task (left-join it after `applications`). */
+export const claimOnTask = and(eq(taskClaims.applicationId, applications.id), claimApplies);
+
+/** Drops `staffId`'s claim; unawaited, to write alone or with the act's audit row. */
+export function dropClaimWrite(db: Db, applicationId: string, staffId: string) {
+  return db.delete(taskClaims).where(and(eq(taskClaims.applicationId, applicationId), eq(taskClaims.claimedBy, staffId)));
+}
+
 export async function dropClaimOf(db: Db, applicationId: string, staffId: string): Promise<void> {
-  await db.delete(taskClaims).where(and(eq(taskClaims.applicationId, applicationId), eq(taskClaims.claimedBy, staffId)));
+  await dropClaimWrite(db, applicationId, staffId);
 }
 
 // ---------------------------------------------------------------------------------------------

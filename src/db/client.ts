@@ -29,6 +29,17 @@ export interface OpenDbOptions {
   migrate?: boolean;
   /** postgres.js pool size. */
   maxConnections?: number;
+  /**
+   * Told every statement sent, as it is sent (drizzle's query logger, on either driver; a
+   * transaction's BEGIN and COMMIT are not statements of drizzle's and are not told): for tests
+   * that count round trips.
+   */
+  onQuery?: (query: string) => void;
+}
+
+function queryLogger(opts: OpenDbOptions) {
+  const onQuery = opts.onQuery;
+  return onQuery ? { logger: { logQuery: (query: string) => onQuery(query) } } : {};
 }
 
 /** The one database factory: postgres.js when a URL is given, PGlite otherwise. Migrates at open. */
@@ -42,7 +53,7 @@ export async function openDb(opts: OpenDbOptions): Promise<DbHandle> {
       onnotice: () => undefined,
       connection: { application_name: 'car-loans' },
     });
-    const db = drizzle(sql, { schema });
+    const db = drizzle(sql, { schema, ...queryLogger(opts) });
     if (migrate) {
       const { migrate: run } = await import('drizzle-orm/postgres-js/migrator');
       // The API and N workers start together on one database (docker compose): one migrates while
@@ -71,7 +82,7 @@ export async function openDb(opts: OpenDbOptions): Promise<DbHandle> {
   if (opts.dataDir) fs.mkdirSync(opts.dataDir, { recursive: true });
   const client = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite();
   await client.waitReady;
-  const db = drizzle(client, { schema });
+  const db = drizzle(client, { schema, ...queryLogger(opts) });
   if (migrate) {
     const { migrate: run } = await import('drizzle-orm/pglite/migrator');
     await run(db, { migrationsFolder: MIGRATIONS_FOLDER });

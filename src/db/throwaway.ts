@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { openDb, type DbHandle } from './client';
+import { openDb, type DbHandle, type OpenDbOptions } from './client';
 
 export interface ThrowawayDatabase {
   /** Its connection URL (undefined: no PostgreSQL server, use an in-memory PGlite). */
@@ -33,11 +33,16 @@ export async function createThrowawayDatabase(prefix: string, serverUrl = proces
   };
 }
 
-/** A fresh, migrated database, opened with `maxConnections`; closing it drops it. */
-export async function openThrowawayDb(prefix: string, maxConnections: number, serverUrl = process.env.DATABASE_URL): Promise<DbHandle> {
+/** A fresh, migrated database, opened with `maxConnections` (and `onQuery`); closing it drops it. */
+export async function openThrowawayDb(
+  prefix: string,
+  maxConnections: number,
+  serverUrl = process.env.DATABASE_URL,
+  opts: Pick<OpenDbOptions, 'onQuery'> = {},
+): Promise<DbHandle> {
   const created = await createThrowawayDatabase(prefix, serverUrl);
-  if (!created.url) return openDb({});
-  const handle = await openDb({ databaseUrl: created.url, maxConnections });
+  if (!created.url) return openDb({ ...opts });
+  const handle = await openDb({ databaseUrl: created.url, maxConnections, ...opts });
   return {
     ...handle,
     async close() {

@@ -2,7 +2,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import { Worker } from '@temporalio/worker';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { createLoanActivities } from '../../src/activities/loans';
 import type { ProviderClients } from '../../src/activities/providers';
 import { REMINDER_SMS_TAG } from '../../src/activities/reminders';
@@ -208,6 +208,60 @@ describe('repaymentReminders and its Schedule', () => {
     expect(again.sent).toBe(0);
     expect(again.duplicates).toBe(0);
     for (const s of [claimedOnly, sentNotMarked, lostAnswer]) expect(await texts(s.phone)).toHaveLength(1);
+  });
+
+  it('texts nobody twice when an attempt dies before its batch reaches the gateway, and another after the gateway accepted it but before the claims are marked', async () => {
+    const day = addDays(today, 300); // a day no other test's loans are texted for
+    const owed = [
+      await loanWithInstalmentDue('batch-crash-a', day),
+      await loanWithInstalmentDue('batch-crash-b', day),
+      await loanWithInstalmentDue('batch-crash-c', addDays(day, 3)),
+    ];
+    // Deterministic faults on the real parts. The gateway refuses the first batch request (503:
+    // attempt 1 dies after claiming, before anything is sent). The database then fails the first
+    // statement that marks claims (attempt 2 dies after the gateway accepted its batch): a
+    // sequence, because it is not rolled back with the failed statement, so only the first fails.
+    await admin.setFault({ provider: 'sms', mode: 'error_5xx', count: 1 });
+    await h.db.execute(sql`create sequence reminder_mark_fault`);
+    await h.db.execute(sql.raw(`create function reminder_mark_fault() returns trigger language plpgsql as $$
+      begin
+        if nextval('reminder_mark_fault') = 1 then
+          raise exception 'injected: the attempt dies after the gateway accepted the batch, before the claims are marked';
+        end if;
+        return null;
+      end $$`));
+    await h.db.execute(sql`create trigger reminder_mark_fault before update on reminders for each statement execute function reminder_mark_fault()`);
+    let result: Awaited<ReturnType<typeof repaymentReminders>>;
+    try {
+      const workflowId = `reminders-${day}-batch-crash`;
+      result = await env.client.workflow.execute(repaymentReminders, { taskQueue: TASK_QUEUE, workflowId, args: [{ asOfDate: day }] });
+      // Both faults fired: three attempts of the one page, the third marking what the second sent.
+      expect((await admin.listFaults()).length).toBe(0);
+      const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+      const attempts = history.events!.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
+      expect(Math.max(...attempts)).toBe(3);
+      // Every text of the day (other tests' loans are overdue by then too) went in the batch the
+      // second attempt sent, so the third finds the gateway holding all of them (but the texts to
+      // the first test's dead number, refused again).
+      expect(result.owed).toBeGreaterThanOrEqual(3);
+      expect(result.sent).toBe(0);
+      expect(result.duplicates + result.rejected).toBe(result.owed);
+      for (const s of owed) {
+        const got = await texts(s.phone);
+        expect(got).toHaveLength(1);
+        const [row] = await h.db.select().from(reminders).where(eq(reminders.messageId, got[0]!.messageId));
+        // The claim row says the gateway had it (a duplicate on the resend) and by which id.
+        expect(row).toMatchObject({ status: 'sent', code: 'duplicate', providerMessageId: got[0]!.providerMessageId });
+      }
+    } finally {
+      await h.db.execute(sql`drop trigger reminder_mark_fault on reminders`);
+      await h.db.execute(sql`drop function reminder_mark_fault()`);
+      await h.db.execute(sql`drop sequence reminder_mark_fault`);
+    }
+    // Swept again: every claim is marked, so nothing reaches the gateway.
+    const again = await env.client.workflow.execute(repaymentReminders, { taskQueue: TASK_QUEUE, workflowId: `reminders-${day}-batch-again`, args: [{ asOfDate: day }] });
+    expect(again).toMatchObject({ sent: 0, duplicates: 0, alreadySent: result.owed });
+    for (const s of owed) expect(await texts(s.phone)).toHaveLength(1);
   });
 
   it('creates the daily Schedule idempotently (08:00 Shanghai, no overlaps, a catch-up window) and runs a sweep when triggered', async () => {

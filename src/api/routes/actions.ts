@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { UpdateDefinition } from '@temporalio/common';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { LoanEventKind } from '../../contracts/loanEvents';
-import { documents } from '../../db/schema';
+import { writeTogether } from '../../db/client';
+import { applications, documents, idempotencyKeys, taskClaims } from '../../db/schema';
 import {
   approvalDecisionUpdate,
   collateralRegisteredUpdate,
@@ -16,12 +17,12 @@ import {
 } from '../../workflows/messages';
 import { documentRow } from '../applicationRows';
 import type { Staff } from '../auth';
-import { audit } from '../audit';
-import { ACT_TASK, activeClaim, claimedByOther, dropClaimOf, overridesClaims } from '../workQueue';
+import { auditInsert } from '../audit';
+import { ACT_TASK, activeClaim, claimedByOther, claimOnTask, dropClaimWrite, overridesClaims, type ClaimRow } from '../workQueue';
 import type { ApiContext } from '../context';
-import { deterministicUuid } from '../idempotency';
+import { claimedRows, deterministicUuid, keyIs, ONE_ROW, type IdempotencyStore, type KeyRef } from '../idempotency';
 import type { EmergencyReasonCode } from '../../workflows/actProof';
-import { defineOperation, type Example, type Operation, type OperationResult } from '../operation';
+import { defineOperation, type Example, type KeyHandle, type Loaded, type Operation, type OperationResult } from '../operation';
 import { ProblemError, type FieldError } from '../problem';
 import {
   ACTION_EXAMPLES,
@@ -37,7 +38,6 @@ import {
 import { ApplicationState, documentUriErrors } from '../schemas/applications';
 import { ApplicationIdParams } from '../schemas/common';
 import { auditSnapshot, stateView, type ApplicationRow } from '../views';
-import { loadApplication } from './applications';
 import { APPLICATION_STATE_EXAMPLE } from '../schemas/examples';
 
 const TAGS = ['actions'];
@@ -58,6 +58,45 @@ export interface ActRequest<A extends { actor: string }> {
   arg: A;
   /** What the audit trail keeps beside the act: codes, refs and the free text staff typed. */
   data?: Record<string, unknown>;
+  /** The claim on the row's task, read with the row (`loadForAct`); undefined: not read. */
+  taskClaim?: ClaimRow | null;
+  /** The request's Idempotency-Key: settled in the statement of the act's audit row. */
+  key?: KeyHandle | undefined;
+}
+
+/** What an act starts from: the application (null: no such id) and the claim on its task. */
+export interface ActStart {
+  row: ApplicationRow | null;
+  taskClaim: ClaimRow | null;
+}
+
+/**
+ * An act's first read, one statement: the application, the claim on its current task and, with an
+ * Idempotency-Key, the key's claim (its insert a CTE of the same statement).
+ */
+export async function loadForAct(ctx: ApiContext, id: string, key: KeyRef | null, idempotency: IdempotencyStore): Promise<Loaded<ActStart>> {
+  const read = { row: applications, taskClaim: taskClaims };
+  if (!key) {
+    const [found] = await ctx.db.select(read).from(applications).leftJoin(taskClaims, claimOnTask).where(eq(applications.id, id));
+    return { loaded: { row: found?.row ?? null, taskClaim: found?.taskClaim ?? null }, claim: null };
+  }
+  const cte = idempotency.claimCte(key);
+  const [found] = await ctx.db
+    .with(cte)
+    .select({ ...read, inserted: claimedRows(cte), prior: idempotencyKeys })
+    .from(ONE_ROW)
+    .leftJoin(applications, eq(applications.id, id))
+    .leftJoin(taskClaims, claimOnTask)
+    .leftJoin(idempotencyKeys, keyIs(key));
+  return {
+    loaded: { row: found?.row ?? null, taskClaim: found?.taskClaim ?? null },
+    claim: await idempotency.settle(key, (found?.inserted ?? 0) > 0, found?.prior ?? null),
+  };
+}
+
+function foundRow(start: ActStart): ApplicationRow {
+  if (!start.row) throw new ProblemError('not_found', 'No application has this id');
+  return start.row;
 }
 
 /**
@@ -80,13 +119,13 @@ export async function runAct<A extends { actor: string }>(ctx: ApiContext, r: Ac
     if (task && r.staff && r.row.pendingTask === task) {
       // A claimed task is the claimant's: other staff wait, unless a supervisor steps in. (The
       // customer signing at the e-signature provider is no staff act and is never held up.)
-      const claim = await activeClaim(ctx.db, r.row.id);
+      const claim = r.taskClaim === undefined ? await activeClaim(ctx.db, r.row.id) : r.taskClaim;
       if (claim && claim.claimedBy !== r.actor && !overridesClaims(r.staff)) throw claimedByOther(claim, r.row.stage);
     }
     outcome = await ctx.workflows.act(r.row.workflowId, r.update, signed, r.actId);
   } catch (err) {
     if (err instanceof ProblemError && typeof err.extensions.code === 'string') {
-      await audit(ctx.db, {
+      const refused = auditInsert(ctx.db, {
         // One row per act and refusal: a retry refused the same way adds nothing, a changed answer (the
         // key is not kept for refusals, so a retry is judged afresh) is recorded beside the first.
         eventKey: `api:${r.act}:refused:${err.extensions.code}:${r.actId}`,
@@ -97,22 +136,31 @@ export async function runAct<A extends { actor: string }>(ctx: ApiContext, r: Ac
         data: { act: r.act, code: err.extensions.code, ...r.data },
         before,
       });
+      // The refusal's audit row and the key's release: one statement.
+      await (r.key ? r.key.releaseWith([refused]) : refused);
     }
     throw err;
   }
   const view = stateView(r.row, outcome.state);
-  if (task && r.staff) await dropClaimOf(ctx.db, r.row.id, r.actor);
-  await audit(ctx.db, {
-    eventKey: `api:${r.act}:${r.actId}`,
-    applicationId: r.row.id,
-    kind: r.act,
-    actor: r.actor,
-    stage: view.stage,
-    data: { act: r.act, outcome: outcome.kind, ...r.data },
-    before,
-    after: outcome.state ? auditSnapshot(outcome.state) : null,
-  });
-  return { status: outcome.kind === 'accepted' ? 202 : 200, body: view };
+  const result: OperationResult = { status: outcome.kind === 'accepted' ? 202 : 200, body: view };
+  // The act's audit row, the claim it ends and the key's answer: one statement, so none of them is
+  // kept without the others. A crash before it leaves the key in progress: the retry (after
+  // STALE_MS) sends the act again under the same act id, which the workflow answers as before.
+  const writes = [
+    ...(task && r.staff ? [dropClaimWrite(ctx.db, r.row.id, r.actor)] : []),
+    auditInsert(ctx.db, {
+      eventKey: `api:${r.act}:${r.actId}`,
+      applicationId: r.row.id,
+      kind: r.act,
+      actor: r.actor,
+      stage: view.stage,
+      data: { act: r.act, outcome: outcome.kind, ...r.data },
+      before,
+      after: outcome.state ? auditSnapshot(outcome.state) : null,
+    }),
+  ];
+  await (r.key ? r.key.completeWith(writes, result) : writeTogether(ctx.db, writes));
+  return result;
 }
 
 /**
@@ -170,11 +218,12 @@ function actOperation<B extends z.ZodType, A extends { actor: string }>(ctx: Api
       404: { description: 'No application has this id' },
       409: { description: 'The workflow is not waiting for this act (`stage` says where it is), someone else has claimed the task (`claimedBy`), or the Idempotency-Key is in use' },
     },
-    async handle({ staff, params, body, actId, keyed }) {
-      const row = await loadApplication(ctx, params.id);
+    load: ({ params, key, idempotency }) => loadForAct(ctx, params.id, key, idempotency),
+    async handle({ staff, body, actId, keyed, loaded, key }) {
+      const row = foundRow(loaded);
       const act = await spec.prepare({ body: body as z.output<B>, row, staff, actId, keyed });
       try {
-        return await runAct(ctx, { row, act: spec.kind, actor: staff.id, roles: staff.roles, staff, actId, update: spec.update, arg: act.arg, data: act.data });
+        return await runAct(ctx, { row, act: spec.kind, actor: staff.id, roles: staff.roles, staff, actId, update: spec.update, arg: act.arg, data: act.data, taskClaim: loaded.taskClaim, key });
       } catch (err) {
         // Refused: what preparing the act wrote was never part of the file.
         if (act.undo && err instanceof ProblemError && err.status < 500) await act.undo();
@@ -200,11 +249,18 @@ export function actionOperations(ctx: ApiContext): Operation[] {
       async prepare({ body, row, staff, actId, keyed }) {
         // Rows first (the workflow's activities read them), ids stable for a retried request.
         const wanted = body.documents.map((d, i) => documentRow(row.id, keyed ? deterministicUuid(`document\n${actId}\n${i}`) : randomUUID(), d, staff.id));
-        const inserted = await ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id });
-        const stored = await ctx.db
-          .select({ id: documents.id, type: documents.type, sha256: documents.sha256 })
-          .from(documents)
-          .where(eq(documents.applicationId, row.id));
+        // One statement: the insert (a CTE), and the rows already there as they were before it.
+        const fresh = ctx.db
+          .$with('fresh')
+          .as(ctx.db.insert(documents).values(wanted).onConflictDoNothing().returning({ id: documents.id, type: documents.type, sha256: documents.sha256 }));
+        type Doc = { id: string; type: string; sha256: string };
+        const docs = (from: SQL) => sql<Doc[]>`(select coalesce(json_agg(json_build_object('id', d.id, 'type', d.type, 'sha256', d.sha256)), '[]'::json) from ${from})`;
+        const [found] = await ctx.db
+          .with(fresh)
+          .select({ inserted: docs(sql`${fresh} d`), existing: docs(sql`${documents} d where d.application_id = ${row.id}`) })
+          .from(ONE_ROW);
+        const inserted = found?.inserted ?? [];
+        const stored = [...(found?.existing ?? []), ...inserted];
         const documentIds = [
           ...new Set(wanted.map((w) => stored.find((s) => s.type === w.type && s.sha256 === w.sha256)?.id).filter((x): x is string => Boolean(x))),
         ];
@@ -342,10 +398,11 @@ export function actionOperations(ctx: ApiContext): Operation[] {
       404: { description: 'No application has this id' },
       409: { description: 'The workflow is not waiting for this act (`stage` says where it is), or the Idempotency-Key is in use' },
     },
-    async handle({ staff, params, body, actId }) {
-      const row = await loadApplication(ctx, params.id);
+    load: ({ params, key, idempotency }) => loadForAct(ctx, params.id, key, idempotency),
+    async handle({ staff, body, actId, loaded, key }) {
+      const row = foundRow(loaded);
       const base = { actor: staff.id, actId };
-      const common = { row, act: 'emergency_act' as const, actor: staff.id, roles: staff.roles, actId, emergency: { reasonCode: body.reasonCode } };
+      const common = { row, act: 'emergency_act' as const, actor: staff.id, roles: staff.roles, actId, emergency: { reasonCode: body.reasonCode }, key };
       const audit = { act: body.act, reasonCode: body.reasonCode, reason: body.reason };
       switch (body.act) {
         case 'documentsSubmitted':

@@ -18,7 +18,23 @@ const messageSchema = z.object({
   tag: z.string().max(64).optional(),
 });
 type MessageInput = z.infer<typeof messageSchema>;
-const batchSchema = z.object({ messages: z.array(messageSchema).min(1).max(100) });
+/** At most this many messages a batch request (Aliyun's SendBatchSms takes 100 too). */
+export const SMS_BATCH_MAX = 100;
+const batchSchema = z.object({
+  messages: z
+    .array(messageSchema)
+    .min(1)
+    .max(SMS_BATCH_MAX)
+    .superRefine((messages, ctx) => {
+      // One id twice in one request is a sender's bug, not a retry: refuse the whole batch.
+      const first = new Map<string, number>();
+      messages.forEach((m, i) => {
+        const at = first.get(m.messageId);
+        if (at === undefined) first.set(m.messageId, i);
+        else ctx.addIssue({ code: 'custom', path: [i, 'messageId'], message: `repeats messages.${at}.messageId; each message of a batch needs its own id` });
+      });
+    }),
+});
 
 export type SmsResult =
   | { messageId: string; status: 'accepted' | 'duplicate'; providerMessageId: string }
@@ -72,7 +88,9 @@ export function smsRouter(ctx: SandboxContext): Router {
     res.status(result.status === 'accepted' ? 202 : 200).json(result);
   });
 
-  // Each message succeeds or fails on its own; the batch answers 200 with one result per message.
+  // Each message succeeds or fails on its own; the batch answers 200 with one result per message,
+  // in the order sent. A malformed batch (empty, over 100, a bad or repeated field) is refused
+  // whole with 400 and sends nothing; the fault switch applies to the request as a whole.
   router.post('/v1/messages/batch', (req, res) => {
     const body = parseBody(batchSchema, req, res);
     if (!body) return;

@@ -44,6 +44,8 @@ export interface HarnessOptions {
   /** Start no worker (for tests of what the API does when the workflow cannot answer). */
   noWorker?: boolean;
   env?: Record<string, string>;
+  /** Told every statement sent to the database (the API's and the worker's): see openDb. */
+  onQuery?: (query: string) => void;
   /**
    * How long an act's answer waits for the workflow's reaction before answering 202 (default: minutes).
    * Shorter only where the test holds the workflow's step itself, so no reaction can come in time.
@@ -52,7 +54,7 @@ export interface HarnessOptions {
 }
 
 export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHarness> {
-  const [env, db, sandbox] = await Promise.all([localEnv(), createTestDb(), startSandbox({ port: 0, esignWebhookRetryDelaysMs: [200, 500, 1000, 2000] })]);
+  const [env, db, sandbox] = await Promise.all([localEnv(), createTestDb(opts.onQuery ? { onQuery: opts.onQuery } : {}), startSandbox({ port: 0, esignWebhookRetryDelaysMs: [200, 500, 1000, 2000] })]);
   const config = loadConfig({ LOG_LEVEL: 'silent', SANDBOX_PORT: String(sandbox.port), TEMPORAL_TASK_QUEUE: 'car-loans', ...opts.env });
   const cipher = new PiiCipher(keyRingFromConfig(config));
   const log = createLogger(process.env.API_TEST_LOG_LEVEL ?? 'silent');

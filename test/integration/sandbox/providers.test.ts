@@ -1,6 +1,7 @@
 import { createProviderClients, ValuationClient, type ProviderClients } from '../../../src/activities/providers';
 import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../../src/sandbox';
 import * as tv from '../../../src/sandbox/test-values';
+import { SMS_BATCH_MAX } from '../../../src/sandbox/providers/sms';
 import { expectRefusal, expectTransient, sha } from './helpers';
 
 // Each provider's client against the running sandbox: the favourable answer, a business refusal (a
@@ -259,6 +260,88 @@ describe('SMS', () => {
     await expectTransient(clients.sms.send({ messageId: 'sms-5', to: phone, text: 'x' }));
     expect((await clients.sms.send({ messageId: 'sms-5', to: phone, text: 'x' })).status).toBe('accepted');
     expect((await admin.smsMessages()).filter((m) => m.messageId === 'sms-5')).toHaveLength(1);
+  });
+});
+
+describe('SMS batches', () => {
+  const recorded = async (ids: string[]) => (await admin.smsMessages()).filter((m) => ids.includes(m.messageId));
+  const postBatch = (body: unknown) =>
+    fetch(`${sandbox.providers.sms}/v1/messages/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('answers each message of a batch on its own, in the order sent, and texts only the deliverable ones', async () => {
+    await clients.sms.send({ messageId: 'b1-taken', to: phone, text: '第一条' });
+    const results = await clients.sms.sendBatch([
+      { messageId: 'b1-a', to: '13900139001', text: '还款提醒 A', template: 'due_today', tag: 'repayment_reminder' },
+      { messageId: 'b1-bad', to: '1390013900', text: '还款提醒' },
+      { messageId: 'b1-b', to: '13900139002', text: '还款提醒 B' },
+      { messageId: 'b1-dead', to: tv.SMS_NOT_IN_SERVICE_PHONE, text: '还款提醒' },
+      { messageId: 'b1-taken', to: phone, text: '另一条' },
+    ]);
+    expect(results).toEqual([
+      { messageId: 'b1-a', status: 'accepted', providerMessageId: expect.stringMatching(/^sms_/) },
+      { messageId: 'b1-bad', status: 'rejected', code: 'invalid_phone_number', message: expect.any(String) },
+      { messageId: 'b1-b', status: 'accepted', providerMessageId: expect.stringMatching(/^sms_/) },
+      { messageId: 'b1-dead', status: 'rejected', code: 'number_not_in_service', message: expect.any(String) },
+      { messageId: 'b1-taken', status: 'rejected', code: 'message_id_reused', message: expect.any(String) },
+    ]);
+    const a = results[0] as { providerMessageId: string };
+    const b = results[2] as { providerMessageId: string };
+    expect(a.providerMessageId).not.toBe(b.providerMessageId);
+    const texted = await recorded(['b1-a', 'b1-bad', 'b1-b', 'b1-dead', 'b1-taken']);
+    expect(texted.map((m) => [m.messageId, m.text]).sort()).toEqual([
+      ['b1-a', '还款提醒 A'],
+      ['b1-b', '还款提醒 B'],
+      ['b1-taken', '第一条'],
+    ]);
+    expect(texted.find((m) => m.messageId === 'b1-a')).toMatchObject({ to: '13900139001', template: 'due_today', tag: 'repayment_reminder' });
+  });
+
+  it('answers a repeated batch (a retry, or an answer lost after the work) with duplicates and texts nobody twice', async () => {
+    const batch = Array.from({ length: SMS_BATCH_MAX }, (_, i) => ({ messageId: `b2-${i}`, to: `1370000${String(i).padStart(4, '0')}`, text: `提醒 ${i}` }));
+    await admin.setFault({ provider: 'sms', mode: 'lost_response', count: 1 });
+    await expectTransient(clients.sms.sendBatch(batch));
+    const first = await recorded(batch.map((m) => m.messageId));
+    expect(first).toHaveLength(SMS_BATCH_MAX); // the gateway took the whole batch before the answer was lost
+    const again = await clients.sms.sendBatch(batch);
+    const third = await clients.sms.sendBatch(batch);
+    expect(again.map((r) => r.status)).toEqual(batch.map(() => 'duplicate'));
+    const ids = new Map(first.map((m) => [m.messageId, m.providerMessageId]));
+    expect(again.map((r) => (r.status === 'rejected' ? null : r.providerMessageId))).toEqual(batch.map((m) => ids.get(m.messageId)));
+    expect(third).toEqual(again);
+    expect(await recorded(batch.map((m) => m.messageId))).toHaveLength(SMS_BATCH_MAX);
+  });
+
+  it('refuses a malformed batch whole with 400 and the failing fields, sending none of it', async () => {
+    const ok = (i: number) => ({ messageId: `b3-${i}`, to: '13600136000', text: `提醒 ${i}` });
+    const cases: Array<[unknown, string, RegExp]> = [
+      [{}, 'messages', /array/i],
+      [{ messages: [] }, 'messages', /1/],
+      [{ messages: Array.from({ length: SMS_BATCH_MAX + 1 }, (_, i) => ok(i)) }, 'messages', /100/],
+      [{ messages: [ok(0), { messageId: 'b3-x', text: '提醒' }] }, 'messages.1.to', /.+/],
+      [{ messages: [ok(0), ok(1), { ...ok(0), text: '另一条' }] }, 'messages.2.messageId', /repeats messages\.0\.messageId/],
+    ];
+    for (const [body, path, message] of cases) {
+      const res = await postBatch(body);
+      expect(res.status).toBe(400);
+      const answer = (await res.json()) as { code: string; issues: { path: string; message: string }[] };
+      expect(answer.code).toBe('invalid_request');
+      expect(answer.issues).toContainEqual({ path, message: expect.stringMatching(message) });
+    }
+    expect(await recorded(Array.from({ length: SMS_BATCH_MAX + 1 }, (_, i) => `b3-${i}`))).toEqual([]);
+    // Through the client, a malformed batch is a bug: non-retryable, not a transient error.
+    const err = await clients.sms.sendBatch([ok(0), ok(0)]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'ProviderRequestInvalid', nonRetryable: true });
+  });
+
+  it('applies the fault switch to the batch request as a whole', async () => {
+    await admin.setFault({ provider: 'sms', mode: 'refusal', status: 422, code: 'quota_exhausted', count: 1 });
+    const batch = [
+      { messageId: 'b4-0', to: '13500135000', text: '提醒' },
+      { messageId: 'b4-1', to: '13500135001', text: '提醒' },
+    ];
+    await expectRefusal(clients.sms.sendBatch(batch), 'SmsRefused', 'quota_exhausted', ['13500135000']);
+    expect(await recorded(['b4-0', 'b4-1'])).toEqual([]);
+    expect((await clients.sms.sendBatch(batch)).map((r) => r.status)).toEqual(['accepted', 'accepted']);
   });
 });
 
