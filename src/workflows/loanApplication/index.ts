@@ -51,8 +51,7 @@ async function pipeline(run: ApplicationRun): Promise<LoanApplicationResult> {
     }
     await signing(run, round + 1);
     await disbursement(run);
-    const closed = await servicing(run);
-    return await run.finish('closed', closed.how === 'early_payoff' ? 'EARLY_PAYOFF' : null);
+    return await servicing(run);
   } catch (err) {
     const exit = exitFor(run, err);
     if (!exit) throw err;
