@@ -64,6 +64,9 @@ it('walks an application from intake to servicing, findable by stage in visibili
   expect(await countOf(`LoanStage = "phone_verification" AND PendingTask = "phone_verification" AND BranchId = "${branchId}"`, 1)).toBe(1);
   const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
   expect(metadata.currentDetails).toContain('**Waiting for** phone_verification by verifier');
+  // Times in Asia/Shanghai, to the minute; never an ISO timestamp.
+  expect(metadata.currentDetails).toMatch(/since \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\) · SLA \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\) · deadline \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\)/);
+  expect(metadata.currentDetails).not.toMatch(/T\d{2}:\d{2}:\d{2}/);
 
   await waitForTimer(handle, 'phone verification attempt 1: escalate at the SLA');
   await walkToApproval(handle);
@@ -87,6 +90,10 @@ it('walks an application from intake to servicing, findable by stage in visibili
 
   const described = await handle.describe();
   expect(described.typedSearchAttributes.get(LoanStage)).toBe('handed_over');
+  const appDetails = (await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
+  expect(appDetails).toMatch(/\*\*Offer\*\* [\d,]+\.\d{2} CNY · \d+ months · \d+\.\d{2}% a year \(APR \d+\.\d{2}%\)/);
+  expect(appDetails).toContain(`**Loan** ${s.loanId} · servicing workflow ${servicingId}`);
+  expect(appDetails).toContain('**Outcome** HANDED_TO_SERVICING');
   expect(described.typedSearchAttributes.get(LoanChannel)).toBe('dealer');
   expect(described.typedSearchAttributes.get(BranchId)).toBe(branchId);
   expect(described.typedSearchAttributes.get(PendingTask)).toBe('none');
