@@ -1,6 +1,8 @@
 /**
  * One disbursed loan, from the first instalment to closure: `loan-servicing-<loanId>`, started by
- * the application workflow as a child (parentClosePolicy ABANDON) after createLoan stored it.
+ * the application workflow as a child (parentClosePolicy ABANDON) after createLoan stored it; the
+ * application run then ends (patch hand-over-to-servicing) and this run carries the loan's stage,
+ * recording the application's closure when it closes the loan.
  *
  * Design:
  * - The servicing ledger (src/domain/ledger) is the arithmetic: every balance is a pure function of
