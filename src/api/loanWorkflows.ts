@@ -11,7 +11,10 @@ import { WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common
 import { FailureType, refusalDetails } from '../contracts/failures';
 import { isStage, type Stage } from '../domain';
 import { startLoanApplication } from '../temporal/startLoanApplication';
+import { collateralRegisteredLateSignal, servicingStateQuery, type CollateralRegisteredLate } from '../workflows/servicingMessages';
 import {
+  collateralRegisteredUpdate,
+  loanServicingWorkflowId,
   stateQuery,
   type ActRefusal,
   type LoanApplicationInput,
@@ -101,6 +104,10 @@ export class LoanWorkflows {
         handle.startUpdate(update, { args: [arg], updateId: actId, waitForStage: WorkflowUpdateStage.ACCEPTED }),
       );
     } catch (err) {
+      if (err instanceof WorkflowNotFoundError && update.name === collateralRegisteredUpdate.name) {
+        const forwarded = await this.collateralToServicing(workflowId, arg);
+        if (forwarded) return forwarded;
+      }
       return this.failed(workflowId, err);
     }
     let timer: NodeJS.Timeout | undefined;
@@ -116,6 +123,27 @@ export class LoanWorkflows {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A collateral registration for an application whose run has ended by handing its loan to
+   * servicing (patch hand-over-to-servicing): the loan's servicing run tracks the registration
+   * still owed, so the act goes there, whole, with the proof the API signed for the application
+   * (which that run checks, as it checks the acts older application runs forward). Null when the
+   * run ended otherwise, or the registration is no longer owed.
+   */
+  private async collateralToServicing(workflowId: string, arg: unknown): Promise<ActOutcome | null> {
+    const state = await this.state(workflowId);
+    if (!state || state.stage !== 'servicing' || !state.loanId || state.collateralRegistered) return null;
+    const servicing = this.handle(loanServicingWorkflowId(state.loanId));
+    try {
+      const owed = await this.client.connection.withDeadline(Date.now() + this.queryTimeoutMs, () => servicing.query(servicingStateQuery));
+      if (!owed.collateralRegistrationOutstanding) return null;
+      await servicing.signal(collateralRegisteredLateSignal, arg as CollateralRegisteredLate);
+    } catch (err) {
+      throw asUnavailable(err);
+    }
+    return { kind: 'accepted', state };
   }
 
   private async failed(workflowId: string, err: unknown): Promise<ActOutcome> {

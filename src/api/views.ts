@@ -67,10 +67,13 @@ export function stateView(row: ApplicationRow, state: LoanState | null): Applica
     };
   }
   const t = state.pendingTask;
+  // A run that handed its loan to servicing ended in `servicing`; the loan's servicing run records
+  // its closure in the row, and the application's stage follows the loan.
+  const loanClosed = state.stage === 'servicing' && row.stage === 'closed';
   return {
     id: row.id,
     workflowId: row.workflowId,
-    stage: state.stage,
+    stage: loanClosed ? 'closed' : state.stage,
     pendingTask: t
       ? {
           kind: t.kind,
@@ -106,7 +109,7 @@ export function stateView(row: ApplicationRow, state: LoanState | null): Applica
       counted: d.counted,
     })),
     flags: [...state.flags],
-    stageHistory: state.stageHistory.map((v) => ({ stage: v.stage, at: v.at })),
+    stageHistory: [...state.stageHistory.map((v) => ({ stage: v.stage, at: v.at })), ...(loanClosed ? [{ stage: 'closed' as const, at: row.updatedAt.toISOString() }] : [])],
     outcomeReason: state.outcomeReason,
     missingDocuments: [...(state.documents?.missing ?? [])],
     envelopeId: state.envelopeId ?? null,

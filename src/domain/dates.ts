@@ -114,6 +114,15 @@ export function shanghaiDate(epochMs: number): IsoDate {
   return formatDate(civilFromDays(Math.floor((epochMs + SHANGHAI_OFFSET_MS) / MS_PER_DAY)));
 }
 
+/** An instant as people in the loan's time zone read it, to the minute: `2026-12-02 09:30 (Asia/Shanghai)`. */
+export function shanghaiDateTime(epochMs: number): string {
+  const date = shanghaiDate(epochMs);
+  const minutes = Math.floor((((epochMs + SHANGHAI_OFFSET_MS) % MS_PER_DAY) + MS_PER_DAY) % MS_PER_DAY / 60_000);
+  const hh = String(Math.floor(minutes / 60)).padStart(2, '0');
+  const mm = String(minutes % 60).padStart(2, '0');
+  return `${date} ${hh}:${mm} (Asia/Shanghai)`;
+}
+
 /** Epoch milliseconds of 00:00 Asia/Shanghai on `date` (the instant a Shanghai day begins). */
 export function shanghaiStartOfDayMs(date: IsoDate): number {
   return dayNumber(date) * MS_PER_DAY - SHANGHAI_OFFSET_MS;

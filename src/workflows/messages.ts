@@ -190,11 +190,17 @@ export const stateQuery = defineQuery<LoanState>('state');
 // Result and start options
 
 /** How an application ended: the terminal stage, why, and the loan it became (if any). */
+/**
+ * How a run ended: a terminal stage, or (runs since the patch `hand-over-to-servicing`) `servicing`
+ * with HANDED_TO_SERVICING once the loan's servicing run has started: the loan goes on there.
+ */
 export interface LoanApplicationResult {
-  stage: TerminalStage;
-  /** A reason code (e.g. CREDIT_SCORE_BELOW_FLOOR, OFFER_EXPIRED, WITHDRAWN); null when closed normally. */
+  stage: TerminalStage | 'servicing';
+  /** A reason code (e.g. CREDIT_SCORE_BELOW_FLOOR, OFFER_EXPIRED, WITHDRAWN, HANDED_TO_SERVICING); null when closed normally. */
   outcomeReason: string | null;
   loanId: string | null;
+  /** The servicing run the loan was handed to (stage `servicing` only). */
+  servicingWorkflowId?: string;
 }
 
 const CHANNEL_LABELS: Record<Channel, string> = { branch: 'branch', door_to_door: 'door-to-door', online: 'online', dealer: 'dealer' };

@@ -2,9 +2,13 @@
  * Messages of the post-loan workflows: the per-loan servicing workflow (`loan-servicing-<loanId>`)
  * and the daily `repaymentReminders` sweep. Ids and figures only, no personal data.
  */
+import type { SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { FailureType } from '../contracts/failures';
+import { bpsToPercentString, fenToYuanString, type Channel, type Offer, type RiskGrade } from '../domain';
+import { loanServicingWorkflowId } from '../domain/ids';
 import type { ActProof } from './actProof';
+import * as SA from './searchAttributes';
 
 export interface LoanServicingInput {
   loanId: string;
@@ -17,6 +21,60 @@ export interface LoanServicingInput {
   instalmentsPerRun?: number | undefined;
   /** Continue-as-new once a run's history passes this many events (default 2,000; runs on the ledger). */
   maxEventsPerRun?: number | undefined;
+  /**
+   * Set by an application run that hands the loan over and ends (its patch `hand-over-to-servicing`):
+   * this run then owns the application's stage (it records `closed` when it closes the loan) and
+   * describes the loan with these. Absent on loans whose application run waits for this one.
+   */
+  handedOver?: ServicingHandOver | undefined;
+}
+
+/** What the application run knows of the loan and passes on: ids, codes and figures only. */
+export interface ServicingHandOver {
+  channel: Channel;
+  branchId: string;
+  dealerId: string | null;
+  riskGrade: RiskGrade | null;
+  offer: Pick<Offer, 'amountFen' | 'termMonths' | 'repaymentMethod' | 'annualRateBps' | 'aprBps' | 'monthlyPaymentFen'>;
+}
+
+const yuan = (fen: number): string => `${fenToYuanString(fen, { grouping: true })} CNY`;
+
+/**
+ * How a servicing run is started (the child options besides the parent close policy): its id, its
+ * input, the search attributes a loan book is queried by (a branch's loans are `BranchId = '…'`),
+ * and the static summary and details of the Temporal UI. Continue-as-new keeps the attributes.
+ */
+export function loanServicingStartOptions(input: LoanServicingInput) {
+  const h = input.handedOver;
+  const where = h ? `, ${h.channel} ${h.branchId}${h.dealerId ? ` (dealer ${h.dealerId})` : ''}` : '';
+  return {
+    workflowId: loanServicingWorkflowId(input.loanId),
+    args: [input] as [LoanServicingInput],
+    typedSearchAttributes: (h
+      ? [
+          { key: SA.LoanStage, value: 'servicing' },
+          { key: SA.LoanChannel, value: h.channel },
+          { key: SA.BranchId, value: h.branchId },
+          { key: SA.LoanAmountFen, value: h.offer.amountFen },
+          { key: SA.PendingTask, value: input.collateralRegistrationOutstanding ? 'register_collateral' : 'none' },
+          ...(h.riskGrade ? [{ key: SA.RiskGrade, value: h.riskGrade }] : []),
+        ]
+      : []) as SearchAttributePair[],
+    staticSummary: h
+      ? `Servicing of loan ${input.loanId}: ${yuan(h.offer.amountFen)} over ${h.offer.termMonths} months at ${bpsToPercentString(h.offer.annualRateBps)}${where}`
+      : `Servicing of loan ${input.loanId} (application ${input.applicationId})`,
+    ...(h
+      ? {
+          staticDetails: [
+            `**Loan** ${input.loanId} · application ${input.applicationId}`,
+            `**Terms** ${yuan(h.offer.amountFen)} · ${h.offer.termMonths} months · ${h.offer.repaymentMethod} · ${bpsToPercentString(h.offer.annualRateBps)} a year (APR ${bpsToPercentString(h.offer.aprBps)}) · first instalment ${yuan(h.offer.monthlyPaymentFen)}`,
+            `**Sold** ${h.channel} · branch ${h.branchId}${h.dealerId ? ` · dealer ${h.dealerId}` : ''} · risk grade ${h.riskGrade ?? '-'}`,
+            'Personal data is in PostgreSQL (encrypted), never in this workflow.',
+          ].join('\n'),
+        }
+      : {}),
+  };
 }
 
 export interface LoanServicingResult {

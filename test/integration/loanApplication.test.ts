@@ -43,11 +43,12 @@ const decode = (p: temporal.api.common.v1.IPayload | null | undefined) => (p ? d
  * step leaves no timer at all: acting only once the timer exists makes the history the test reads
  * the same on a quiet machine and a busy one.
  */
-async function waitForTimer(handle: LoanHandle, summary: string): Promise<void> {
+async function waitForTimer(handle: Pick<LoanHandle, 'workflowId' | 'fetchHistory'>, summary: string | ((s: string) => boolean)): Promise<void> {
   const until = Date.now() + 120_000;
+  const fits = typeof summary === 'string' ? (s: string) => s === summary : summary;
   for (;;) {
     const history = await handle.fetchHistory();
-    if ((history.events ?? []).some((e) => e.timerStartedEventAttributes && decode(e.userMetadata?.summary) === summary)) return;
+    if ((history.events ?? []).some((e) => e.timerStartedEventAttributes && fits(decode(e.userMetadata?.summary) ?? ''))) return;
     if (Date.now() > until) throw new Error(`${handle.workflowId} started no timer "${summary}" within 120 s`);
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -63,6 +64,9 @@ it('walks an application from intake to servicing, findable by stage in visibili
   expect(await countOf(`LoanStage = "phone_verification" AND PendingTask = "phone_verification" AND BranchId = "${branchId}"`, 1)).toBe(1);
   const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
   expect(metadata.currentDetails).toContain('**Waiting for** phone_verification by verifier');
+  // Times in Asia/Shanghai, to the minute; never an ISO timestamp.
+  expect(metadata.currentDetails).toMatch(/since \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\) · SLA \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\) · deadline \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\)/);
+  expect(metadata.currentDetails).not.toMatch(/T\d{2}:\d{2}:\d{2}/);
 
   await waitForTimer(handle, 'phone verification attempt 1: escalate at the SLA');
   await walkToApproval(handle);
@@ -73,12 +77,23 @@ it('walks an application from intake to servicing, findable by stage in visibili
   const s = await waitForState(handle, (x) => x.stage === 'servicing' || x.stage === 'failed', 'servicing');
   expect(s.stage).toBe('servicing');
 
+  // One loan, one result: the application run ends once its servicing run has started, and only
+  // the servicing run says servicing. A branch's loan book is one query.
+  const servicingId = loanServicingWorkflowId(s.loanId!);
+  expect(await handle.result()).toEqual({ stage: 'servicing', outcomeReason: 'HANDED_TO_SERVICING', loanId: s.loanId, servicingWorkflowId: servicingId });
+  expect(await countOf(`LoanStage = "handed_over" AND BranchId = "${branchId}" AND ExecutionStatus = "Completed"`, 1)).toBe(1);
   expect(await countOf(`LoanStage = "servicing" AND BranchId = "${branchId}"`, 1)).toBe(1);
   const [listed] = await collect(env.client.workflow.list({ query: `LoanStage = "servicing" AND BranchId = "${branchId}" AND LoanChannel = "dealer"` }));
-  expect(listed?.workflowId).toBe(handle.workflowId);
+  expect(listed?.workflowId).toBe(servicingId);
+  expect(listed?.status.name).toBe('RUNNING');
+  expect(await countOf(`WorkflowType = "loanServicing" AND BranchId = "${branchId}" AND RiskGrade = "${s.riskGrade}" AND LoanAmountFen = ${s.offer!.amountFen}`, 1)).toBe(1);
 
   const described = await handle.describe();
-  expect(described.typedSearchAttributes.get(LoanStage)).toBe('servicing');
+  expect(described.typedSearchAttributes.get(LoanStage)).toBe('handed_over');
+  const appDetails = (await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
+  expect(appDetails).toMatch(/\*\*Offer\*\* [\d,]+\.\d{2} CNY · \d+ months · \d+\.\d{2}% a year \(APR \d+\.\d{2}%\)/);
+  expect(appDetails).toContain(`**Loan** ${s.loanId} · servicing workflow ${servicingId}`);
+  expect(appDetails).toContain('**Outcome** HANDED_TO_SERVICING');
   expect(described.typedSearchAttributes.get(LoanChannel)).toBe('dealer');
   expect(described.typedSearchAttributes.get(BranchId)).toBe(branchId);
   expect(described.typedSearchAttributes.get(PendingTask)).toBe('none');
@@ -94,10 +109,22 @@ it('walks an application from intake to servicing, findable by stage in visibili
   const timerSummaries = (history.events ?? []).filter((e) => e.timerStartedEventAttributes).map((e) => decode(e.userMetadata?.summary));
   expect(timerSummaries).toEqual(expect.arrayContaining(['phone verification attempt 1: escalate at the SLA', 'approval: escalate at the SLA']));
 
-  // The loan runs on as its own servicing workflow, paid out once to the dealer.
-  // (The stage reads servicing as soon as the child is commanded; the server has it a moment later.)
-  const child = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
-  expect((await waitFor(() => child.describe().catch(() => undefined), 'the servicing workflow')).status.name).toBe('RUNNING');
+  // The loan runs on as its own servicing workflow, paid out once to the dealer, shown as the
+  // application is: summary, details, current details, activities and its timer summarised.
+  const child = env.client.workflow.getHandle(servicingId);
+  const serviced = await waitFor(() => child.describe().catch(() => undefined), 'the servicing workflow');
+  expect(serviced.status.name).toBe('RUNNING');
+  expect(await serviced.staticSummary()).toMatch(new RegExp(`^Servicing of loan ${s.loanId}: [\\d,]+\\.\\d{2} CNY over \\d+ months at \\d+\\.\\d{2}%, dealer ${branchId} \\(dealer D-IT-1\\)$`));
+  expect(await serviced.staticDetails()).toContain(`**Sold** dealer · branch ${branchId} · dealer D-IT-1 · risk grade ${s.riskGrade}`);
+  await waitForTimer(child, (x) => x.startsWith('next look at the loan: '));
+  const servicingDetails = (await child.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
+  expect(servicingDetails).toMatch(/\*\*Terms\*\* [\d,]+\.\d{2} CNY · \d+ months · \d+\.\d{2}% a year \(APR \d+\.\d{2}%\)/);
+  expect(servicingDetails).toMatch(/\*\*Next look\*\* \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\)/);
+  expect(servicingDetails).not.toMatch(/bps/);
+  const servicingHistory = (await child.fetchHistory()).events ?? [];
+  const servicingActivities = servicingHistory.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => decode(e.userMetadata?.summary));
+  expect(servicingActivities).toEqual(expect.arrayContaining(["read the loan's position", 'record servicing_started']));
+  expect(servicingActivities.every((x) => typeof x === 'string' && x.length > 0)).toBe(true);
   const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
   expect(ledger).toMatchObject({ count: 1, entries: [expect.objectContaining({ accountLast4: '3777' })] });
 });

@@ -7,13 +7,13 @@ import { loadConfig } from '../../src/config';
 import { and, eq } from 'drizzle-orm';
 import { createProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
-import { loanEvents } from '../../src/db/schema';
+import { applications as applications_, loanEvents } from '../../src/db/schema';
 import { shanghaiDate } from '../../src/domain';
 import { loanServicingWorkflowId } from '../../src/domain/ids';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { actKeyRingFromConfig, workflowBundlerOptions } from '../../src/temporal/actKeys';
 import { temporalCli } from '../../src/temporal/binaries';
-import { moveRuns, openRuns, retireVersion, setCurrentVersion, waitForVersion } from '../../src/temporal/deployments';
+import { moveRuns, openRuns, setCurrentVersion, waitForVersion } from '../../src/temporal/deployments';
 import { createWorker } from '../../src/worker';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanServicing } from '../../src/workflows/loanServicing';
@@ -221,20 +221,23 @@ describe('upgrading the workflow code with loans open', () => {
     await startedOnNextRelease('upgrade-loan-1', continued);
     await startedOnNextRelease(applicationIdOf(serviced), servicedContinued);
 
-    // ---- N drained: only applications waiting years for their loan are left; they move ------
-    await expect(retireVersion(env.client, N)).rejects.toThrow(/pinned run\(s\) still open/);
+    // ---- N drained: its applications ended as they handed their loans over (patch
+    // hand-over-to-servicing), so none is left waiting years for its loan to be moved. (Runs of
+    // releases before that patch still wait, and are moved as the release procedure says.)
     const waitingForLoans = await moveRuns(env.client, N, N1, `LoanStage = 'servicing'`);
-    expect(waitingForLoans.map((r) => r.workflowId).sort()).toEqual(applications.map((a) => a.workflowId).sort());
+    expect(waitingForLoans).toEqual([]);
     expect(await openRuns(env.client, N)).toEqual([]);
     workerN.worker.shutdown();
     await workerN.running;
 
-    // ---- every loan paid off: servicing closes, each application ends on N+1 ------------------
+    // ---- every loan paid off: servicing closes it, and each application reads closed --------
     for (const loanId of loans) expect(await payOff(loanId)).toMatchObject({ outcome: 'closed', how: 'early_payoff' });
     expect(await env.client.workflow.getHandle<typeof loanServicing>(midTerm.workflowId).query(servicingStateQuery)).toMatchObject({ status: 'active' });
     expect(await payOff(seededLoan.loanId)).toMatchObject({ outcome: 'closed', how: 'early_payoff' });
     for (const a of applications) {
-      expect(await a.result()).toEqual<LoanApplicationResult>({ stage: 'closed', outcomeReason: 'EARLY_PAYOFF', loanId: expect.any(String) });
+      expect(await a.result()).toEqual<LoanApplicationResult>({ stage: 'servicing', outcomeReason: 'HANDED_TO_SERVICING', loanId: expect.any(String), servicingWorkflowId: expect.any(String) });
+      const [row] = await h.db.select({ stage: applications_.stage }).from(applications_).where(eq(applications_.id, applicationIdOf(a)));
+      expect(row?.stage).toBe('closed');
     }
     await fresh.executeUpdate(withdrawUpdate, { args: [await signAct('withdraw', fresh.workflowId, { actor: 'officer-1', reasonCode: 'CUSTOMER_CHANGED_MIND' })] });
     expect(await fresh.result()).toMatchObject({ stage: 'withdrawn' });

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config';
 import { applications } from '../../src/db/schema';
 import { dataConverterFromConfig, ensureSearchAttributes } from '../../src/temporal/connection';
 import { REMINDERS_SCHEDULE } from '../../src/temporal/schedules';
-import { REMINDERS_SCHEDULE_ID } from '../../src/workflows/messages';
+import { loanIdForApplication, loanServicingWorkflowId, REMINDERS_SCHEDULE_ID } from '../../src/domain/ids';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { checkApplications, newTally, rawClient, summaryLine, type Tally } from '../reliability/checks';
 import { done, LoanDriver, sleep, type AppState } from '../reliability/driver';
@@ -182,13 +182,17 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     await finish('both-workers', ids, 300_000);
     // Workflow and activity tasks of these applications ran on both worker processes.
     expect((await workerIdentities(ids)).size).toBeGreaterThanOrEqual(2);
-    // The custom search attributes are queryable in SQL visibility (what an engineer filters by in the UI).
-    const query = `WorkflowType = "loanApplication" AND LoanStage = "servicing" AND LoanAmountFen > 0`;
-    const listed = await poll('visibility lists every application in servicing', 120_000, async () => {
+    // The custom search attributes are queryable in SQL visibility (what an engineer filters by in
+    // the UI): each loan in servicing is listed once, by its servicing run (the application run
+    // ended when it handed the loan over).
+    const servicingOf = (id: string) => loanServicingWorkflowId(loanIdForApplication(id));
+    const query = `WorkflowType = "loanServicing" AND LoanStage = "servicing" AND LoanAmountFen > 0`;
+    const listed = await poll('visibility lists every loan in servicing, once', 120_000, async () => {
       const found = new Set<string>();
       for await (const w of raw.workflow.list({ query })) found.add(w.workflowId);
-      return ids.every((id) => found.has(`loan-application-${id}`)) ? found : undefined;
+      return ids.every((id) => found.has(servicingOf(id))) ? found : undefined;
     });
+    for (const id of ids) expect(listed.has(`loan-application-${id}`)).toBe(false);
     expect(listed.size).toBeGreaterThanOrEqual(ids.length);
     // The UI server reads the same through the cluster, and tells the browser to decode payloads at the API's codec endpoint.
     const settings = (await (await fetch(`${t.uiUrl}/api/v1/settings`)).json()) as { Codec: { Endpoint: string; PassAccessToken: boolean; IncludeCredentials: boolean } };
@@ -197,7 +201,7 @@ describe('the production topology: a Temporal cluster on PostgreSQL, two workers
     expect(res.status).toBe(200);
     const body = (await res.json()) as { executions?: Array<{ execution: { workflowId: string } }> };
     const inUi = new Set((body.executions ?? []).map((e) => e.execution.workflowId));
-    for (const id of ids) expect(inUi.has(`loan-application-${id}`)).toBe(true);
+    for (const id of ids) expect(inUi.has(servicingOf(id))).toBe(true);
   });
 
   it('keeps going on the other worker when one is SIGKILLed mid-traffic; nothing lost, nothing paid twice', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { signCodecSession, verifyCodecSession } from '../../src/api/codecServer';
-import { eventView, maskText } from '../../src/api/views';
-import type { StaffRole } from '../../src/workflows/messages';
+import { eventView, maskText, stateView, type ApplicationRow } from '../../src/api/views';
+import type { LoanState, StaffRole } from '../../src/workflows/messages';
 
 // Pure parts of what staff see: free text in the audit trail masked like the applicant view, free
 // text withheld by role, and the codec's signed browser session.
@@ -67,5 +67,44 @@ describe('the codec browser session', () => {
     expect(verifyCodecSession(key, `${forgedBody}.${mac}`, now)).toBeNull();
     expect(verifyCodecSession(key, `${body}.${mac}.x`, now)).toBeNull();
     expect(verifyCodecSession(key, 'not a session', now)).toBeNull();
+  });
+});
+
+describe('stateView', () => {
+  // An application run since `hand-over-to-servicing` ends in servicing; its loan's servicing run
+  // records the closure in the row. The application's stage follows the loan.
+  const handedOver: LoanState = {
+    applicationId: 'app-1',
+    stage: 'servicing',
+    stageHistory: [{ stage: 'intake', at: '2026-12-01T01:00:00.000Z' }, { stage: 'servicing', at: '2026-12-01T02:00:00.000Z' }],
+    pendingTask: null,
+    offer: null,
+    decisions: [],
+    flags: [],
+    riskGrade: 'B',
+    requiresFourEyes: false,
+    documents: { required: [], missing: [], problems: [] },
+    phoneAttempts: 1,
+    envelopeId: null,
+    collateralRegistered: false,
+    transferId: 'T-1',
+    loanId: 'L-app-1',
+    outcomeReason: 'HANDED_TO_SERVICING',
+    refusedActs: [],
+  };
+  const row = (stage: string) => ({ id: 'app-1', workflowId: 'loan-application-app-1', stage, loanId: 'L-app-1', riskGrade: 'B', updatedAt: new Date('2027-03-01T04:00:00.000Z') }) as ApplicationRow;
+
+  it('reads servicing while the loan is serviced, closed once servicing has closed it', () => {
+    expect(stateView(row('servicing'), handedOver)).toMatchObject({ stage: 'servicing', live: true });
+    expect(stateView(row('servicing'), handedOver).stageHistory.map((v) => v.stage)).toEqual(['intake', 'servicing']);
+    const closed = stateView(row('closed'), handedOver);
+    expect(closed.stage).toBe('closed');
+    expect(closed.stageHistory).toEqual([...handedOver.stageHistory, { stage: 'closed', at: '2027-03-01T04:00:00.000Z' }]);
+  });
+
+  it('otherwise shows the run as it is', () => {
+    const rejected: LoanState = { ...handedOver, stage: 'rejected', outcomeReason: 'CREDIT_SCORE_BELOW_FLOOR' };
+    expect(stateView(row('rejected'), rejected).stage).toBe('rejected');
+    expect(stateView(row('closed'), { ...handedOver, stage: 'closed' }).stageHistory).toHaveLength(2);
   });
 });

@@ -1,5 +1,6 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { asc, eq } from 'drizzle-orm';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { and, asc, eq } from 'drizzle-orm';
 import { disbursementReference, sandboxAccountNumber } from '../../src/activities/payments';
 import { applications, installments, loanEvents, loans } from '../../src/db/schema';
 import { shanghaiDate } from '../../src/domain';
@@ -43,14 +44,31 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   const [row] = await w.h.db.select().from(applications).where(eq(applications.id, seeded.applicationId));
   expect(row).toMatchObject({ stage: 'servicing', pendingTask: null, loanId: s.loanId, riskGrade: s.riskGrade });
 
-  // Search attributes follow the stage.
-  const sa = (await handle.describe()).typedSearchAttributes;
-  expect(sa.get(LoanStage)).toBe('servicing');
+  // One loan, one result: the application run ends once it has handed the loan to its servicing
+  // run, which carries the loan's stage and what a loan book is queried by.
+  const servicingWorkflowId = loanServicingWorkflowId(s.loanId!);
+  expect(await w.result(handle)).toEqual({ stage: 'servicing', outcomeReason: 'HANDED_TO_SERVICING', loanId: s.loanId, servicingWorkflowId });
+  const app = await handle.describe();
+  expect(app.status.name).toBe('COMPLETED');
+  const sa = app.typedSearchAttributes;
+  expect(sa.get(LoanStage)).toBe('handed_over');
   expect(sa.get(PendingTask)).toBe('none');
   expect(sa.get(RiskGrade)).toBe(s.riskGrade);
   expect(sa.get(LoanChannel)).toBe(seeded.input.channel);
   expect(sa.get(BranchId)).toBe(seeded.input.branchId);
   expect(sa.get(LoanAmountFen)).toBe(seeded.input.amountFen);
+  const child = env.client.workflow.getHandle(servicingWorkflowId);
+  const serviced = await child.describe();
+  expect(serviced.status.name).toBe('RUNNING');
+  const ssa = serviced.typedSearchAttributes;
+  expect(ssa.get(LoanStage)).toBe('servicing');
+  expect(ssa.get(BranchId)).toBe(seeded.input.branchId);
+  expect(ssa.get(LoanChannel)).toBe(seeded.input.channel);
+  expect(ssa.get(RiskGrade)).toBe(s.riskGrade);
+  expect(ssa.get(LoanAmountFen)).toBe(s.offer!.amountFen);
+  expect(ssa.get(PendingTask)).toBe(opts.used ? 'none' : 'register_collateral');
+  // Of the loan's two runs, one says servicing.
+  expect([sa, ssa].filter((x) => x.get(LoanStage) === 'servicing')).toHaveLength(1);
 
   // Paid exactly once, the amount of the offer.
   const ledger = await w.admin.ledger({ reference: disbursementReference(seeded.applicationId) });
@@ -73,14 +91,16 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   });
   const rows = await w.h.db.select().from(installments).where(eq(installments.loanId, s.loanId!));
   expect(rows).toHaveLength(seeded.input.termMonths);
-  // (The stage is servicing a moment before the child has started.)
-  const child = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
-  await waitFor(() => child.describe().then((d) => d.status.name === 'RUNNING', () => false));
 
   // No personal data anywhere in the history: not in inputs, results, signals or activity payloads.
   const text = await historyText(handle);
   for (const secret of [seeded.idNumber, seeded.phone, '张三', '6222020200112233445']) expect(text).not.toContain(secret);
   return { state: s, ledger };
+}
+
+async function stageOfRow(applicationId: string): Promise<string | undefined> {
+  const [row] = await w.h.db.select({ stage: applications.stage }).from(applications).where(eq(applications.id, applicationId));
+  return row?.stage;
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = PATIENCE_MS): Promise<void> {
@@ -161,22 +181,49 @@ describe('happy paths', () => {
     }
   });
 
-  it('ends closed when servicing closes the loan (early payoff)', async () => {
+  it('the application reads closed once servicing closes the loan (early payoff)', async () => {
     const seeded = await w.seed({ channel: 'branch', loan: { termMonths: 12, amountFen: 5_000_000 } });
     const handle = await w.start(seeded);
     const s = await walkToServicing(handle);
     expect(s.stage).toBe('servicing');
     const servicing = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
-    // The stage reads servicing as soon as the child is commanded; wait until the server has it.
-    await waitFor(() => servicing.describe().then(() => true, () => false));
+    expect(await w.result(handle)).toMatchObject({ stage: 'servicing', outcomeReason: 'HANDED_TO_SERVICING' });
+    await waitFor(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length);
+    await w.settle();
+    expect(await stageOfRow(seeded.applicationId)).toBe('servicing');
+
+    // What the servicing run shows in the Temporal UI: its summary and details, current details
+    // with Shanghai times and rates in percent, and its activities and timer summarised.
+    const described = await servicing.describe();
+    expect(await described.staticSummary()).toMatch(new RegExp(`^Servicing of loan ${s.loanId}: 50,000\\.00 CNY over 12 months at \\d+\\.\\d{2}%, branch ${seeded.input.branchId}$`));
+    expect(await described.staticDetails()).toContain(`**Sold** branch · branch ${seeded.input.branchId} · risk grade ${s.riskGrade}`);
+    const details = (await servicing.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
+    expect(details).toContain('**Stage** servicing');
+    expect(details).toMatch(/\*\*Terms\*\* 50,000\.00 CNY · 12 months · \d+\.\d{2}% a year \(APR \d+\.\d{2}%\)/);
+    expect(details).toMatch(/\*\*Next look\*\* \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\)/);
+    expect(details).not.toMatch(/bps|T\d{2}:\d{2}:\d{2}/);
+    const events = (await servicing.fetchHistory()).events ?? [];
+    const summaryOf = (e: (typeof events)[number]) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined);
+    const activities = events.filter((e) => e.activityTaskScheduledEventAttributes).map(summaryOf);
+    expect(activities.length).toBeGreaterThan(0);
+    expect(activities.every((x) => typeof x === 'string' && x.length > 0)).toBe(true);
+    const timers = events.filter((e) => e.timerStartedEventAttributes).map(summaryOf);
+    expect(timers.length).toBeGreaterThan(0);
+    for (const t of timers) expect(t).toMatch(/^next look at the loan: \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\)$/);
+
     const asOfDate = shanghaiDate(await env.currentTimeMs());
     const quoted = await servicing.executeUpdate(earlyPayoffRequestedUpdate, { args: [await signAct('earlyPayoffRequested', servicing.workflowId, { actor: 'finance-1', asOfDate })] });
     const payoff = { actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` };
     await servicing.executeUpdate(repaymentRecordedUpdate, { args: [await signAct('repaymentRecorded', servicing.workflowId, payoff)] });
-    expect(await w.result(handle)).toEqual({ stage: 'closed', outcomeReason: 'EARLY_PAYOFF', loanId: s.loanId });
-    const final = await handle.query('state');
-    expect((final as { stageHistory: { stage: string }[] }).stageHistory.map((v) => v.stage)).toEqual([...FULL_PATH, 'closed']);
-    expect((await handle.describe()).typedSearchAttributes.get(LoanStage)).toBe('closed');
+    // The servicing run records the closure: the audit trail, the applications row and its stage.
+    await waitFor(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length + 1);
+    expect(await stagesRecorded(seeded.applicationId)).toEqual([...FULL_PATH, 'closed']);
+    const [closedEvent] = await w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, seeded.applicationId), eq(loanEvents.stage, 'closed')));
+    expect(closedEvent).toMatchObject({ kind: 'stage_entered', actor: 'system', data: { from: 'servicing', outcomeReason: 'EARLY_PAYOFF', loanId: s.loanId } });
+    await waitFor(async () => (await stageOfRow(seeded.applicationId)) === 'closed');
+    await waitFor(() => servicing.describe().then((d) => d.typedSearchAttributes.get(LoanStage) === 'closed'));
+    // The application run stays as it ended: handed over.
+    expect((await handle.describe()).typedSearchAttributes.get(LoanStage)).toBe('handed_over');
     await keepHistory(handle, 'happy-closed-early-payoff');
   });
 });

@@ -27,8 +27,10 @@ import {
   servicingStateQuery,
   type ServicingState,
   waiverRequestedUpdate,
+  loanServicingStartOptions,
+  type ServicingHandOver,
 } from '../../src/workflows/servicingMessages';
-import { LoanAmountFen, LoanStage } from '../../src/workflows/searchAttributes';
+import { BranchId, LoanAmountFen, LoanChannel, LoanStage, RiskGrade } from '../../src/workflows/searchAttributes';
 import { createTestDb } from '../helpers/db';
 import { keepHistory } from '../helpers/histories';
 import { eventually, loadSchedule, sandboxProviders, seedLoan, testCipher } from '../helpers/servicing';
@@ -417,6 +419,34 @@ describe('loanServicing on the time-skipping server', () => {
     for (const length of chain) expect(length).toBeLessThan(MAX_EVENTS_PER_RUN);
     // Stored: the first run (refused acts, a part payment) and the last (closure with credit, the refund).
     await keepRuns(handle.workflowId, 'servicing-ledger-repaid-refund', { firstAndLast: true });
+  });
+
+  it('keeps what a loan book is queried by across continue-as-new, for a loan its application handed over', async () => {
+    const t0 = await env.currentTimeMs();
+    const applicationId = 'svc-h';
+    const { loanId, offer, schedule } = await seedLoan(h.db, cipher, providers, { applicationId, phone: '13900000009', disbursedAtMs: t0, termMonths: 12 });
+    const handedOver: ServicingHandOver = { channel: 'dealer', branchId: 'BR-HANDED', dealerId: 'D-9', riskGrade: 'B', offer };
+    const options = loanServicingStartOptions({ loanId, applicationId, collateralRegistrationOutstanding: false, instalmentsPerRun: 1, handedOver });
+    const handle = await env.client.workflow.start(loanServicing, { ...options, taskQueue: TASK_QUEUE });
+    started.push(env.client.workflow.getHandle(handle.workflowId));
+    const first = (await handle.describe()).runId;
+    const row = schedule[0]!;
+    await pay(handle, 'h-1', row.totalFen);
+    await env.sleep(Math.max(0, noon(addDays(row.dueDate, 1)) - (await env.currentTimeMs())));
+    const next = await eventually(async () => {
+      const d = await handle.describe();
+      expect(d.runId).not.toBe(first);
+      return d;
+    });
+    const sa = next.typedSearchAttributes;
+    expect(sa.get(LoanStage)).toBe('servicing');
+    expect(sa.get(BranchId)).toBe('BR-HANDED');
+    expect(sa.get(LoanChannel)).toBe('dealer');
+    expect(sa.get(RiskGrade)).toBe('B');
+    expect(sa.get(LoanAmountFen)).toBe(offer.amountFen);
+    const details = (await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
+    expect(details).toContain('**Run** 2');
+    expect(details).toMatch(/\*\*Terms\*\* [\d,]+\.\d{2} CNY · 12 months · \d+\.\d{2}% a year/);
   });
 
   it('loses no repayment signalled while the run hands over to the next (continue-as-new after every instalment)', async () => {

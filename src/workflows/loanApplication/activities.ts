@@ -1,5 +1,5 @@
 /** The activities the application workflow calls, each group with the retry policy of the system it calls. */
-import { proxyActivities, type ActivityFunctionWithOptions, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import type { CreateLoanInput, CreateLoanResult } from '../../activities/contracts';
 import {
@@ -30,12 +30,5 @@ export const sms = proxyActivities<Activities>(smsActivityOptions);
 /** src/activities/loans.ts registers createLoan; its contract is in contracts.ts. */
 export const loans = proxyActivities<{ createLoan(input: CreateLoanInput): Promise<CreateLoanResult> }>(databaseOptions);
 
-/** Runs an activity with a one-line summary the Temporal UI shows beside it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function call<F extends (...args: any[]) => Promise<any>>(
-  fn: ActivityFunctionWithOptions<F>,
-  summary: string,
-  ...args: Parameters<F>
-): Promise<Awaited<ReturnType<F>>> {
-  return fn.executeWithOptions({ summary }, args);
-}
+/** Every activity is called with its summary (`call(fn, summary, ...args)`). */
+export { call } from '../call';

@@ -1,7 +1,9 @@
 /**
  * One car-loan application as a durable process (SPEC §2): intake → document_check →
- * phone_verification → valuation → approval → signing → disbursement → servicing, ending closed,
- * rejected, withdrawn, expired or failed. The workflow decides; activities act.
+ * phone_verification → valuation → approval → signing → disbursement → servicing, ending rejected,
+ * withdrawn, expired or failed, or handed over to the loan's servicing run once it has started
+ * (which closes the application with the loan; runs before that change wait and end closed). The
+ * workflow decides; activities act.
  *
  * This file is the wiring and the pipeline; the run object (run.ts) holds the state, each stage
  * is one module (stages/), the saga and the human waits theirs, and every human act is judged by
@@ -51,8 +53,7 @@ async function pipeline(run: ApplicationRun): Promise<LoanApplicationResult> {
     }
     await signing(run, round + 1);
     await disbursement(run);
-    const closed = await servicing(run);
-    return await run.finish('closed', closed.how === 'early_payoff' ? 'EARLY_PAYOFF' : null);
+    return await servicing(run);
   } catch (err) {
     const exit = exitFor(run, err);
     if (!exit) throw err;

@@ -15,4 +15,10 @@ export const PATCH = {
   actCompletesTask: 'act-completes-task',
   /** A pending payout is waited for by one activity retried at a fixed interval, not a timer and a look every 5 s. */
   transferSettlementActivity: 'transfer-settlement-activity',
+  /**
+   * The run ends once the loan's servicing run has started (result stage `servicing`, reason
+   * HANDED_TO_SERVICING) instead of waiting years for it; the servicing run gets what it describes
+   * the loan with and records the application's closure. Decided just before the child starts.
+   */
+  handOverToServicing: 'hand-over-to-servicing',
 } as const;

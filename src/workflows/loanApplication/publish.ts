@@ -4,7 +4,7 @@
  * the work queues read (the mirror).
  */
 import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { STAGE_LABELS_ZH, fenToYuanString } from '../../domain';
+import { STAGE_LABELS_ZH, bpsToPercentString, fenToYuanString, shanghaiDateTime } from '../../domain';
 import type { PendingTask } from '../messages';
 import * as SA from '../searchAttributes';
 import { call, db } from './activities';
@@ -12,6 +12,8 @@ import { PATCH } from './patches';
 import type { ApplicationRun } from './run';
 
 export const yuan = (fen: number) => `${fenToYuanString(fen, { grouping: true })} CNY`;
+/** A time of the run's state (ISO) as the current details show it: Asia/Shanghai, to the minute. */
+const local = (iso: string) => shanghaiDateTime(Date.parse(iso));
 
 export class Publisher {
   // Runs started before this change mirror stage, task kind and grade only; decided once, at the
@@ -64,16 +66,16 @@ export class Publisher {
     return this.mirrored;
   }
 
-  /** The run's current details in the Temporal UI: stage, waiting task, grade, offer, loan, flags. */
+  /** The run's current details in the Temporal UI: stage, waiting task, grade, offer, loan, flags (times in Shanghai, rates in percent). */
   currentDetails(): string {
     const state = this.run.state;
     const lines = [`**Stage** ${state.stage} (${STAGE_LABELS_ZH[state.stage]})`];
     const t = state.pendingTask;
     if (t) {
       lines.push(
-        `**Waiting for** ${t.kind} by ${t.role} since ${t.since}` +
-          (t.slaAt ? ` · SLA ${t.slaAt}` : '') +
-          ` · deadline ${t.deadline}` +
+        `**Waiting for** ${t.kind} by ${t.role} since ${local(t.since)}` +
+          (t.slaAt ? ` · SLA ${local(t.slaAt)}` : '') +
+          ` · deadline ${local(t.deadline)}` +
           (t.escalated ? ' · **escalated to a supervisor**' : '') +
           (t.attempt ? ` · attempt ${t.attempt}` : '') +
           (t.approvalsNeeded ? ` · approvals ${t.approvedBy?.length ?? 0}/${t.approvalsNeeded}` : ''),
@@ -82,7 +84,7 @@ export class Publisher {
     if (state.riskGrade) lines.push(`**Risk grade** ${state.riskGrade}${state.recommendation ? ` · ${state.recommendation}` : ''}`);
     if (state.offer) {
       const o = state.offer;
-      lines.push(`**Offer** ${yuan(o.amountFen)} · ${o.termMonths} months · ${o.annualRateBps} bps (APR ${o.aprBps} bps) · monthly ${yuan(o.monthlyPaymentFen)}`);
+      lines.push(`**Offer** ${yuan(o.amountFen)} · ${o.termMonths} months · ${bpsToPercentString(o.annualRateBps)} a year (APR ${bpsToPercentString(o.aprBps)}) · monthly ${yuan(o.monthlyPaymentFen)}`);
     }
     if (state.loanId) lines.push(`**Loan** ${state.loanId} · servicing workflow ${this.run.servicingWorkflowId ?? '-'}`);
     if (state.flags.length) lines.push(`**Flags** ${state.flags.join(', ')}`);

@@ -9,7 +9,7 @@ import { callCentreActivityOptions, paymentsActivityOptions, smsActivityOptions 
 type Activities = ReturnType<typeof createLoanActivities> &
   ReturnType<typeof createReminderActivities> &
   Pick<ReturnType<typeof createPaymentActivities>, 'refundToCustomer'> &
-  Pick<ReturnType<typeof createLoanEventActivities>, 'recordLoanEvent'>;
+  Pick<ReturnType<typeof createLoanEventActivities>, 'recordLoanEvent' | 'mirrorStage'>;
 
 export const db = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -19,3 +19,4 @@ export const db = proxyActivities<Activities>({
 export const sms = proxyActivities<Activities>({ ...smsActivityOptions, startToCloseTimeout: '1m' });
 export const calls = proxyActivities<Activities>({ ...callCentreActivityOptions, scheduleToCloseTimeout: '1h' });
 export const payments = proxyActivities<Activities>(paymentsActivityOptions);
+export { call } from '../call';

@@ -7,7 +7,7 @@ import { ActivityFailure, workflowInfo } from '@temporalio/workflow';
 import type { ServicingRequest } from '../../activities/loans';
 import { SERVICING_ACT_PROOFS } from '../servicingActs';
 import type { RepaymentOutcome } from '../servicingMessages';
-import { db, sms } from './activities';
+import { call, db, sms } from './activities';
 import { reassess } from './calendar';
 import type { Queued } from './carried';
 import { approvalAct, requestAct } from './requests';
@@ -29,7 +29,7 @@ async function recordBooking(run: ServicingRun, m: Money, r: Awaited<ReturnType<
     }, p.actor);
     if (r.newSchedule) {
       try {
-        await sms.sendServicingReminder({ loanId: run.loanId, asOfDate: run.today(), scheduleChange: r.newSchedule });
+        await call(sms.sendServicingReminder, `text the new schedule (version ${r.newSchedule.version})`, { loanId: run.loanId, asOfDate: run.today(), scheduleChange: r.newSchedule });
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
         await run.event(`schedule_text_failed:${r.newSchedule.version}`, 'schedule_text_failed', { version: r.newSchedule.version });
@@ -74,7 +74,7 @@ async function quoteAct(run: ServicingRun, m: Extract<Queued, { kind: 'payoff' }
     await run.event(`early_payoff_refused:${String(m.payload?.asOfDate)}:${run.today()}`, 'early_payoff_refused', { reason: again.code });
     return run.answer(m.ticket, { refusal: again });
   }
-  const q = await db.servicingPayoffQuote({ loanId: run.loanId, asOfDate: m.payload.asOfDate });
+  const q = await call(db.servicingPayoffQuote, `quote the payoff as of ${m.payload.asOfDate}`, { loanId: run.loanId, asOfDate: m.payload.asOfDate });
   run.carried.payoffQuote = { asOfDate: q.asOfDate, amountFen: q.totalFen };
   await run.event(`early_payoff_quoted:${q.asOfDate}:${q.totalFen}`, 'early_payoff_quoted', { asOfDate: q.asOfDate, amountFen: q.totalFen, feeFen: q.feeFen, requestedBy: m.payload.actor });
   run.answer(m.ticket, { state: run.state() });
@@ -97,7 +97,7 @@ async function recordRefusal(run: ServicingRun, m: Extract<Queued, { kind: 'refu
 /** The application's late collateral registration (a second one changes nothing). */
 async function collateral(run: ServicingRun, m: Extract<Queued, { kind: 'collateral' }>): Promise<void> {
   if (!run.carried.collateralOutstanding) return;
-  await db.recordCollateralRegistered({ loanId: run.loanId, registrationRef: m.registrationRef, registeredAt: m.registeredAt });
+  await call(db.recordCollateralRegistered, 'record the mortgage registration', { loanId: run.loanId, registrationRef: m.registrationRef, registeredAt: m.registeredAt });
   run.carried.collateralOutstanding = false;
   await run.event('collateral_registered', 'collateral_registered', { registrationRef: m.registrationRef, actor: m.actor });
   run.publish();

@@ -2,17 +2,18 @@
  * What the calendar does to a loan: the day's position read, a new bucket acted on once (SMS,
  * collections call, hand-off) or a cure, the collateral reminder owed, and the loan's closure.
  */
-import { ActivityFailure, log } from '@temporalio/workflow';
+import { ActivityFailure, log, patched } from '@temporalio/workflow';
 import { collateralReminderDue, compareDates, type IsoDate, overdueBucketRule } from '../../domain';
 import type { OverdueBucket } from '../servicingMessages';
-import { calls, db, sms } from './activities';
+import { call, calls, db, sms } from './activities';
 import { DECIDED_KEPT } from './carried';
+import { PATCH } from './patches';
 import type { ServicingRun } from './run';
 
 async function cancelOpenCalls(run: ServicingRun): Promise<void> {
   for (const taskId of run.carried.openCallTasks) {
     try {
-      await calls.cancelCollectionsCall({ taskId });
+      await call(calls.cancelCollectionsCall, 'cancel the open collections call', { taskId });
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       log.warn('could not cancel a collections call', { loanId: run.loanId, taskId });
@@ -25,9 +26,9 @@ async function bucketActions(run: ServicingRun, seq: number, bucket: OverdueBuck
   const { loanId } = run;
   for (const action of actions) {
     try {
-      if (action === 'sms') await sms.sendServicingReminder({ loanId, asOfDate: day, seq });
+      if (action === 'sms') await call(sms.sendServicingReminder, `text the overdue reminder (${bucket}, instalment ${seq})`, { loanId, asOfDate: day, seq });
       else if (action === 'call_task') {
-        const r = await calls.openCollectionsCall({ loanId, seq, bucket, idempotencyKey: `${run.workflowId}/collections-call/${seq}/${bucket}` });
+        const r = await call(calls.openCollectionsCall, `open a collections call (${bucket}, instalment ${seq})`, { loanId, seq, bucket, idempotencyKey: `${run.workflowId}/collections-call/${seq}/${bucket}` });
         if (r.status === 'created') run.carried.openCallTasks.push(r.taskId);
         else await run.event(`collections_call_refused:${seq}:${bucket}`, 'collections_call_refused', { seq, bucket, code: r.code });
       } else if (action === 'collections_handoff') {
@@ -44,7 +45,7 @@ async function bucketActions(run: ServicingRun, seq: number, bucket: OverdueBuck
 /** The day's position (read once a day, or fresh from a booking) and what a new bucket asks for. */
 export async function evaluate(run: ServicingRun, day: IsoDate): Promise<void> {
   const { carried } = run;
-  if (run.position?.asOfDate !== day) run.position = await db.servicingPosition({ loanId: run.loanId, asOfDate: day });
+  if (run.position?.asOfDate !== day) run.position = await call(db.servicingPosition, `read the loan's position on ${day}`, { loanId: run.loanId, asOfDate: day });
   if (carried.payoffQuote && compareDates(day, carried.payoffQuote.asOfDate) > 0) carried.payoffQuote = null;
   await reassess(run, day);
   await remindCollateral(run, day);
@@ -81,7 +82,7 @@ async function remindCollateral(run: ServicingRun, day: IsoDate): Promise<void> 
   const owed = collateralReminderDue(position.disbursementDate, day, carried.collateralLastReminded);
   if (!owed) return;
   try {
-    await sms.sendServicingReminder({ loanId: run.loanId, asOfDate: day, collateralRemindOn: owed });
+    await call(sms.sendServicingReminder, 'remind the customer of the mortgage registration', { loanId: run.loanId, asOfDate: day, collateralRemindOn: owed });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     await run.event(`collateral_reminder_failed:${owed}`, 'collateral_reminder_failed', { remindOn: owed });
@@ -92,8 +93,10 @@ async function remindCollateral(run: ServicingRun, day: IsoDate): Promise<void> 
 export async function close(run: ServicingRun, how: 'repaid' | 'early_payoff'): Promise<void> {
   const { carried } = run;
   const atMs = Date.now();
-  await db.closeLoan({ loanId: run.loanId, how, closedAtMs: atMs });
+  await call(db.closeLoan, `close the loan (${how})`, { loanId: run.loanId, how, closedAtMs: atMs });
   await run.event('loan_closed', 'loan_closed', { how, unappliedFen: run.position?.creditFen ?? 0 });
+  // Its application run handed the loan over and ended: the application's closure is this run's to record.
+  if (run.input.handedOver && patched(PATCH.closesApplication)) await run.closeApplication(how);
   await cancelOpenCalls(run);
   carried.bucket = null;
   carried.closed = { atMs, how };

@@ -1,6 +1,8 @@
 /**
  * One disbursed loan, from the first instalment to closure: `loan-servicing-<loanId>`, started by
- * the application workflow as a child (parentClosePolicy ABANDON) after createLoan stored it.
+ * the application workflow as a child (parentClosePolicy ABANDON) after createLoan stored it; the
+ * application run then ends (patch hand-over-to-servicing) and this run carries the loan's stage,
+ * recording the application's closure when it closes the loan.
  *
  * Design:
  * - The servicing ledger (src/domain/ledger) is the arithmetic: every balance is a pure function of
@@ -32,21 +34,23 @@
  * This file is the entry and the main loop; the run object (run.ts) holds what the handlers and
  * the loop share. See docs/architecture.md, "The loan-servicing workflow".
  */
-import { allHandlersFinished, condition, continueAsNew, log, patched, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
-import { compareDates, DAY_MS, HOUR_MS, type IsoDate, nextCollateralReminder, shanghaiDate, shanghaiStartOfDayMs } from '../../domain';
+import { allHandlersFinished, condition, continueAsNew, log, patched, setCurrentDetails, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
+import { compareDates, DAY_MS, HOUR_MS, type IsoDate, nextCollateralReminder, shanghaiDate, shanghaiDateTime, shanghaiStartOfDayMs } from '../../domain';
 import { loanServicingV1 } from '../loanServicingLegacy';
 import type { LoanServicingInput, LoanServicingResult } from '../servicingMessages';
 import { drain } from './acts';
-import { db } from './activities';
+import { call, db } from './activities';
 import { close, evaluate } from './calendar';
+import { servicingDetails } from './details';
 import { registerServicingHandlers } from './handlers';
+import { PATCH } from './patches';
 import { ServicingRun } from './run';
 
 export { INSTALMENTS_PER_RUN, MAX_EVENTS_PER_RUN } from './run';
 export type { LedgerCarried } from './carried';
 
 /** The marker of runs on the ledger (runs without it are the previous release's). */
-export const SERVICING_LEDGER_PATCH = 'servicing-ledger-v2';
+export const SERVICING_LEDGER_PATCH = PATCH.ledger;
 /** The workflow wakes at 09:00 Shanghai on a day something changes: no texts at midnight. */
 const WAKE_OFFSET_MS = 9 * HOUR_MS;
 
@@ -66,7 +70,7 @@ async function servicingOnLedger(input: LoanServicingInput): Promise<LoanServici
 /** The run's first position: whether collateral is still owed, whether the loan is already closed. */
 async function start(run: ServicingRun): Promise<void> {
   const { carried } = run;
-  const position = await db.servicingPosition({ loanId: run.loanId, asOfDate: run.today(), collateralRegistrationOutstanding: carried.collateralOutstanding });
+  const position = await call(db.servicingPosition, 'read the loan\'s position', { loanId: run.loanId, asOfDate: run.today(), collateralRegistrationOutstanding: carried.collateralOutstanding });
   run.position = position;
   carried.collateralOutstanding = position.collateralRegistrationOutstanding;
   if (position.status === 'closed' && !carried.closed) carried.closed = { atMs: Date.now(), how: position.settled?.how ?? 'repaid' };
@@ -115,8 +119,10 @@ async function sleep(run: ServicingRun, day: IsoDate): Promise<void> {
         .filter((d): d is string => d !== null)
         .sort()[0];
   const wakeInMs = next ? Math.max(1_000, shanghaiStartOfDayMs(next) + WAKE_OFFSET_MS - Date.now()) : undefined;
+  run.nextLookMs = wakeInMs === undefined ? null : Date.now() + wakeInMs;
+  setCurrentDetails(servicingDetails(run));
   if (wakeInMs === undefined) await condition(() => run.queue.length > 0);
-  else await condition(() => run.queue.length > 0, wakeInMs);
+  else await condition(() => run.queue.length > 0, wakeInMs, { summary: `${carried.closed ? 'refund window of the closed loan ends' : 'next look at the loan'}: ${shanghaiDateTime(run.nextLookMs as number)}` });
 }
 
 /** The main loop: the acts queued, the day's position, closure, hand-over, and the sleep until the next change. */

@@ -8,7 +8,7 @@ import type { ServicingRequest } from '../../activities/loans';
 import { FailureType } from '../../contracts/failures';
 import type { ServicingRefusal } from '../servicingActs';
 import type { PendingApproval, ServicingRequestKind } from '../servicingMessages';
-import { db, payments } from './activities';
+import { call, db, payments } from './activities';
 import { reassess } from './calendar';
 import { DECIDED_KEPT, type Queued, type RequestPayload } from './carried';
 import type { Answer, ServicingRun } from './run';
@@ -32,7 +32,7 @@ export async function requestAct(run: ServicingRun, m: Extract<Queued, { kind: '
     else run.answer(m.ticket, { refusal: again });
     return;
   }
-  const { refusal: code } = await db.checkServicingRequest({ loanId: run.loanId, asOfDate: run.today(), request: toRequest(m.request, m.payload) });
+  const { refusal: code } = await call(db.checkServicingRequest, `check the ${m.request} against the ledger`, { loanId: run.loanId, asOfDate: run.today(), request: toRequest(m.request, m.payload) });
   if (code) {
     await run.event(`${m.request}_refused:${m.payload.requestId}`, `${m.request}_refused`, { requestId: m.payload.requestId, code }, m.payload.actor);
     run.answer(m.ticket, refusal('LEDGER_REFUSED', `${code}: the ledger refuses this ${m.request}`));
@@ -79,7 +79,7 @@ function done({ run, m, request }: Deciding, status: 'applied' | 'rejected', ext
 async function payRefund(d: Deciding, booking: ServicingRequest): Promise<string | null> {
   const { run, m, request, data } = d;
   const actor = m.payload.actor;
-  const check = await db.checkServicingRequest({ loanId: run.loanId, asOfDate: run.today(), request: booking });
+  const check = await call(db.checkServicingRequest, `check the approved ${request.kind} against the ledger`, { loanId: run.loanId, asOfDate: run.today(), request: booking });
   if (check.refusal) {
     decided(d);
     await run.event(`refund_refused:${request.requestId}`, 'refund_refused', { ...data, code: check.refusal }, actor);
@@ -87,7 +87,7 @@ async function payRefund(d: Deciding, booking: ServicingRequest): Promise<string
     return null;
   }
   try {
-    return (await payments.refundToCustomer({ loanId: run.loanId, refundId: request.requestId, amountFen: request.amountFen as number })).providerRefundId;
+    return (await call(payments.refundToCustomer, 'pay the refund to the customer', { loanId: run.loanId, refundId: request.requestId, amountFen: request.amountFen as number })).providerRefundId;
   } catch (err) {
     const refusedByProvider = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === FailureType.PaymentRefused;
     if (!refusedByProvider) throw err;

@@ -3,7 +3,7 @@
  * the acts queued and their answers, the loan's position as last read) and the bookkeeping every
  * step does (judge an act on the run's view, answer an update, record loan_events, publish).
  */
-import { patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { ServicingPosition, ServicingRequest } from '../../activities/loans';
 import { DEFAULT_POLICY, type IsoDate, shanghaiDate } from '../../domain';
 import { BUNDLED_ACT_KEY_RING } from '../actProof';
@@ -11,8 +11,10 @@ import { loanApplicationWorkflowId, loanServicingWorkflowId } from '../messages'
 import { LoanAmountFen, LoanStage, OverdueBucket as OverdueBucketSA, PendingTask } from '../searchAttributes';
 import { refuseServicingAct, type ServicingActName, type ServicingActPayloads, type ServicingActView, type ServicingProofContext, type ServicingRefusal } from '../servicingActs';
 import type { LoanServicingInput, ServicingState } from '../servicingMessages';
-import { db } from './activities';
+import { call, db } from './activities';
+import { servicingDetails } from './details';
 import { carriedFrom, type LedgerCarried, type Queued } from './carried';
+import { PATCH } from './patches';
 
 /** Continue-as-new after this many instalments fell due in one run. */
 export const INSTALMENTS_PER_RUN = 6;
@@ -41,6 +43,8 @@ export class ServicingRun {
   forgeries = 0;
   /** The loan's position as last read (null until the run's first read). */
   position: ServicingPosition | null = null;
+  /** When the run next wakes by the calendar alone (null while it waits for an act only). */
+  nextLookMs: number | null = null;
 
   constructor(readonly input: LoanServicingInput) {
     this.loanId = input.loanId;
@@ -64,7 +68,7 @@ export class ServicingRun {
 
   /** The proofs an act arriving now is checked against: none in histories recorded before proofs existed (they replay as they were). */
   proofsAtEntry(): ServicingProofContext | null {
-    return patched('act-proofs') ? this.proofs : null;
+    return patched(PATCH.actProofs) ? this.proofs : null;
   }
 
   view(proofs: ServicingProofContext | null): ServicingActView {
@@ -115,11 +119,13 @@ export class ServicingRun {
   }
 
   event(key: string, kind: string, data: Record<string, unknown> = {}, actor = 'system'): Promise<void> {
-    return db.recordLoanEvent({ eventKey: `${this.workflowId}:${key}`, applicationId: this.applicationId, kind, actor, stage: 'servicing', data: { loanId: this.loanId, ...data } });
+    return call(db.recordLoanEvent, `record ${kind}`, { eventKey: `${this.workflowId}:${key}`, applicationId: this.applicationId, kind, actor, stage: 'servicing', data: { loanId: this.loanId, ...data } });
   }
 
+  /** Search attributes and current details follow the loan (the details also before each sleep). */
   publish(): void {
     const { carried } = this;
+    setCurrentDetails(servicingDetails(this));
     const pendingTask = carried.bucket === 'M3+' ? 'collections' : carried.collateralOutstanding ? 'register_collateral' : 'none';
     upsertSearchAttributes([
       { key: LoanStage, value: carried.closed ? 'closed' : 'servicing' },
@@ -129,9 +135,29 @@ export class ServicingRun {
     ]);
   }
 
+  /**
+   * The application's stage follows its loan once its run has handed the loan over: `closed`, in
+   * the audit trail and the applications row, through their one writer each.
+   */
+  async closeApplication(how: 'repaid' | 'early_payoff'): Promise<void> {
+    const { applicationId, loanId } = this;
+    const outcomeReason = how === 'early_payoff' ? 'EARLY_PAYOFF' : null;
+    await Promise.all([
+      call(db.recordLoanEvent, 'record stage_entered closed', {
+        eventKey: `${this.workflowId}:stage_entered:closed`,
+        applicationId,
+        kind: 'stage_entered',
+        actor: 'system',
+        stage: 'closed',
+        data: { from: 'servicing', outcomeReason, loanId },
+      }),
+      call(db.mirrorStage, 'mirror stage closed to the applications row', { applicationId, stage: 'closed', pendingTask: null, task: null }),
+    ]);
+  }
+
   /** Books a transaction on the ledger; the position it answers is the run's from now on. */
   async book(request: ServicingRequest, paid = false) {
-    const r = await db.bookServicingTransaction({ loanId: this.loanId, asOfDate: this.today(), request, paid });
+    const r = await call(db.bookServicingTransaction, `book the ${request.kind} on the ledger`, { loanId: this.loanId, asOfDate: this.today(), request, paid });
     this.position = r.position;
     return r;
   }

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { createApp } from '../../../src/api/app';
 import { canonicalJson, sha256Hex } from '../../../src/api/idempotency';
 import { LoanWorkflows } from '../../../src/api/loanWorkflows';
-import { applicants, applications, documents, idempotencyKeys, loanEvents } from '../../../src/db/schema';
+import { applicants, applications, documents, idempotencyKeys, loanEvents, loans } from '../../../src/db/schema';
 import { createLogger } from '../../../src/logger';
 import { signEsignPayload } from '../../../src/sandbox/esign-signature';
 import type { StaffRole } from '../../../src/workflows/messages';
@@ -620,5 +620,40 @@ describe('a used car signed on site, with the mortgage registered before disburs
     expect(trail.find((e) => e.kind === 'contract_signed' && e.actor === 'officer-1' && e.eventKey.startsWith('api:'))?.data).toMatchObject({ source: 'on_site' });
   });
 });
+
+describe('a new car: the mortgage registered after the loan was handed to servicing', () => {
+  it("goes to the loan's servicing run once the application run has ended, and is recorded there", async () => {
+    const { id } = await toApproval();
+    expect((await act(id, 'decision', 'approver-1', 'approver', { decision: 'approve' })).status).toBe(200);
+    await waitForTask(h, id, 'sign_contract');
+    expect([200, 202]).toContain((await act(id, 'signature', 'officer-1', 'officer', { signedAt: new Date().toISOString() })).status);
+    const s = await waitForState(h, id, (x) => x.stage === 'servicing' || x.stage === 'failed');
+    expect(s.stage).toBe('servicing');
+    // The application run ends at the hand-over; the servicing run owes the registration.
+    expect(await h.env.client.workflow.getHandle(`loan-application-${id}`).result()).toMatchObject({ outcomeReason: 'HANDED_TO_SERVICING' });
+    const loanId = s.loanId as string;
+    const registeredAt = new Date().toISOString();
+    const registered = await act(id, 'collateral-registration', 'officer-1', 'officer', { registrationRef: 'DJ-2026-000456', registeredAt });
+    expect(registered.status).toBe(202);
+    expect(registered.body.stage).toBe('servicing');
+    await waitFor(async () => {
+      const [loan] = await h.db.db.select().from(loans).where(eq(loans.id, loanId));
+      return loan?.collateralRegistrationOutstanding === false && loan.collateralRegistrationRef === 'DJ-2026-000456';
+    });
+    expect((await auditOf(id)).find((e) => e.kind === 'collateral_registered')?.data).toMatchObject({ outcome: 'accepted', registrationRef: 'DJ-2026-000456' });
+    // Once registered there is nothing left to forward: a second one is refused, with the stage.
+    const again = await act(id, 'collateral-registration', 'officer-1', 'officer', { registrationRef: 'DJ-2026-000457', registeredAt });
+    expect(again.status).toBe(409);
+    expect(again.body.stage).toBe('servicing');
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out');
+    await sleep(200);
+  }
+}
 
 export type { StateBody };

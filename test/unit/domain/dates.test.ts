@@ -14,6 +14,7 @@ import {
   isValidDate,
   parseDate,
   shanghaiDate,
+  shanghaiDateTime,
   shanghaiStartOfDayMs,
   tryParseDate,
 } from '../../../src/domain/dates';
@@ -74,6 +75,20 @@ describe('dates', () => {
     expect(addMonths('2024-03-15', -3)).toBe('2023-12-15');
     expect(addMonths('2024-02-29', 12)).toBe('2025-02-28');
     expect(addMonths('2024-02-28', 1, 31)).toBe('2024-03-31');
+  });
+
+  test('shanghaiDateTime reads an instant in Asia/Shanghai, to the minute', () => {
+    expect(shanghaiDateTime(Date.UTC(2026, 11, 2, 1, 30, 59))).toBe('2026-12-02 09:30 (Asia/Shanghai)');
+    expect(shanghaiDateTime(Date.UTC(2026, 11, 1, 16, 0))).toBe('2026-12-02 00:00 (Asia/Shanghai)');
+    expect(shanghaiDateTime(Date.UTC(2026, 11, 1, 15, 59))).toBe('2026-12-01 23:59 (Asia/Shanghai)');
+    expect(shanghaiDateTime(Date.UTC(1969, 11, 31, 12, 0))).toBe('1969-12-31 20:00 (Asia/Shanghai)');
+    fc.assert(
+      fc.property(fc.integer({ min: -2_000_000_000_000, max: 4_000_000_000_000 }), (ms) => {
+        const [date, time] = shanghaiDateTime(ms).split(' ');
+        expect(date).toBe(shanghaiDate(ms));
+        expect(shanghaiStartOfDayMs(date as string) + Number(time!.slice(0, 2)) * 3_600_000 + Number(time!.slice(3, 5)) * 60_000).toBe(Math.floor(ms / 60_000) * 60_000);
+      }),
+    );
   });
 
   test('shanghaiDate is UTC+8', () => {
