@@ -1,5 +1,12 @@
 /** The activities the application workflow calls, each group with the retry policy of the system it calls. */
-import { proxyActivities, type ActivityFunctionWithOptions, type ActivityOptions } from '@temporalio/workflow';
+import {
+  proxyActivities,
+  proxyLocalActivities,
+  type ActivityFunctionWithOptions,
+  type ActivityOptions,
+  type LocalActivityFunctionWithOptions,
+  type LocalActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import type { CreateLoanInput, CreateLoanResult } from '../../activities/contracts';
 import {
@@ -18,6 +25,18 @@ const databaseOptions: ActivityOptions = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 };
 export const db = proxyActivities<Activities>(databaseOptions);
+/**
+ * The bookkeeping (loan_events and the applications row) of runs on the lean path: local
+ * activities, run by the worker inside the workflow task and recorded as one marker each, so the
+ * history holds the business steps. Retried like any database write; after a minute of backoff
+ * the SDK waits on a timer between attempts instead of holding the workflow task.
+ */
+const bookkeepingOptions: LocalActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  localRetryThreshold: '1m',
+};
+export const bookkeeping = proxyLocalActivities<Activities>(bookkeepingOptions);
 export const ocr = proxyActivities<Activities>(ocrActivityOptions);
 export const callCentre = proxyActivities<Activities>(callCentreActivityOptions);
 export const valuation = proxyActivities<Activities>(valuationActivityOptions);
@@ -33,7 +52,7 @@ export const loans = proxyActivities<{ createLoan(input: CreateLoanInput): Promi
 /** Runs an activity with a one-line summary the Temporal UI shows beside it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function call<F extends (...args: any[]) => Promise<any>>(
-  fn: ActivityFunctionWithOptions<F>,
+  fn: ActivityFunctionWithOptions<F> | LocalActivityFunctionWithOptions<F>,
   summary: string,
   ...args: Parameters<F>
 ): Promise<Awaited<ReturnType<F>>> {

@@ -15,4 +15,6 @@ export const PATCH = {
   actCompletesTask: 'act-completes-task',
   /** A pending payout is waited for by one activity retried at a fixed interval, not a timer and a look every 5 s. */
   transferSettlementActivity: 'transfer-settlement-activity',
+  /** Bookkeeping leaves the history: each loan_events row and the applications row written together by one ordered local activity (decided once, at the start). */
+  leanHistory: 'lean-history',
 } as const;

@@ -7,7 +7,8 @@ import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/
 import { STAGE_LABELS_ZH, fenToYuanString } from '../../domain';
 import type { PendingTask } from '../messages';
 import * as SA from '../searchAttributes';
-import { call, db } from './activities';
+import type { LoanEventInput, StageMirror } from '../../activities/loanEvents';
+import { bookkeeping, call, db } from './activities';
 import { PATCH } from './patches';
 import type { ApplicationRun } from './run';
 
@@ -17,6 +18,10 @@ export class Publisher {
   // Runs started before this change mirror stage, task kind and grade only; decided once, at the
   // start, so a replayed run keeps the mirror writes it made.
   private readonly mirrorTaskDetail = patched(PATCH.mirrorTaskDetail);
+  // Runs started before this change record each event and mirror each change by an activity of
+  // its own; the others write both together, by a local activity. Decided once, at the start, so
+  // a run of an earlier release (moved to this build in servicing) replays the commands it issued.
+  readonly lean = patched(PATCH.leanHistory);
   private published = { stage: '', pending: '', grade: '', task: '' };
   // Mirror writes run one after another, so the row never ends on an older state than the last.
   private mirrored: Promise<void> = Promise.resolve();
@@ -27,16 +32,19 @@ export class Publisher {
     return this.mirrorTaskDetail && t ? `${t.since}|${t.escalated}|${t.approvedBy?.length ?? 0}|${t.approvalsNeeded ?? 0}` : '';
   }
 
-  /** Publishes what changed since the last call; the promise is the mirror write's, in order with the earlier ones. */
-  publish(): Promise<void> {
+  /**
+   * Publishes what changed since the last call, with the audit events of the change (lean runs
+   * only: the others record theirs by recordLoanEvent); the promise is the write's, in order with
+   * the earlier ones.
+   */
+  publish(events: LoanEventInput[] = []): Promise<void> {
     const state = this.run.state;
     const pending = state.pendingTask?.kind ?? 'none';
     const grade = state.riskGrade ?? '';
-    const t = state.pendingTask;
-    const task = this.taskKey(t);
+    const task = this.taskKey(state.pendingTask);
     setCurrentDetails(this.currentDetails());
     const searchable = this.published.stage !== state.stage || this.published.pending !== pending || this.published.grade !== grade;
-    if (!searchable && this.published.task === task) return this.mirrored;
+    if (!searchable && this.published.task === task && events.length === 0) return this.mirrored;
     if (searchable) {
       upsertSearchAttributes([
         { key: SA.LoanStage, value: state.stage },
@@ -45,7 +53,21 @@ export class Publisher {
       ]);
     }
     this.published = { stage: state.stage, pending, grade, task };
-    const row = {
+    const row = this.row();
+    const mirror = `${row.stage} / ${pending} to the applications row`;
+    this.mirrored = this.mirrored.then(() =>
+      this.lean
+        ? call(bookkeeping.mirrorStage, events.length ? `record ${events.map((e) => e.kind).join(', ')}; mirror ${mirror}` : `mirror ${mirror}`, { ...row, events })
+        : call(db.mirrorStage, `mirror stage ${mirror}`, row),
+    );
+    return this.mirrored;
+  }
+
+  /** The applications row as the run now stands. */
+  private row(): StageMirror {
+    const state = this.run.state;
+    const t = state.pendingTask;
+    return {
       applicationId: this.run.applicationId,
       stage: state.stage,
       pendingTask: t?.kind ?? null,
@@ -60,8 +82,6 @@ export class Publisher {
           }
         : {}),
     };
-    this.mirrored = this.mirrored.then(() => call(db.mirrorStage, `mirror stage ${row.stage} / ${pending} to the applications row`, row));
-    return this.mirrored;
   }
 
   /** The run's current details in the Temporal UI: stage, waiting task, grade, offer, loan, flags. */

@@ -6,6 +6,7 @@
  */
 import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ApplicantSmsTemplate } from '../../activities/contracts';
+import type { LoanEventInput } from '../../activities/loanEvents';
 import type { LoanEventKind } from '../../contracts/loanEvents';
 import { DEFAULT_POLICY, assertTransition, isTerminal, requiresFourEyes, withdrawable, type Stage, type TerminalStage } from '../../domain';
 import { BUNDLED_ACT_KEY_RING, type ActProofVerdict, type EmergencyReasonCode } from '../actProof';
@@ -116,15 +117,27 @@ export class ApplicationRun implements ActView {
     return this.publisher.currentDetails();
   }
 
+  /** The audit entry of a step, as the run now stands (its stage), keyed for idempotency by the run and the step. */
+  loanEvent(kind: LoanEventKind, key: string, data: Record<string, unknown> = {}, actor = 'system'): LoanEventInput {
+    return { eventKey: `${this.workflowId}:${key}`, applicationId: this.applicationId, kind, actor, stage: this.state.stage, data };
+  }
+
+  /** Records a loan_events row: on the lean path with the applications row, in the ordered mirror writes. */
   async recordEvent(kind: LoanEventKind, key: string, data: Record<string, unknown> = {}, actor = 'system'): Promise<void> {
-    await call(db.recordLoanEvent, `record ${kind}`, {
-      eventKey: `${this.workflowId}:${key}`,
-      applicationId: this.applicationId,
-      kind,
-      actor,
-      stage: this.state.stage,
-      data,
-    });
+    const event = this.loanEvent(kind, key, data, actor);
+    if (this.publisher.lean) return this.publisher.publish([event]);
+    await call(db.recordLoanEvent, `record ${kind}`, event);
+  }
+
+  /** The stage's entry: its event and the row, in one write on the lean path, by two activities before. */
+  private async recordEntry(key: string, data: Record<string, unknown>): Promise<void> {
+    if (this.publisher.lean) return this.publisher.publish([this.loanEvent('stage_entered', key, data)]);
+    await Promise.all([this.recordEvent('stage_entered', key, data), this.publish()]);
+  }
+
+  /** The first stage, intake, as the run starts: recorded and published. */
+  recordIntake(): Promise<void> {
+    return this.recordEntry('stage:1:intake', { channel: this.input.channel, branchId: this.input.branchId });
   }
 
   /**
@@ -142,7 +155,7 @@ export class ApplicationRun implements ActView {
     this.upcoming = asks;
     this.state.stageHistory.push({ stage: next, at: this.iso(this.now()) });
     log.info('stage entered', { applicationId: this.applicationId, from, stage: next });
-    await Promise.all([this.recordEvent('stage_entered', `stage:${this.state.stageHistory.length}:${next}`, { from, ...data }), this.publish()]);
+    await this.recordEntry(`stage:${this.state.stageHistory.length}:${next}`, { from, ...data });
   }
 
   /** Sets the human task the stage now waits for; answers it (an act taken early may already have done it and cleared it). */

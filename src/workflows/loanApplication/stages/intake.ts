@@ -12,7 +12,7 @@ export async function intake(run: ApplicationRun): Promise<void> {
     { key: SA.BranchId, value: input.branchId },
     { key: SA.LoanAmountFen, value: input.amountFen },
   ]);
-  await Promise.all([run.recordEvent('stage_entered', 'stage:1:intake', { channel: input.channel, branchId: input.branchId }), run.publish()]);
+  await run.recordIntake();
   const facts = await call(db.loadApplicationFacts, 'load the stored application (no personal data)', { applicationId });
   if (facts.amountFen !== input.amountFen || facts.termMonths !== input.termMonths || facts.vehicle?.condition !== input.vehicle.condition) {
     throw new StageExit('failed', 'INPUT_DOES_NOT_MATCH_STORED_APPLICATION');
