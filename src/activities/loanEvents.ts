@@ -78,7 +78,7 @@ export function createLoanEventActivities(db: Db) {
           })
           .where(eq(applications.id, m.applicationId)),
         claimMirrorWrite(db, m.applicationId, m.stage),
-        ...(m.events ?? []).map((e) => loanEventInsert(db, { ...e, kind: e.kind as LoanEventEntry['kind'] })),
+        ...(m.events?.length ? [loanEventInsert(db, m.events.map((e) => ({ ...e, kind: e.kind as LoanEventEntry['kind'] })))] : []),
       ]);
     },
   };

@@ -26,17 +26,17 @@ const databaseOptions: ActivityOptions = {
 };
 export const db = proxyActivities<Activities>(databaseOptions);
 /**
- * The bookkeeping (loan_events and the applications row) of runs on the lean path: local
- * activities, run by the worker inside the workflow task and recorded as one marker each, so the
- * history holds the business steps. Retried like any database write; after a minute of backoff
+ * The database steps of runs on the lean path (the bookkeeping of loan_events and the applications
+ * row, the application's reads and screen): local activities, run by the worker inside the workflow
+ * task and recorded as one marker each, not three events and a workflow task of their own. Retried like any database write; after a minute of backoff
  * the SDK waits on a timer between attempts instead of holding the workflow task.
  */
-const bookkeepingOptions: LocalActivityOptions = {
+const localDatabaseOptions: LocalActivityOptions = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
   localRetryThreshold: '1m',
 };
-export const bookkeeping = proxyLocalActivities<Activities>(bookkeepingOptions);
+export const localDb = proxyLocalActivities<Activities>(localDatabaseOptions);
 export const ocr = proxyActivities<Activities>(ocrActivityOptions);
 export const callCentre = proxyActivities<Activities>(callCentreActivityOptions);
 export const valuation = proxyActivities<Activities>(valuationActivityOptions);

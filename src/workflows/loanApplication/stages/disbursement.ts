@@ -1,4 +1,4 @@
-import { patched, sleep } from '@temporalio/workflow';
+import { sleep } from '@temporalio/workflow';
 import { FailureType, refusalCode } from '../../../contracts/failures';
 import type { Offer } from '../../../domain';
 import { call, loans, payments, settlement } from '../activities';
@@ -35,7 +35,7 @@ export async function disbursement(run: ApplicationRun): Promise<void> {
     return r.status;
   });
   let status = paid.status;
-  if (status === 'pending' && patched(PATCH.transferSettlementActivity)) {
+  if (status === 'pending' && run.patched(PATCH.transferSettlementActivity)) {
     status = (await call(settlement.awaitTransferSettled, `wait for transfer ${transferId} to settle`, { applicationId, transferId })).status;
   }
   // Runs that started before the settlement activity look at the transfer every 5 s.
