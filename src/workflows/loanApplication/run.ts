@@ -156,14 +156,18 @@ export class ApplicationRun implements ActView {
     return this.publisher.lean ? this.publisher.publish([this.loanEvent(kind, key, data, actor)]) : this.recordEvent(kind, key, data, actor);
   }
 
-  /** The stage's entry: its event and the row, in one write on a lean run (waited for, with what the run asked before), by two activities before. */
-  private async recordEntry(key: string, data: Record<string, unknown>): Promise<void> {
+  /**
+   * The stage's entry: its event and the row, in one write on a lean run (waited for, with what the
+   * run asked before), by two activities before. Not an async function: the earlier release's runs
+   * await the same promise they did, so they issue their commands at the same turn as before.
+   */
+  private recordEntry(key: string, data: Record<string, unknown>): Promise<unknown> {
     if (this.publisher.lean) return this.publisher.publish([this.loanEvent('stage_entered', key, data)]);
-    await Promise.all([this.recordEvent('stage_entered', key, data), this.publish()]);
+    return Promise.all([this.recordEvent('stage_entered', key, data), this.publish()]);
   }
 
   /** The first stage, intake, as the run starts: recorded and published. */
-  recordIntake(): Promise<void> {
+  recordIntake(): Promise<unknown> {
     return this.recordEntry('stage:1:intake', { channel: this.input.channel, branchId: this.input.branchId });
   }
 
