@@ -116,7 +116,7 @@ export class ApplicationRun implements ActView {
   }
 
   /** The database steps: local activities on a lean run (markers in the history), activities before. */
-  get db(): typeof localDb {
+  get db(): typeof db | typeof localDb {
     return this.publisher.lean ? localDb : db;
   }
 
