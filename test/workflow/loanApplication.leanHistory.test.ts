@@ -58,6 +58,7 @@ it('a new car at a branch: at most 20 activities and 130 events to servicing, th
     `happy path to servicing: ${toServicing.length} history events, ${scheduled.length} activities ` +
       `(${scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).join(', ')}), ${markers.length} markers\n`,
   );
+  // DUMP_HISTORY=1 lists the events, to see where a change adds some.
   if (process.env.DUMP_HISTORY) process.stdout.write(toServicing.map((e) => `${e.eventId} ${EventType[e.eventType!]} ${e.activityTaskScheduledEventAttributes?.activityType?.name ?? e.markerRecordedEventAttributes?.markerName ?? ''}`).join('\n') + '\n');
   expect(scheduled.length).toBeLessThanOrEqual(MAX_ACTIVITIES);
   expect(toServicing.length).toBeLessThanOrEqual(MAX_EVENTS);
