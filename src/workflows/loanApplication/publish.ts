@@ -111,7 +111,7 @@ export class Publisher {
       const { pending } = this.show();
       const row = { ...this.row(), events: batch.events };
       const mirror = `mirror ${row.stage} / ${pending} to the applications row`;
-      await call(localDb.mirrorStage, events.length ? `record ${batch.events.map((e) => e.kind).join(', ')}; ${mirror}` : mirror, row);
+      await call(localDb.mirrorStage, batch.events.length ? `record ${batch.events.map((e) => e.kind).join(', ')}; ${mirror}` : mirror, row);
     });
     return batch.done;
   }
