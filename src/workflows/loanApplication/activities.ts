@@ -47,7 +47,9 @@ export const payments = proxyActivities<Activities>(paymentsActivityOptions);
 export const settlement = proxyActivities<Activities>(transferSettlementActivityOptions);
 export const sms = proxyActivities<Activities>(smsActivityOptions);
 /** src/activities/loans.ts registers createLoan; its contract is in contracts.ts. */
-export const loans = proxyActivities<{ createLoan(input: CreateLoanInput): Promise<CreateLoanResult> }>(databaseOptions);
+type LoanActivities = { createLoan(input: CreateLoanInput): Promise<CreateLoanResult> };
+export const loans = proxyActivities<LoanActivities>(databaseOptions);
+export const localLoans = proxyLocalActivities<LoanActivities>(localDatabaseOptions);
 
 /** Runs an activity with a one-line summary the Temporal UI shows beside it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -23,7 +23,7 @@ import type {
   Withdraw,
 } from '../messages';
 import * as SA from '../searchAttributes';
-import { call, db, localDb, sms } from './activities';
+import { call, db, loans, localDb, localLoans, sms } from './activities';
 import { authenticateAct, type ActName, type ActPayloads, type ActView } from './decideAct';
 import { PATCH } from './patches';
 import { Publisher } from './publish';
@@ -118,6 +118,11 @@ export class ApplicationRun implements ActView {
   /** The database steps: local activities on a lean run (markers in the history), activities before. */
   get db(): typeof db | typeof localDb {
     return this.publisher.lean ? localDb : db;
+  }
+
+  /** The loan's booking, a database step too. */
+  get loans(): typeof loans | typeof localLoans {
+    return this.publisher.lean ? localLoans : loans;
   }
 
   /** Search attributes fixed for the run (channel, branch, amount). */
