@@ -7,6 +7,7 @@ import {
   type LocalActivityFunctionWithOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { CreateLoanInput, CreateLoanResult } from '../../activities/contracts';
 import {
@@ -31,12 +32,30 @@ export const db = proxyActivities<Activities>(databaseOptions);
  * task and recorded as one marker each, not three events and a workflow task of their own. Retried like any database write; after a minute of backoff
  * the SDK waits on a timer between attempts instead of holding the workflow task.
  */
+/**
+ * Local activities whose failure reads as an activity's: an ActivityFailure with the activity's own
+ * failure as its cause (the SDK hands a local activity's cause over bare), so that the stages and
+ * the pipeline judge a step the same whichever way it ran (activityFailureReason, refusalCode).
+ */
+function failingAsActivities<T extends object>(proxy: T): T {
+  const asActivityFailure = (name: string) => (err: unknown) => {
+    throw err instanceof ApplicationFailure ? new ActivityFailure(err.message, name, undefined, RetryState.NON_RETRYABLE_FAILURE, undefined, err) : err;
+  };
+  return new Proxy(proxy, {
+    get(target, name) {
+      const fn = Reflect.get(target, name) as LocalActivityFunctionWithOptions<(...args: unknown[]) => Promise<unknown>>;
+      const run = (options: LocalActivityOptions, args: unknown[]) => fn.executeWithOptions(options, args).catch(asActivityFailure(String(name)));
+      return Object.assign((...args: unknown[]) => run({}, args), { executeWithOptions: run });
+    },
+  });
+}
+
 const localDatabaseOptions: LocalActivityOptions = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
   localRetryThreshold: '1m',
 };
-export const localDb = proxyLocalActivities<Activities>(localDatabaseOptions);
+export const localDb = failingAsActivities(proxyLocalActivities<Activities>(localDatabaseOptions));
 export const ocr = proxyActivities<Activities>(ocrActivityOptions);
 export const callCentre = proxyActivities<Activities>(callCentreActivityOptions);
 export const valuation = proxyActivities<Activities>(valuationActivityOptions);
@@ -49,7 +68,7 @@ export const sms = proxyActivities<Activities>(smsActivityOptions);
 /** src/activities/loans.ts registers createLoan; its contract is in contracts.ts. */
 type LoanActivities = { createLoan(input: CreateLoanInput): Promise<CreateLoanResult> };
 export const loans = proxyActivities<LoanActivities>(databaseOptions);
-export const localLoans = proxyLocalActivities<LoanActivities>(localDatabaseOptions);
+export const localLoans = failingAsActivities(proxyLocalActivities<LoanActivities>(localDatabaseOptions));
 
 /** Runs an activity with a one-line summary the Temporal UI shows beside it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
