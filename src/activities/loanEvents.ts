@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { writeTogether, type Db } from '../db/client';
-import { writeLoanEvent, type LoanEventEntry } from '../db/loanEvents';
+import { loanEventInsert, writeLoanEvent, type LoanEventEntry } from '../db/loanEvents';
 import { claimMirrorWrite } from '../db/openApplications';
 import { applications } from '../db/schema';
 
@@ -34,6 +34,8 @@ export interface StageMirror {
   loanId?: string | null | undefined;
   /** Absent from runs started before the workflow mirrored it (their columns stay empty). */
   task?: TaskMirror | null | undefined;
+  /** The loan_events rows this state change records, written in the same statement (runs on the lean path). */
+  events?: LoanEventInput[] | undefined;
 }
 
 function taskColumns(task: TaskMirror | null) {
@@ -57,7 +59,9 @@ export function createLoanEventActivities(db: Db) {
     /**
      * Mirrors the workflow's stage into the applications row for the API's work queues. The
      * workflow runs, so it is no orphan: its duplicate-screen claim is confirmed while it is in
-     * origination and released once it leaves (src/db/openApplications.ts). One statement.
+     * origination and released once it leaves (src/db/openApplications.ts). The audit events of
+     * the change, if any, go in with it: one statement, so the trail and the row never disagree;
+     * a retry inserts no event twice (their keys) and sets the row to the same state.
      */
     async mirrorStage(m: StageMirror): Promise<void> {
       await writeTogether(db, [
@@ -74,6 +78,7 @@ export function createLoanEventActivities(db: Db) {
           })
           .where(eq(applications.id, m.applicationId)),
         claimMirrorWrite(db, m.applicationId, m.stage),
+        ...(m.events?.length ? [loanEventInsert(db, m.events.map((e) => ({ ...e, kind: e.kind as LoanEventEntry['kind'] })))] : []),
       ]);
     },
   };

@@ -24,20 +24,23 @@ export interface LoanEventEntry {
 
 type Tx = Pick<Db, 'insert'>;
 
-/** The entry's insert, unawaited: to run alone (`writeLoanEvent`) or with other writes in one statement. */
-export function loanEventInsert(db: Tx, e: LoanEventEntry) {
+/** The entries' insert, unawaited: to run alone (`writeLoanEvent`) or with other writes in one statement. Rows are numbered in the order given. */
+export function loanEventInsert(db: Tx, entries: LoanEventEntry | readonly LoanEventEntry[]) {
+  const rows = (Array.isArray(entries) ? entries : [entries]) as readonly LoanEventEntry[];
   return db
     .insert(loanEvents)
-    .values({
-      eventKey: e.eventKey ?? `${e.kind}:${randomUUID()}`,
-      applicationId: e.applicationId,
-      kind: e.kind,
-      actor: e.actor,
-      stage: e.stage ?? null,
-      data: e.data ?? {},
-      before: e.before ?? null,
-      after: e.after ?? null,
-    })
+    .values(
+      rows.map((e) => ({
+        eventKey: e.eventKey ?? `${e.kind}:${randomUUID()}`,
+        applicationId: e.applicationId,
+        kind: e.kind,
+        actor: e.actor,
+        stage: e.stage ?? null,
+        data: e.data ?? {},
+        before: e.before ?? null,
+        after: e.after ?? null,
+      })),
+    )
     .onConflictDoNothing({ target: loanEvents.eventKey });
 }
 

@@ -65,7 +65,8 @@ describe('an act for the stage shown, before the step that takes it', () => {
     await expectWaiting(handle, (s) => s.pendingTask);
     await callCentre.release();
     const answer = await update.result();
-    expect(answer.stage).toBe('phone_verification');
+    // Applied to that call: the verification passed, and the answer is the stage it moved the run to.
+    expect(answer.stage).toBe('valuation');
     const s = await waitForState(handle, (x) => x.pendingTask?.kind === 'approval', 'approval');
     expect(s.phoneAttempts).toBe(1);
     const [applied] = await eventually(async () => {

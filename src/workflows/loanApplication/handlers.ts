@@ -4,7 +4,7 @@
  * refuses, so a refused update leaves nothing in the history; a refused signal is recorded
  * (state.refusedActs, an act_refused event), never dropped. See docs/architecture.md.
  */
-import { condition, getExternalWorkflowHandle, log, patched, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, log, setHandler } from '@temporalio/workflow';
 import { FailureType } from '../../contracts/failures';
 import { WORKFLOW_ACT_EVENT_KINDS } from '../../contracts/loanEvents';
 import { requiresFourEyes } from '../../domain';
@@ -37,13 +37,13 @@ const refusedAct = (r: ActRefusal) => refusalFailure(FailureType.ActRefused, r);
 /** decideAct, as runs that met an early act before acts could wait for their step answer it: not waiting. */
 function decide<N extends ActName>(run: ApplicationRun, name: N, payload: ActPayloads[N]): ActDecision {
   const d = decideAct(name, payload, run);
-  if (d.verdict !== 'accept' && d.early && !patched(PATCH.earlyActs)) return { verdict: 'refuse', refusal: d.early };
+  if (d.verdict !== 'accept' && d.early && !run.patched(PATCH.earlyActs)) return { verdict: 'refuse', refusal: d.early };
   return d;
 }
 
 /** The act has done what the pending task asked: the task is gone from the state, its answer and the work queue. */
 function completeTask(run: ApplicationRun, kind: PendingTaskKind): void {
-  if (run.state.pendingTask?.kind === kind && patched(PATCH.actCompletesTask)) run.state.pendingTask = null;
+  if (run.state.pendingTask?.kind === kind && run.patched(PATCH.actCompletesTask)) run.state.pendingTask = null;
 }
 
 /** Applies an approval as decideAct counted it; answers what loan_events records of it. */
@@ -136,7 +136,7 @@ async function handleAct<N extends ActName>(run: ApplicationRun, name: N, payloa
   const { state } = run;
   // Acts a run took before proofs existed replay as they were; every act taken live since needs
   // one, in old runs too (the patch marker goes into the history with the first such act).
-  const verdict = patched(PATCH.actProofs) ? run.authenticity(name, payload) : null;
+  const verdict = run.patched(PATCH.actProofs) ? run.authenticity(name, payload) : null;
   let decision: ActDecision = verdict && !verdict.ok ? { verdict: 'refuse', refusal: unauthenticated(verdict, state.stage) } : decide(run, name, payload);
   const deferred = decision.verdict === 'defer';
   if (deferred) {
@@ -152,7 +152,7 @@ async function handleAct<N extends ActName>(run: ApplicationRun, name: N, payloa
     const actor = typeof payload?.actor === 'string' ? payload.actor : 'unknown';
     const problem = verdict && !verdict.ok ? verdict.problem : undefined;
     state.refusedActs.push({ act: name, actor, code: refused.code, at: run.iso(run.now()), ...(problem ? { problem } : {}) });
-    await run.recordEvent('act_refused', `act:${++run.actSeq}:${name}:refused`, { act: WORKFLOW_ACT_EVENT_KINDS[name], via, code: refused.code, message: refused.message, ...(problem ? { problem } : {}) }, actor);
+    await run.recordAct('act_refused', `act:${++run.actSeq}:${name}:refused`, { act: WORKFLOW_ACT_EVENT_KINDS[name], via, code: refused.code, message: refused.message, ...(problem ? { problem } : {}) }, actor);
     if (via === 'update') throw refusedAct(problem ? { ...refused, problem } : refused);
     return state;
   }
@@ -163,7 +163,7 @@ async function handleAct<N extends ActName>(run: ApplicationRun, name: N, payloa
   const wakeups = run.wakeups;
   const data = applyAct(run, decision.effect);
   const reacts = run.waitingFor?.() === true;
-  const recorded = run.recordEvent(WORKFLOW_ACT_EVENT_KINDS[name], `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data, ...(emergency ? { emergency: { reasonCode: emergency } } : {}) }, payload.actor);
+  const recorded = run.recordAct(WORKFLOW_ACT_EVENT_KINDS[name], `act:${seq}:${name}`, { via, actId: payload.actId ?? null, ...data, ...(emergency ? { emergency: { reasonCode: emergency } } : {}) }, payload.actor);
   // The main flow wakes from its wait in this same workflow task and reacts up to its next step
   // (the conditions are checked again once it has): the answer is the state after that, whatever
   // the main flow does in later tasks while the act is being recorded.

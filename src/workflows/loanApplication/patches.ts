@@ -21,4 +21,6 @@ export const PATCH = {
    * the loan with and records the application's closure. Decided just before the child starts.
    */
   handOverToServicing: 'hand-over-to-servicing',
+  /** Bookkeeping leaves the history: each loan_events row and the applications row written together by one ordered local activity (decided once, at the start). */
+  leanHistory: 'lean-history',
 } as const;

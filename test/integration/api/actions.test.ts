@@ -456,27 +456,30 @@ describe('withdrawal', () => {
   });
 
   it('answers 202 while the workflow has accepted the act but not finished applying it, 200 to a repeat meanwhile, and loses nothing', async () => {
-    // Made deterministic with two workers on a task queue of this test's own: the workflows' worker
-    // keeps running (the update's validator and the handler's first step run in the workflow), the
-    // activities' worker is stopped once the application waits for its call, so the handler's next
-    // step (recording the act, an activity) cannot finish until the activities' worker is back.
+    // Made deterministic with a worker on a task queue of this test's own whose bookkeeping write
+    // (mirrorStage, the local activity that records an act with the applications row) waits at a
+    // gate the test closes once the application waits for its call: the update's validator and the
+    // handler's first step run in the workflow, the act's record cannot finish until the gate opens.
     const taskQueue = 'car-loans-held-activities';
     const base = { connection: h.env.nativeConnection, namespace: h.env.namespace ?? 'default', taskQueue };
-    const workflows = await Worker.create({ ...base, workflowBundle: await workflowBundle() });
-    const workflowsRunning = workflows.run();
-    const activities = () => Worker.create({ ...base, activities: createActivities(activityDepsFromConfig(h.config, h.db.db)) });
-    let acting = await activities();
-    let actingRunning = acting.run();
+    const real = createActivities(activityDepsFromConfig(h.config, h.db.db));
+    let gate: Promise<void> = Promise.resolve();
+    let open = () => {};
+    const mirrorStage: typeof real.mirrorStage = async (m) => {
+      await gate;
+      return real.mirrorStage(m);
+    };
+    const worker = await Worker.create({ ...base, workflowBundle: await workflowBundle(), activities: { ...real, mirrorStage } });
+    const running = worker.run();
     try {
-      // No wait for the update's result would see it while no worker runs activities: 0 ms is as good as any.
+      // No wait for the update's result would see it while its record is held: 0 ms is as good as any.
       const held = createApp({ db: h.db, temporal: h.env.client, taskQueue, config: h.config, cipher: h.cipher, log: createLogger('silent'), workflowTimeouts: { actResultWaitMs: 0 } });
       const officer = await auth('officer-1', 'officer');
       const created = await request(held).post('/applications').set('Authorization', officer).send(applicationBody());
       expect(created.status).toBe(201);
       const id = created.body.id as string;
       await waitForTask(h, id, 'phone_verification');
-      acting.shutdown();
-      await actingRunning;
+      gate = new Promise((resolve) => (open = resolve));
 
       const res = await request(held).post(`/applications/${id}/withdraw`).set('Authorization', officer).send({ reasonCode: 'CUSTOMER_CHANGED_MIND' });
       expect(res.status).toBe(202);
@@ -486,14 +489,14 @@ describe('withdrawal', () => {
       expect(repeat.status).toBe(200);
       expect((await appliedOf(id)).filter((e) => e.kind === 'withdrawal')).toHaveLength(0);
 
-      acting = await activities();
-      actingRunning = acting.run();
+      open();
       expect(await h.env.client.workflow.getHandle(`loan-application-${id}`).result()).toMatchObject({ stage: 'withdrawn' });
       expect((await appliedOf(id)).filter((e) => e.kind === 'withdrawal')).toHaveLength(1);
       expect((await auditOf(id)).filter((e) => e.kind === 'withdrawal').map((e) => (e.data as { outcome: string }).outcome)).toEqual(['accepted', 'already_applied']);
     } finally {
-      for (const w of [acting, workflows]) if (w.getState() === 'RUNNING') w.shutdown();
-      await Promise.all([actingRunning, workflowsRunning]);
+      open();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
     }
   });
 });

@@ -1,7 +1,7 @@
-import { patched, sleep } from '@temporalio/workflow';
+import { sleep } from '@temporalio/workflow';
 import { FailureType, refusalCode } from '../../../contracts/failures';
 import type { Offer } from '../../../domain';
-import { call, loans, payments, settlement } from '../activities';
+import { call, payments, settlement } from '../activities';
 import { PATCH } from '../patches';
 import { yuan } from '../publish';
 import { StageExit, type ApplicationRun } from '../run';
@@ -35,7 +35,7 @@ export async function disbursement(run: ApplicationRun): Promise<void> {
     return r.status;
   });
   let status = paid.status;
-  if (status === 'pending' && patched(PATCH.transferSettlementActivity)) {
+  if (status === 'pending' && run.patched(PATCH.transferSettlementActivity)) {
     status = (await call(settlement.awaitTransferSettled, `wait for transfer ${transferId} to settle`, { applicationId, transferId })).status;
   }
   // Runs that started before the settlement activity look at the transfer every 5 s.
@@ -45,7 +45,7 @@ export async function disbursement(run: ApplicationRun): Promise<void> {
   }
   await run.recordEvent('disbursed', 'disbursed', { transferId, payee: paid.payee, bankCode: paid.bankCode, accountLast4: paid.accountLast4, amountFen, replayed: paid.replayed });
   const disbursedAtMs = run.now();
-  const { loanId } = await call(loans.createLoan, 'store the loan and its repayment schedule', { applicationId, offer, disbursedAtMs, transferId });
+  const { loanId } = await call(run.loans.createLoan, 'store the loan and its repayment schedule', { applicationId, offer, disbursedAtMs, transferId });
   state.loanId = loanId;
   // The loan is booked: from here nothing is undone, it is serviced.
   run.saga.clear();

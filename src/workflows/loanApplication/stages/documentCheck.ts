@@ -1,4 +1,4 @@
-import { call, db, ocr } from '../activities';
+import { call, ocr } from '../activities';
 import { shanghaiDate } from '../../../domain';
 import { waitUntil } from '../humanWaits';
 import { StageExit, type ApplicationRun } from '../run';
@@ -8,12 +8,12 @@ const RESOLVED_WHEN_COMPLETE = ['DOCUMENTS_MISSING', 'DOCUMENTS_INCONSISTENT', '
 /** OCR of every unread document, then the set judged complete and consistent or not. */
 async function readDocuments(run: ApplicationRun): Promise<boolean> {
   const { applicationId, state } = run;
-  const unread = await call(db.unreadDocuments, 'list documents OCR has not read', { applicationId });
+  const unread = await call(run.db.unreadDocuments, 'list documents OCR has not read', { applicationId });
   const asOfDate = shanghaiDate(run.now());
   const readings = await Promise.all(
     unread.map((documentId) => call(ocr.recognizeDocument, `OCR document ${documentId}`, { applicationId, documentId, asOfDate })),
   );
-  const set = await call(db.evaluateDocumentSet, 'check the document set: present, consistent, unexpired', { applicationId });
+  const set = await call(run.db.evaluateDocumentSet, 'check the document set: present, consistent, unexpired', { applicationId });
   state.documents = { required: set.required, missing: set.missing, problems: set.problems };
   for (const code of set.reasonCodes) run.addFlag(code);
   if (set.complete) {
