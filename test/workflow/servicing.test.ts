@@ -423,7 +423,7 @@ describe('loanServicing on the time-skipping server', () => {
 
   it('keeps what a loan book is queried by across continue-as-new, for a loan its application handed over', async () => {
     const t0 = await env.currentTimeMs();
-    const applicationId = 'svc-h';
+    const applicationId = 'svc-i';
     const { loanId, offer, schedule } = await seedLoan(h.db, cipher, providers, { applicationId, phone: '13900000009', disbursedAtMs: t0, termMonths: 12 });
     const handedOver: ServicingHandOver = { channel: 'dealer', branchId: 'BR-HANDED', dealerId: 'D-9', riskGrade: 'B', offer };
     const options = loanServicingStartOptions({ loanId, applicationId, collateralRegistrationOutstanding: false, instalmentsPerRun: 1, handedOver });
