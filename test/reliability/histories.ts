@@ -63,6 +63,14 @@ const INDEXED = /\/searchAttributes\/indexedFields\//;
  * leak scan above still reads them).
  */
 const PATCH_MARKER = /^\/markerRecordedEventAttributes\/details\/patch-data\//;
+/**
+ * The same for a local activity's marker (`core_local_activity`): its `data` detail is core's own
+ * bookkeeping (the sequence number, attempt, activity id and type, times), never encoded. The
+ * activity's result beside it, under `result`, goes through the codec and is checked like any other.
+ */
+const LOCAL_ACTIVITY_MARKER_DATA = /^\/markerRecordedEventAttributes\/details\/data\//;
+const isCoreBookkeeping = (e: HistoryEvent, path: string) =>
+  PATCH_MARKER.test(path) || (e.markerRecordedEventAttributes?.markerName === 'core_local_activity' && LOCAL_ACTIVITY_MARKER_DATA.test(path));
 
 export interface ScanResult {
   workflows: number;
@@ -107,7 +115,7 @@ export async function scanRawHistories(
         payloadsOf(e, '', found);
         for (const f of found) {
           result.payloads++;
-          if (!INDEXED.test(f.path) && !PATCH_MARKER.test(f.path) && encodingOf(f.payload) !== ENCRYPTED_ENCODING) {
+          if (!INDEXED.test(f.path) && !isCoreBookkeeping(e, f.path) && encodingOf(f.payload) !== ENCRYPTED_ENCODING) {
             result.plaintextPayloads.push(`${workflowId} event ${String(e.eventId)} ${f.path}: ${encodingOf(f.payload)}`);
           }
         }
