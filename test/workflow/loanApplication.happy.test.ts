@@ -197,7 +197,11 @@ describe('happy paths', () => {
     const described = await servicing.describe();
     expect(await described.staticSummary()).toMatch(new RegExp(`^Servicing of loan ${s.loanId}: 50,000\\.00 CNY over 12 months at \\d+\\.\\d{2}%, branch ${seeded.input.branchId}$`));
     expect(await described.staticDetails()).toContain(`**Sold** branch · branch ${seeded.input.branchId} · risk grade ${s.riskGrade}`);
-    const details = (await servicing.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
+    // Read once the run has gone to sleep until its next look (a query answered before its first
+    // wait finds details without that line yet).
+    const currentDetails = async () => (await servicing.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
+    await waitFor(async () => (await currentDetails()).includes('**Next look**'));
+    const details = await currentDetails();
     expect(details).toContain('**Stage** servicing');
     expect(details).toMatch(/\*\*Terms\*\* 50,000\.00 CNY · 12 months · \d+\.\d{2}% a year \(APR \d+\.\d{2}%\)/);
     expect(details).toMatch(/\*\*Next look\*\* \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Asia\/Shanghai\)/);
