@@ -11,6 +11,7 @@ import type { StaffRole } from '../../../src/workflows/messages';
 import { createActivities } from '../../../src/activities';
 import { activityDepsFromConfig } from '../../../src/worker';
 import { workflowBundle } from '../../helpers/temporal';
+import { waitFor } from '../../helpers/wait';
 import { applicationBody, documentsFor, sleep, startApiHarness, waitForState, waitForTask, type ApiHarness, type ApplicationOverrides, type StateBody } from './harness';
 
 // Every action against the real workflow on a real Temporal dev server: what is accepted, what is
@@ -641,8 +642,8 @@ describe('a new car: the mortgage registered after the loan was handed to servic
     expect(registered.body.stage).toBe('servicing');
     await waitFor(async () => {
       const [loan] = await h.db.db.select().from(loans).where(eq(loans.id, loanId));
-      return loan?.collateralRegistrationOutstanding === false && loan.collateralRegistrationRef === 'DJ-2026-000456';
-    });
+      return loan?.collateralRegistrationOutstanding === false && loan.collateralRegistrationRef === 'DJ-2026-000456' ? loan : undefined;
+    }, 'the mortgage registration recorded on the loan');
     expect((await auditOf(id)).find((e) => e.kind === 'collateral_registered')?.data).toMatchObject({ outcome: 'accepted', registrationRef: 'DJ-2026-000456' });
     // Once registered there is nothing left to forward: a second one is refused, with the stage.
     const again = await act(id, 'collateral-registration', 'officer-1', 'officer', { registrationRef: 'DJ-2026-000457', registeredAt });
@@ -650,13 +651,5 @@ describe('a new car: the mortgage registered after the loan was handed to servic
     expect(again.body.stage).toBe('servicing');
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('timed out');
-    await sleep(200);
-  }
-}
 
 export type { StateBody };
