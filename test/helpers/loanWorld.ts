@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { Client, type WorkflowHandle } from '@temporalio/client';
-import { createActivities } from '../../src/activities';
+import { createActivities, type Activities } from '../../src/activities';
 import { createProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
 import { SandboxAdminClient, startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox';
@@ -66,17 +66,21 @@ export interface LoanWorld {
 
 let worlds = 0;
 
-/** A world's sandbox settings besides the defaults: how long a pending transfer stays pending, the sandbox's clock. */
-export type LoanWorldOptions = Pick<SandboxOptions, 'paymentPendingMs' | 'now'>;
+/**
+ * A world's settings besides the defaults: how long a pending transfer stays pending, the sandbox's
+ * clock, and a way to hold a real activity back (a deterministic fault: the order two steps finish in).
+ */
+export type LoanWorldOptions = Pick<SandboxOptions, 'paymentPendingMs' | 'now'> & { wrapActivities?: (a: Activities) => Activities };
 
 export async function startLoanWorld(env: TestWorkflowEnvironment, taskQueue = `car-loans-test-${++worlds}`, opts: LoanWorldOptions = {}): Promise<LoanWorld> {
-  const [h, sandbox] = await Promise.all([createTestDb(), startSandbox({ paymentPendingMs: 300, ...opts })]);
+  const { wrapActivities = (a: Activities) => a, ...sandboxOptions } = opts;
+  const [h, sandbox] = await Promise.all([createTestDb(), startSandbox({ paymentPendingMs: 300, ...sandboxOptions })]);
   // Acts are signed at the server's time: the workflow judges a proof's age by it.
   useActClock(() => env.currentTimeMs());
   const cipher = testCipher();
   const providers = createProviderClients(sandbox.providers);
   // The reconciler starts the workflows of orphaned applications on this world's task queue.
-  const activities = createActivities({ db: h.db, cipher, providers, temporal: { client: env.client, taskQueue } });
+  const activities = wrapActivities(createActivities({ db: h.db, cipher, providers, temporal: { client: env.client, taskQueue } }));
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',

@@ -9,7 +9,7 @@ import { STAGE_LABELS_ZH, bpsToPercentString, fenToYuanString, shanghaiDateTime 
 import type { PendingTask } from '../messages';
 import * as SA from '../searchAttributes';
 import type { LoanEventInput, StageMirror } from '../../activities/loanEvents';
-import { call, db, localDb } from './activities';
+import { call, db } from './activities';
 import { PATCH } from './patches';
 import type { ApplicationRun } from './run';
 
@@ -113,7 +113,7 @@ export class Publisher {
       const { pending } = this.show();
       const row = { ...this.row(), events: batch.events };
       const mirror = `mirror ${row.stage} / ${pending} to the applications row`;
-      await call(localDb.mirrorStage, batch.events.length ? `record ${batch.events.map((e) => e.kind).join(', ')}; ${mirror}` : mirror, row);
+      await call(this.run.local.db.mirrorStage, batch.events.length ? `record ${batch.events.map((e) => e.kind).join(', ')}; ${mirror}` : mirror, row);
     });
     return batch.done;
   }

@@ -23,7 +23,7 @@ import type {
   Withdraw,
 } from '../messages';
 import * as SA from '../searchAttributes';
-import { call, db, loans, localDb, localLoans, sms } from './activities';
+import { call, db, loans, localSteps, sms, type LocalSteps } from './activities';
 import { authenticateAct, type ActName, type ActPayloads, type ActView } from './decideAct';
 import { PATCH } from './patches';
 import { Publisher } from './publish';
@@ -71,6 +71,8 @@ export class ApplicationRun implements ActView {
   /** Reason codes earlier stages found (VIN, phone anomalies) that the decision rules must weigh. */
   readonly stageReasons = new Set<string>();
   private readonly publisher: Publisher;
+  /** This run's local activities (lean runs), one at a time. */
+  readonly local = localSteps();
 
   constructor(readonly input: LoanApplicationInput) {
     this.applicationId = input.applicationId;
@@ -116,13 +118,13 @@ export class ApplicationRun implements ActView {
   }
 
   /** The database steps: local activities on a lean run (markers in the history), activities before. */
-  get db(): typeof db | typeof localDb {
-    return this.publisher.lean ? localDb : db;
+  get db(): typeof db | LocalSteps['db'] {
+    return this.publisher.lean ? this.local.db : db;
   }
 
   /** The loan's booking, a database step too. */
-  get loans(): typeof loans | typeof localLoans {
-    return this.publisher.lean ? localLoans : loans;
+  get loans(): typeof loans | LocalSteps['loans'] {
+    return this.publisher.lean ? this.local.loans : loans;
   }
 
   /** Search attributes fixed for the run (channel, branch, amount). */
