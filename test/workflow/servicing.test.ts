@@ -3,7 +3,7 @@ import { createActivities } from '../../src/activities';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { ProviderClients } from '../../src/activities/providers';
 import type { DbHandle } from '../../src/db/client';
 import type { PiiCipher } from '../../src/db/pii';
@@ -531,7 +531,7 @@ describe('loanServicing on the time-skipping server', () => {
     await handle.executeUpdate(waiverRequestedUpdate, { args: [await signed(handle, waiverRequestedUpdate, { actor: 'finance-2', requestId: 'wv-d-1', component: 'penalty', amountFen: penalty, reasonCode: 'GOODWILL' })] });
     const waived = await handle.executeUpdate(servicingApprovalUpdate, { args: [await signed(handle, servicingApprovalUpdate, { actor: 'finance-1', requestId: 'wv-d-1', decision: 'approve' })] });
     expect(waived).toMatchObject({ penaltyFen: 0, overdueFen: first.totalFen, lastRequest: { status: 'applied', waivedFen: penalty } });
-    expect(await h.db.select().from(loanTransactions).where(eq(loanTransactions.loanId, loanId))).toEqual([
+    expect(await h.db.select().from(loanTransactions).where(eq(loanTransactions.loanId, loanId)).orderBy(asc(loanTransactions.seq))).toEqual([
       expect.objectContaining({ kind: 'repayment', reference: 'd-1' }),
       expect.objectContaining({ kind: 'reversal', targetTxnId: 'ref:d-1', actor: 'finance-1', approvedBy: 'finance-2', reasonCode: 'BOOKED_IN_ERROR' }),
       expect.objectContaining({ kind: 'waiver', component: 'penalty', amountFen: penalty, actor: 'finance-2', approvedBy: 'finance-1' }),
@@ -552,7 +552,7 @@ describe('loanServicing on the time-skipping server', () => {
     expect(answer.lastRepayment).toMatchObject({ outcome: 'applied', kind: 'prepayment' });
     const fresh = answer.lastRepayment!.newSchedule!;
     expect(answer.scheduleVersion).toBe(2);
-    const versions = await h.db.select().from(scheduleVersions).where(eq(scheduleVersions.loanId, loanId));
+    const versions = await h.db.select().from(scheduleVersions).where(eq(scheduleVersions.loanId, loanId)).orderBy(asc(scheduleVersions.version));
     expect(versions.map((v) => [v.version, v.reason, v.mode])).toEqual([
       [1, 'origination', null],
       [2, 'prepayment', 'reduce_term'],

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { loanEvents } from '../../../src/db/schema';
 import { temporalCli } from '../../../src/temporal/binaries';
 import { EmergencyAct } from '../../../src/workflows/searchAttributes';
@@ -124,7 +124,7 @@ it('refuses and records the forged approvals of finding 1 and every other act th
   const signing = await waitForState(h, id, (x) => x.stage === 'signing');
   expect(signing.flags).toContain('EMERGENCY_ACT');
   expect((await handle.describe()).typedSearchAttributes.get(EmergencyAct)).toBe('STAFF_UNAVAILABLE');
-  const decided = (await h.db.db.select().from(loanEvents).where(eq(loanEvents.applicationId, id))).filter((e) => e.kind === 'approval_decision' && !e.eventKey.startsWith('api:'));
+  const decided = (await h.db.db.select().from(loanEvents).where(eq(loanEvents.applicationId, id)).orderBy(asc(loanEvents.seq))).filter((e) => e.kind === 'approval_decision' && !e.eventKey.startsWith('api:'));
   expect(decided.map((e) => [e.actor, (e.data as { emergency?: unknown }).emergency ?? null])).toEqual([
     ['approver-1', null],
     ['engineer-1', { reasonCode: 'STAFF_UNAVAILABLE' }],

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import { createLoanEventActivities } from '../../../src/activities/loanEvents';
 import { applicants, applications, loanEvents, taskClaims } from '../../../src/db/schema';
 import type { StaffRole } from '../../../src/workflows/messages';
@@ -226,7 +226,7 @@ describe('claims', () => {
     expect(names(await get(`/applications?branchId=${BRANCH}&assignee=approver-5`))).toEqual([]);
     expect((await post(`/applications/${a2}/claim`, 'approver-4', 'approver')).status).toBe(200);
 
-    const trail = await h.db.db.select().from(loanEvents).where(eq(loanEvents.applicationId, a2));
+    const trail = await h.db.db.select().from(loanEvents).where(eq(loanEvents.applicationId, a2)).orderBy(asc(loanEvents.seq));
     expect(trail.filter((e) => e.kind === 'task_claimed').map((e) => e.actor)).toEqual(['approver-3', 'approver-3', 'approver-4', 'approver-5', 'approver-4']);
     expect(trail.filter((e) => e.kind === 'task_released').map((e) => [e.actor, (e.data as { claimedBy: string }).claimedBy])).toEqual([['supervisor-1', 'approver-3']]);
   });
