@@ -25,7 +25,7 @@ import { createTestDb } from '../helpers/db';
 import { decide, registerCollateral, signOnSite, waitForState, waitForTask, walkToApproval, walkToServicing, walkToSigning, type LoanHandle } from '../helpers/loanWorld';
 import { addDocuments, seedApplication, testCipher, type SeedOptions } from '../helpers/seed';
 import { seedLoan } from '../helpers/servicing';
-import { workflowBundle } from '../helpers/temporal';
+import { startTestServer, workflowBundle } from '../helpers/temporal';
 import { NEXT_RELEASE_EVENT } from './fixtures/nextRelease';
 
 /**
@@ -54,15 +54,17 @@ describe('upgrading the workflow code with loans open', () => {
 
   beforeAll(async () => {
     [env, h, sandbox] = await Promise.all([
-      TestWorkflowEnvironment.createLocal({
-        server: {
-          executable: temporalCli(),
-          ip: '127.0.0.1',
-          searchAttributes: [...LOAN_SEARCH_ATTRIBUTES],
-          log: { format: 'pretty', level: 'error' },
-          extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AFTER}`],
-        },
-      }),
+      startTestServer(() =>
+        TestWorkflowEnvironment.createLocal({
+          server: {
+            executable: temporalCli(),
+            ip: '127.0.0.1',
+            searchAttributes: [...LOAN_SEARCH_ATTRIBUTES],
+            log: { format: 'pretty', level: 'error' },
+            extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AFTER}`],
+          },
+        }),
+      ),
       createTestDb(),
       startSandbox({ paymentPendingMs: 300 }),
     ]);

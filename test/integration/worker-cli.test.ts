@@ -15,6 +15,7 @@ import { loanApplicationStartOptions } from '../../src/workflows/messages';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { PATIENCE_MS } from '../helpers/wait';
 import { seedApplication } from '../helpers/seed';
+import { startTestServer } from '../helpers/temporal';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -32,7 +33,7 @@ describe('npm run worker against a fresh cluster', () => {
 
   beforeAll(async () => {
     // A dev server without the loan search attributes, as a new Temporal cluster starts.
-    env = await TestWorkflowEnvironment.createLocal({ server: { executable: temporalCli(), ip: '127.0.0.1', log: { format: 'pretty', level: 'error' } } });
+    env = await startTestServer(() => TestWorkflowEnvironment.createLocal({ server: { executable: temporalCli(), ip: '127.0.0.1', log: { format: 'pretty', level: 'error' } } }));
   });
 
   afterAll(async () => {
