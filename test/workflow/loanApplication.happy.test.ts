@@ -10,7 +10,7 @@ import { LoanStage, PendingTask, RiskGrade, LoanChannel, BranchId, LoanAmountFen
 import { historyText, keepHistory } from '../helpers/histories';
 import { useLoanWorld, walkToServicing, type LoanHandle, type LoanWorld } from '../helpers/loanWorld';
 import type { Seeded } from '../helpers/seed';
-import { PATIENCE_MS } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 import { signAct } from '../helpers/acts';
 
 // The whole way from intake to servicing for each channel and for new and used cars, on the
@@ -38,7 +38,7 @@ async function expectServiced(seeded: Seeded, handle: LoanHandle, opts: { used?:
   expect(s.decisions).toEqual([expect.objectContaining({ decision: 'approve', counted: true })]);
 
   // Recorded in loan_events and mirrored for the work queues.
-  await waitFor(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length);
+  await until(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length, 'every stage in loan_events');
   expect(await stagesRecorded(seeded.applicationId)).toEqual(FULL_PATH);
   await w.settle(); // the mirror is written by its own activity, after the state shows servicing
   const [row] = await w.h.db.select().from(applications).where(eq(applications.id, seeded.applicationId));
@@ -103,13 +103,8 @@ async function stageOfRow(applicationId: string): Promise<string | undefined> {
   return row?.stage;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = PATIENCE_MS): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits (the shared ceiling) until `check` holds; a timeout names `what`. */
+const until = (check: () => Promise<boolean>, what: string) => waitFor(async () => ((await check()) ? true : undefined), what);
 
 describe('happy paths', () => {
   it('a new car at a branch: every stage in order, paid once to the customer, serviced', async () => {
@@ -188,7 +183,7 @@ describe('happy paths', () => {
     expect(s.stage).toBe('servicing');
     const servicing = env.client.workflow.getHandle(loanServicingWorkflowId(s.loanId!));
     expect(await w.result(handle)).toMatchObject({ stage: 'servicing', outcomeReason: 'HANDED_TO_SERVICING' });
-    await waitFor(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length);
+    await until(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length, 'every stage in loan_events');
     await w.settle();
     expect(await stageOfRow(seeded.applicationId)).toBe('servicing');
 
@@ -200,7 +195,7 @@ describe('happy paths', () => {
     // Read once the run has gone to sleep until its next look (a query answered before its first
     // wait finds details without that line yet).
     const currentDetails = async () => (await servicing.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
-    await waitFor(async () => (await currentDetails()).includes('**Next look**'));
+    await until(async () => (await currentDetails()).includes('**Next look**'), 'the next look in the current details');
     const details = await currentDetails();
     expect(details).toContain('**Stage** servicing');
     expect(details).toMatch(/\*\*Terms\*\* 50,000\.00 CNY · 12 months · \d+\.\d{2}% a year \(APR \d+\.\d{2}%\)/);
@@ -220,12 +215,12 @@ describe('happy paths', () => {
     const payoff = { actor: 'finance-1', amountFen: quoted.payoffQuote!.amountFen, paidAt: new Date(await env.currentTimeMs()).toISOString(), reference: `payoff-${seeded.applicationId}` };
     await servicing.executeUpdate(repaymentRecordedUpdate, { args: [await signAct('repaymentRecorded', servicing.workflowId, payoff)] });
     // The servicing run records the closure: the audit trail, the applications row and its stage.
-    await waitFor(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length + 1);
+    await until(async () => (await stagesRecorded(seeded.applicationId)).length === FULL_PATH.length + 1, 'the closed stage in loan_events');
     expect(await stagesRecorded(seeded.applicationId)).toEqual([...FULL_PATH, 'closed']);
     const [closedEvent] = await w.h.db.select().from(loanEvents).where(and(eq(loanEvents.applicationId, seeded.applicationId), eq(loanEvents.stage, 'closed')));
     expect(closedEvent).toMatchObject({ kind: 'stage_entered', actor: 'system', data: { from: 'servicing', outcomeReason: 'EARLY_PAYOFF', loanId: s.loanId } });
-    await waitFor(async () => (await stageOfRow(seeded.applicationId)) === 'closed');
-    await waitFor(() => servicing.describe().then((d) => d.typedSearchAttributes.get(LoanStage) === 'closed'));
+    await until(async () => (await stageOfRow(seeded.applicationId)) === 'closed', 'the row to read closed');
+    await until(() => servicing.describe().then((d) => d.typedSearchAttributes.get(LoanStage) === 'closed'), 'the servicing run to show LoanStage closed');
     // The application run stays as it ended: handed over.
     expect((await handle.describe()).typedSearchAttributes.get(LoanStage)).toBe('handed_over');
     await keepHistory(handle, 'happy-closed-early-payoff');
