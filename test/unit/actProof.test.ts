@@ -47,6 +47,15 @@ describe('act proofs', () => {
     expect(problem(sign(approval, {}, 'approvalDecision', WF, mallory))).toBe('bad_signature');
   });
 
+  it('judge the same signature again by what it signs: a valid check remembered is no pass for changed claims', () => {
+    const signed = sign();
+    expect(problem(signed)).toBe('ok');
+    expect(problem(signed)).toBe('ok');
+    expect(problem({ ...signed, proof: { ...signed.proof, roles: ['approver', 'admin'] } })).toBe('bad_signature');
+    expect(problem({ ...signed, proof: { ...signed.proof, sig: signed.proof.sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) } })).toBe('bad_signature');
+    expect(problem(signed)).toBe('ok');
+  });
+
   it('refuse a proof for another workflow or another act', () => {
     expect(problem(sign(approval, {}, 'approvalDecision', 'loan-application-app-2'))).toBe('wrong_workflow');
     expect(problem(sign(approval, {}, 'withdraw'))).toBe('wrong_act');
