@@ -54,7 +54,22 @@ export interface HarnessOptions {
 }
 
 export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHarness> {
-  const [env, db, sandbox] = await Promise.all([localEnv(), createTestDb(opts.onQuery ? { onQuery: opts.onQuery } : {}), startSandbox({ port: 0, esignWebhookRetryDelaysMs: [200, 500, 1000, 2000] })]);
+  // Started together; if one fails, the others are stopped before the failure is thrown, so a
+  // suite whose beforeAll failed does not keep jest waiting on a database or a sandbox for ever.
+  const [envStart, dbStart, sandboxStart] = await Promise.allSettled([
+    localEnv(),
+    createTestDb(opts.onQuery ? { onQuery: opts.onQuery } : {}),
+    startSandbox({ port: 0, esignWebhookRetryDelaysMs: [200, 500, 1000, 2000] }),
+  ]);
+  if (envStart.status === 'rejected' || dbStart.status === 'rejected' || sandboxStart.status === 'rejected') {
+    await Promise.allSettled([
+      envStart.status === 'fulfilled' ? envStart.value.teardown() : undefined,
+      dbStart.status === 'fulfilled' ? dbStart.value.close() : undefined,
+      sandboxStart.status === 'fulfilled' ? sandboxStart.value.close() : undefined,
+    ]);
+    throw [envStart, dbStart, sandboxStart].find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+  }
+  const [env, db, sandbox] = [envStart.value, dbStart.value, sandboxStart.value];
   const config = loadConfig({ LOG_LEVEL: 'silent', SANDBOX_PORT: String(sandbox.port), TEMPORAL_TASK_QUEUE: 'car-loans', ...opts.env });
   const cipher = new PiiCipher(keyRingFromConfig(config));
   const log = createLogger(process.env.API_TEST_LOG_LEVEL ?? 'silent');
