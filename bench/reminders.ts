@@ -27,6 +27,7 @@ import { applicants, applications, installments, loans } from '../src/db/schema'
 import { addDays, shanghaiDate } from '../src/domain';
 import { startSandbox } from '../src/sandbox';
 import { temporalCli } from '../src/temporal/binaries';
+import { startTestServer } from '../src/temporal/ephemeral';
 import { WORKFLOWS_PATH } from '../src/worker';
 import { repaymentReminders } from '../src/workflows/repaymentReminders';
 
@@ -198,7 +199,7 @@ async function main(): Promise<void> {
   process.stderr.write(`starting ${process.env.DATABASE_URL ? 'on the PostgreSQL server' : 'PGlite'}, the dev server and the SMS sandbox…\n`);
   const [h, env, sandbox, bundle] = await Promise.all([
     openBenchDb(),
-    TestWorkflowEnvironment.createLocal({ server: { executable: temporalCli(), ip: '127.0.0.1', log: { format: 'pretty', level: 'error' } } }),
+    startTestServer(() => TestWorkflowEnvironment.createLocal({ server: { executable: temporalCli(), ip: '127.0.0.1', log: { format: 'pretty', level: 'error' } } })),
     startSandbox({ port: 0 }),
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never }),
   ]);

@@ -16,6 +16,7 @@ import { openDb } from '../../src/db/client';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../../src/db/throwaway';
 import { freePort } from '../../src/temporal/devServer';
 import { temporalCli } from '../../src/temporal/binaries';
+import { startTestServer } from '../../src/temporal/ephemeral';
 import { loadConfig } from '../../src/config';
 import { actKeyRingFromConfig } from '../../src/temporal/actKeys';
 import { bundleLoanWorkflows } from '../../src/worker';
@@ -207,16 +208,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   running.add(stop);
   try {
     const [env, db, files, sandboxPort] = await Promise.all([
-      TestWorkflowEnvironment.createLocal({
-        server: {
-          executable: temporalCli(),
-          ip: '127.0.0.1',
-          searchAttributes: [...LOAN_SEARCH_ATTRIBUTES, BenchStep],
-          // 'error' would print every update the bench abandons at teardown ("context canceled").
-          log: { format: 'pretty', level: 'never' },
-          extraArgs: opts.serverArgs ?? [],
-        },
-      }),
+      startTestServer(() =>
+        TestWorkflowEnvironment.createLocal({
+          server: {
+            executable: temporalCli(),
+            ip: '127.0.0.1',
+            searchAttributes: [...LOAN_SEARCH_ATTRIBUTES, BenchStep],
+            // 'error' would print every update the bench abandons at teardown ("context canceled").
+            log: { format: 'pretty', level: 'never' },
+            extraArgs: opts.serverArgs ?? [],
+          },
+        }),
+      ),
       freshDatabase(),
       workflowBundles(),
       freePort(),

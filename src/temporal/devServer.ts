@@ -6,6 +6,7 @@ import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { LOAN_SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { temporalCli } from './binaries';
+import { startTestServer } from './ephemeral';
 
 export interface DevServerOptions {
   host: string;
@@ -174,7 +175,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (exe.type === 'cached-download') {
     // Last resort on a connected machine: the SDK downloads and runs the same dev server.
     const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-    const env = await TestWorkflowEnvironment.createLocal({
+    const env = await startTestServer(() => TestWorkflowEnvironment.createLocal({
       server: {
         ip: opts.host,
         port: opts.port,
@@ -185,7 +186,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         searchAttributes: [...LOAN_SEARCH_ATTRIBUTES],
         extraArgs: opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : [],
       },
-    });
+    }));
     return { address, uiUrl: opts.headless ? undefined : `http://${opts.host}:${opts.uiPort}`, stop: () => env.teardown() };
   }
 

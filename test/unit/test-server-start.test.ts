@@ -1,5 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startTestServer } from '../helpers/temporal';
+import { startTestServer } from '../../src/temporal/ephemeral';
 
 // The SDK kills a test server that has not answered within five seconds; the suite starts it again
 // (a busy machine), and only for that failure.
