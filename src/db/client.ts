@@ -111,3 +111,8 @@ export async function writeTogether(db: Db, writes: readonly SQLWrapper[]): Prom
   );
   await db.execute(sql`with ${ctes} select 1`);
 }
+
+/** The rows of a raw `db.execute`: postgres.js answers them as an array, PGlite as `{ rows }`. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
+}

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql, type SQLWrapper } from 'drizzle-orm';
 import { OPEN_APPLICATION_STAGES } from '../domain';
-import type { Db } from './client';
+import { rowsOf, type Db } from './client';
 import { applications, blacklist, openApplications } from './schema';
 
 /**
@@ -75,10 +75,6 @@ export async function screenApplicant(db: Db, c: ClaimRequest): Promise<ScreenVe
   }
 }
 
-function rowsOf<T>(result: unknown): T[] {
-  // postgres.js answers the rows as an array, PGlite as { rows }.
-  return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
-}
 
 /**
  * Records that the application's workflow exists (the caller started it, or found it started):
