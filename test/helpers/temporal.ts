@@ -17,8 +17,8 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   return env;
 }
 
-/** A real dev server on a free port of 127.0.0.1 with the loan search attributes registered. */
-export function localEnv(): Promise<TestWorkflowEnvironment> {
+/** A real dev server on a free port of 127.0.0.1 with the loan search attributes registered (`extraArgs`: more of its flags). */
+export function localEnv({ extraArgs = [] }: { extraArgs?: string[] } = {}): Promise<TestWorkflowEnvironment> {
   return startTestServer(() =>
     TestWorkflowEnvironment.createLocal({
       server: {
@@ -26,6 +26,7 @@ export function localEnv(): Promise<TestWorkflowEnvironment> {
         ip: '127.0.0.1',
         searchAttributes: [...LOAN_SEARCH_ATTRIBUTES],
         log: { format: 'pretty', level: 'error' },
+        extraArgs,
       },
     }),
   );

@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import { and, eq } from 'drizzle-orm';
@@ -12,20 +12,18 @@ import { shanghaiDate } from '../../src/domain';
 import { loanServicingWorkflowId } from '../../src/domain/ids';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { actKeyRingFromConfig, workflowBundlerOptions } from '../../src/temporal/actKeys';
-import { temporalCli } from '../../src/temporal/binaries';
 import { moveRuns, openRuns, setCurrentVersion, waitForVersion } from '../../src/temporal/deployments';
 import { createWorker } from '../../src/worker';
 import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanServicing } from '../../src/workflows/loanServicing';
 import { documentsSubmittedUpdate, loanApplicationStartOptions, withdrawUpdate, type LoanApplicationResult } from '../../src/workflows/messages';
-import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { earlyPayoffRequestedUpdate, repaymentRecordedUpdate, servicingStateQuery } from '../../src/workflows/servicingMessages';
 import { signAct } from '../helpers/acts';
 import { createTestDb } from '../helpers/db';
 import { decide, registerCollateral, signOnSite, waitForState, waitForTask, walkToApproval, walkToServicing, walkToSigning, type LoanHandle } from '../helpers/loanWorld';
 import { addDocuments, seedApplication, testCipher, type SeedOptions } from '../helpers/seed';
 import { seedLoan } from '../helpers/servicing';
-import { startTestServer, workflowBundle } from '../helpers/temporal';
+import { localEnv, workflowBundle } from '../helpers/temporal';
 import { NEXT_RELEASE_EVENT } from './fixtures/nextRelease';
 
 /**
@@ -54,17 +52,7 @@ describe('upgrading the workflow code with loans open', () => {
 
   beforeAll(async () => {
     [env, h, sandbox] = await Promise.all([
-      startTestServer(() =>
-        TestWorkflowEnvironment.createLocal({
-          server: {
-            executable: temporalCli(),
-            ip: '127.0.0.1',
-            searchAttributes: [...LOAN_SEARCH_ATTRIBUTES],
-            log: { format: 'pretty', level: 'error' },
-            extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AFTER}`],
-          },
-        }),
-      ),
+      localEnv({ extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AFTER}`] }),
       createTestDb(),
       startSandbox({ paymentPendingMs: 300 }),
     ]);
