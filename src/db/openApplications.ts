@@ -75,7 +75,6 @@ export async function screenApplicant(db: Db, c: ClaimRequest): Promise<ScreenVe
   }
 }
 
-
 /**
  * Records that the application's workflow exists (the caller started it, or found it started):
  * the application is no longer an orphan and its claim, if it still holds one, is never taken

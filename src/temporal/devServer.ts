@@ -175,18 +175,20 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (exe.type === 'cached-download') {
     // Last resort on a connected machine: the SDK downloads and runs the same dev server.
     const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-    const env = await startTestServer(() => TestWorkflowEnvironment.createLocal({
-      server: {
-        ip: opts.host,
-        port: opts.port,
-        ui: !opts.headless,
-        uiPort: opts.uiPort,
-        dbFilename: opts.dbFilename,
-        namespace: opts.namespace,
-        searchAttributes: [...LOAN_SEARCH_ATTRIBUTES],
-        extraArgs: opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : [],
-      },
-    }));
+    const env = await startTestServer(() =>
+      TestWorkflowEnvironment.createLocal({
+        server: {
+          ip: opts.host,
+          port: opts.port,
+          ui: !opts.headless,
+          uiPort: opts.uiPort,
+          dbFilename: opts.dbFilename,
+          namespace: opts.namespace,
+          searchAttributes: [...LOAN_SEARCH_ATTRIBUTES],
+          extraArgs: opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : [],
+        },
+      }),
+    );
     return { address, uiUrl: opts.headless ? undefined : `http://${opts.host}:${opts.uiPort}`, stop: () => env.teardown() };
   }
 

@@ -17,7 +17,7 @@ export async function startTestServer(start: () => Promise<TestWorkflowEnvironme
       return await start();
     } catch (err) {
       if (attempt >= START_ATTEMPTS || !/did not start within/.test(String((err as Error)?.message ?? err))) throw err;
-      process.stderr.write(`test server did not answer in time (attempt ${attempt} of ${START_ATTEMPTS}); starting it again\n`);
+      process.stderr.write(`the Temporal server did not answer in time (attempt ${attempt} of ${START_ATTEMPTS}); starting it again\n`);
     }
   }
 }

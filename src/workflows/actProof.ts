@@ -17,10 +17,11 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { inWorkflowContext } from '@temporalio/workflow';
 
 // Inside the workflow sandbox every run (and every replay of one) evaluates this module afresh, so
-// the generator's precomputed table (window 6: hundreds of point additions and doublings) would be built again for
-// the run's first act, several times what verifying the act costs without it (a cold verification:
-// about 25 ms with the table, 5 ms without, on the benchmark machine). Runs verify without it; the
-// API, a long-lived process that signs every act, keeps the table. The answer is the same either way.
+// the generator's precomputed table (window 6: hundreds of point additions and doublings) would be
+// built again for the run's first act, several times what verifying the act costs without it (a
+// cold verification: about 25 ms with the table, 5 ms without, on the benchmark machine). Runs
+// verify without it; the API, a long-lived process that signs every act, keeps the table. The
+// answer is the same either way.
 if (inWorkflowContext()) ed25519.Point.BASE.precompute(1);
 
 /** Longest validity the workflow accepts from a proof (exp − iat): the API gives 10 minutes. */

@@ -8,8 +8,6 @@ import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { bundleLoanWorkflows } from '../../src/worker';
 import { startTestServer } from '../../src/temporal/ephemeral';
 
-export { startTestServer };
-
 /** The time-skipping test server, from the same binaries the product resolves. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await startTestServer(() => TestWorkflowEnvironment.createTimeSkipping({ server: { executable: temporalTestServer() } }));

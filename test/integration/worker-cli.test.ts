@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config';
 import { openDb } from '../../src/db/client';
 import { SandboxAdminClient, startSandbox } from '../../src/sandbox';
 import { temporalCli } from '../../src/temporal/binaries';
+import { startTestServer } from '../../src/temporal/ephemeral';
 import { dataConverterFromConfig } from '../../src/temporal/connection';
 import { describeDeployment } from '../../src/temporal/deployments';
 import { freePort } from '../../src/temporal/devServer';
@@ -15,7 +16,6 @@ import { loanApplicationStartOptions } from '../../src/workflows/messages';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { PATIENCE_MS } from '../helpers/wait';
 import { seedApplication } from '../helpers/seed';
-import { startTestServer } from '../helpers/temporal';
 
 const ROOT = path.join(__dirname, '..', '..');
 
