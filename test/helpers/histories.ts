@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import * as proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
+import { waitFor } from './wait';
 
 /**
  * Stored histories, filed by the release that wrote them (`test/workflow/histories/<version>/`),
@@ -84,10 +85,33 @@ export async function keepHistory(handle: WorkflowHandle, name: string): Promise
   if (!RECORDING) return;
   const file = path.join(HISTORIES_DIR, RELEASE, `${name}.json`);
   if (fs.existsSync(file)) return;
-  const history = await handle.fetchHistory();
+  // Once no workflow task is in flight: one that is counts as the live one on replay, and the code
+  // it runs would start its local activities on the replayer (which has none).
+  const history = await waitFor(async () => {
+    const h = await handle.fetchHistory();
+    return betweenTasks(h).events?.length === h.events?.length ? h : undefined;
+  }, `a history of ${name} with no workflow task in flight`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   // One line: these are machine files, replayed, never read line by line.
   fs.writeFileSync(file, `${JSON.stringify(historyToJson(history))}\n`);
+}
+
+const IN_FLIGHT = new Set<unknown>([
+  proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+  proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+  'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+  'EVENT_TYPE_WORKFLOW_TASK_STARTED',
+]);
+
+/**
+ * The history without a workflow task still in flight at its end (scheduled or started, not yet
+ * completed: a history fetched while the worker runs it). Replayed, such a task counts as the live
+ * one, and the code it runs would start its local activities on the replayer, which has none.
+ */
+export function betweenTasks(history: History): History {
+  const events = [...(history.events ?? [])];
+  while (events.length > 0 && IN_FLIGHT.has(events[events.length - 1]!.eventType)) events.pop();
+  return { ...history, events };
 }
 
 /**

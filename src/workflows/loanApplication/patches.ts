@@ -18,7 +18,8 @@ export const PATCH = {
   /**
    * The run ends once the loan's servicing run has started (result stage `servicing`, reason
    * HANDED_TO_SERVICING) instead of waiting years for it; the servicing run gets what it describes
-   * the loan with and records the application's closure. Decided just before the child starts.
+   * the loan with and records the application's closure. Decided just before the child starts
+   * (a lean run takes it without a marker).
    */
   handOverToServicing: 'hand-over-to-servicing',
   /** Bookkeeping leaves the history: each loan_events row and the applications row written together by one ordered local activity (decided once, at the start). */

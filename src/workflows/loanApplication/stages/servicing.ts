@@ -1,4 +1,4 @@
-import { ParentClosePolicy, patched, setCurrentDetails, startChild, upsertSearchAttributes } from '@temporalio/workflow';
+import { ParentClosePolicy, setCurrentDetails, startChild, upsertSearchAttributes } from '@temporalio/workflow';
 import type { LoanApplicationResult } from '../../messages';
 import * as SA from '../../searchAttributes';
 import { loanServicingStartOptions, type LoanServicingInput, type LoanServicingResult, type ServicingHandOver } from '../../servicingMessages';
@@ -36,7 +36,10 @@ export async function servicing(run: ApplicationRun): Promise<LoanApplicationRes
   const { state, applicationId } = run;
   await run.enter('servicing', { loanId: state.loanId });
   const loanId = state.loanId as string;
-  const handsOver = patched(PATCH.handOverToServicing);
+  // Asked after the entry's write: a lean run takes it without a marker (run.patched), as a
+  // patched() after a local activity answers by the workflow task it runs in, which differs on
+  // replay (test/workflow/loanApplication.taskBoundaries.test.ts).
+  const handsOver = run.patched(PATCH.handOverToServicing);
   const input: LoanServicingInput = { loanId, applicationId, collateralRegistrationOutstanding: !state.collateralRegistered };
   const options = loanServicingStartOptions(handsOver ? { ...input, handedOver: handOverFacts(run) } : input);
   run.servicingWorkflowId = options.workflowId;
