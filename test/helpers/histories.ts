@@ -96,12 +96,7 @@ export async function keepHistory(handle: WorkflowHandle, name: string): Promise
   fs.writeFileSync(file, `${JSON.stringify(historyToJson(history))}\n`);
 }
 
-const IN_FLIGHT = new Set<unknown>([
-  proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-  proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-  'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
-  'EVENT_TYPE_WORKFLOW_TASK_STARTED',
-]);
+const IN_FLIGHT = new Set<unknown>([proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]);
 
 /**
  * The history without a workflow task still in flight at its end (scheduled or started, not yet

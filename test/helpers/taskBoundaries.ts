@@ -1,7 +1,7 @@
 /**
  * Histories as a worker could also have written them: with a workflow task ending right after a
  * local activity's marker. The SDK records a local activity's result in the task it resolved in,
- * but when a query is answered in that task (or the task heartbeats) the worker completes it there
+ * but when a query is answered in that task the worker completes it there
  * and runs the code the result wakes in the next task; on replay the same code runs in the earlier
  * task, where the result is already known. Code after a local activity must therefore issue the
  * same commands whichever task it runs in: a `patched()` there, for one, answers true live and

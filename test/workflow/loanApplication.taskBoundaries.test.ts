@@ -1,6 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { HISTORIES_DIR, RECORDING, compareVersions, historyFromJson, type StoredHistory } from '../helpers/histories';
+import { RECORDING, historyFromJson, historyToJson, storedHistories, type StoredHistory } from '../helpers/histories';
 import { replayFailures } from '../helpers/replay';
 import { describeUnless } from '../helpers/skips';
 import { localActivitySplitPoints, withTaskBoundaryAfter, type HistoryJson } from '../helpers/taskBoundaries';
@@ -14,30 +12,16 @@ import { workflowBundle } from '../helpers/temporal';
 // history of every release that has local activities is replayed with a task ended after each of
 // its markers in turn, against the current code.
 
-const releases = fs.existsSync(HISTORIES_DIR)
-  ? fs
-      .readdirSync(HISTORIES_DIR, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name)
-      .sort(compareVersions)
-  : [];
-
 /** Every variant of every stored history with local activities: one per marker a task could have ended at. */
 function variants(): StoredHistory[] {
-  return releases.flatMap((release) =>
-    fs
-      .readdirSync(path.join(HISTORIES_DIR, release))
-      .filter((f) => f.endsWith('.json'))
-      .sort()
-      .flatMap((f) => {
-        const json = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, release, f), 'utf8')) as HistoryJson;
-        return localActivitySplitPoints(json).map((i) => ({
-          release,
-          name: `${f.replace(/\.json$/, '')} (a task ended after event ${json.events[i]!.eventId})`,
-          history: historyFromJson(withTaskBoundaryAfter(json, i)),
-        }));
-      }),
-  );
+  return storedHistories().flatMap(({ release, name, history }) => {
+    const json = historyToJson(history) as HistoryJson;
+    return localActivitySplitPoints(json).map((i) => ({
+      release,
+      name: `${name} (a task ended after event ${json.events[i]!.eventId})`,
+      history: historyFromJson(withTaskBoundaryAfter(json, i)),
+    }));
+  });
 }
 
 describeUnless(RECORDING ? 'RECORD_HISTORIES=1 records the histories this suite replays' : undefined, 'a lean run whose workflow task ends after a local activity', () => {
