@@ -6,8 +6,9 @@
 # FUZZ_MAX_EXAMPLES per operation and FUZZ_MAX_TIME seconds per role; everything it started is
 # stopped on exit. Uses DATABASE_URL when set (CI), else the embedded PGlite.
 #
-#   scripts/fuzz-api.sh                  # every role
+#   scripts/fuzz-api.sh                  # every role, two at a time
 #   FUZZ_ROLES=officer scripts/fuzz-api.sh
+#   FUZZ_LANES=1 scripts/fuzz-api.sh     # one role at a time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -55,26 +56,52 @@ for i in $(seq 1 240); do
 done
 echo "system ready at $API"
 
-status=0
-for role in $ROLES; do
-  token=$(npx --no-install tsx src/cli/token.ts --sub "fuzz-$role" --roles "$role")
-  echo "== schemathesis as $role"
+# One `st run` per role, in FUZZ_LANES lanes side by side (default 2: the roles share nothing but the
+# system under test, and one schemathesis worker leaves a core idle while it waits on the API). Each
+# role's output is kept in its own file and printed whole, in role order, once every lane is done.
+fuzz_role() {
+  local role=$1 token
+  # Called as an `if` condition, where set -e does not apply: every failure returns explicitly.
+  token=$(npx --no-install tsx src/cli/token.ts --sub "fuzz-$role" --roles "$role") || return 1
+  mkdir -p "$WORK/st-$role" || return 1
   # The e-signature webhook is authenticated by an HMAC the fuzzer cannot make: only its refusals are fuzzed.
   # No "examples" phase: schemathesis 4.32.5 cannot complete the documents example into a request
   # (a schema error of its own); the coverage, fuzzing and stateful phases generate from the schemas.
-  # Run from the temporary folder: schemathesis keeps its example database in the working directory.
-  # One worker: with two threads, hypothesis describing its lambdas hits a CPython 3.11 race in the ast
-  # module ("AST constructor recursion depth mismatch"), reported as an error of the operation under test
-  # (a CI run failed on POST /loans/{id}/refunds that way). The bounds (examples, time) stay the same.
-  if ! (cd "$WORK" && "$ROOT/$VENV/bin/st" run "$API/openapi.json" \
+  # Run from a temporary folder of the role's own: schemathesis keeps its example database in the
+  # working directory.
+  # One worker per run: with two threads, hypothesis describing its lambdas hits a CPython 3.11 race in
+  # the ast module ("AST constructor recursion depth mismatch"), reported as an error of the operation
+  # under test (a CI run failed on POST /loans/{id}/refunds that way). Lanes are separate processes.
+  (cd "$WORK/st-$role" && "$ROOT/$VENV/bin/st" run "$API/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --phases coverage,fuzzing,stateful \
     --max-examples "$MAX_EXAMPLES" --max-time "$MAX_TIME" --seed "$SEED" \
     --request-timeout 30 --workers 1 --warnings off \
-    --suppress-health-check all); then
-    status=1
-  fi
+    --suppress-health-check all)
+}
+
+LANES=${FUZZ_LANES:-2}
+case "$LANES" in ''|*[!0-9]*|0) echo "FUZZ_LANES must be a whole number of at least 1" >&2; exit 2 ;; esac
+read -r -a role_list <<<"$ROLES"
+lane_pids=()
+for ((lane = 0; lane < LANES; lane++)); do
+  (
+    for ((i = lane; i < ${#role_list[@]}; i += LANES)); do
+      role=${role_list[$i]}
+      if fuzz_role "$role" >"$WORK/st-$role.log" 2>&1; then echo 0 >"$WORK/st-$role.status"; else echo 1 >"$WORK/st-$role.status"; fi
+      echo "schemathesis as $role: $( [ "$(cat "$WORK/st-$role.status")" = 0 ] && echo passed || echo FAILED )"
+    done
+  ) &
+  lane_pids+=($!)
+done
+for pid in "${lane_pids[@]}"; do wait "$pid" || true; done
+
+status=0
+for role in "${role_list[@]}"; do
+  echo "== schemathesis as $role"
+  cat "$WORK/st-$role.log" 2>/dev/null || true
+  [ "$(cat "$WORK/st-$role.status" 2>/dev/null || echo 1)" = 0 ] || status=1
 done
 if [ "$status" != 0 ]; then
   echo "schemathesis found failures; the system's log (warnings and errors):"
