@@ -13,3 +13,4 @@ export * from './servicing';
 export * from './servicingRules';
 export * from './ids';
 export * from './ledger';
+export * from './autoDebit';
