@@ -10,6 +10,7 @@ import { ocrRouter } from './providers/ocr';
 import { paymentsHooks, paymentsRouter } from './providers/payments';
 import { smsHooks, smsRouter } from './providers/sms';
 import { valuationRouter } from './providers/valuation';
+import { withholdingHooks, withholdingRouter } from './providers/withholding';
 
 const PROVIDER_ROUTERS: Record<SandboxProvider, (ctx: SandboxContext) => Router> = {
   ocr: ocrRouter,
@@ -19,6 +20,7 @@ const PROVIDER_ROUTERS: Record<SandboxProvider, (ctx: SandboxContext) => Router>
   esign: esignRouter,
   payments: paymentsRouter,
   sms: smsRouter,
+  withholding: withholdingRouter,
 };
 
 /** Test hooks: what a test reads back or a customer would do; mounted ahead of the fault switch. */
@@ -27,6 +29,7 @@ const PROVIDER_HOOKS: Partial<Record<SandboxProvider, (ctx: SandboxContext) => R
   esign: esignHooks,
   payments: paymentsHooks,
   sms: smsHooks,
+  withholding: withholdingHooks,
 };
 
 /** One express app serving every provider under its own prefix, plus /admin and /healthz. */

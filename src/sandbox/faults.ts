@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SandboxContext } from './context';
 
 /** The providers, named as in the configuration (src/config.ts), each mounted at its own prefix. */
-export const SANDBOX_PROVIDERS = ['ocr', 'creditBureau', 'callCentre', 'valuation', 'esign', 'payments', 'sms'] as const;
+export const SANDBOX_PROVIDERS = ['ocr', 'creditBureau', 'callCentre', 'valuation', 'esign', 'payments', 'sms', 'withholding'] as const;
 export type SandboxProvider = (typeof SANDBOX_PROVIDERS)[number];
 
 export const PROVIDER_PREFIX: Record<SandboxProvider, string> = {
@@ -14,6 +14,7 @@ export const PROVIDER_PREFIX: Record<SandboxProvider, string> = {
   esign: '/esign',
   payments: '/payments',
   sms: '/sms',
+  withholding: '/withholding',
 };
 
 export const FAULT_MODES = ['error_5xx', 'fraction', 'timeout', 'slow', 'lost_response', 'refusal'] as const;

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * The sandbox's memory: call tasks, envelopes, transfers with their ledger, SMS messages and the
+ * The sandbox's memory: call tasks, envelopes, transfers with their ledger, SMS messages, withholding
+ * mandates and debits with their ledger, and the
  * idempotency records that make retries safe. With a state file every change is appended as one JSON
  * line (last write of an entity wins on replay), so a restarted sandbox still knows which payments it
  * made and which keys it has seen — the property the exactly-once tests rely on.
@@ -102,6 +103,53 @@ export interface LedgerEntry {
   createdAt: string;
 }
 
+/** A withholding authorisation (代扣授权) of one bank card, registered by the lender for a loan. */
+export interface Mandate {
+  mandateId: string;
+  idempotencyKey: string;
+  /** The lender's reference (the loan id). */
+  reference: string;
+  bankCode: string;
+  cardNumber: string;
+  holderName: string;
+  idNumber: string;
+  status: 'active' | 'revoked';
+  /** What the card can still be debited (a test hook sets it); null: no limit but the daily one. */
+  balanceFen: number | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** One debit request under a mandate, with the bank's answer. */
+export interface Debit {
+  debitId: string;
+  idempotencyKey: string;
+  mandateId: string;
+  reference: string;
+  amountFen: number;
+  currency: 'CNY';
+  status: 'succeeded' | 'pending' | 'failed';
+  failureCode: string | null;
+  createdAt: string;
+  /** When a pending debit settles (lazily applied on read). */
+  settlesAt: string | null;
+  settledAt: string | null;
+}
+
+/** Money taken from a customer's card: one entry per debit that succeeded (a pending one when it settles). */
+export interface WithholdingEntry {
+  entryId: string;
+  debitId: string;
+  mandateId: string;
+  idempotencyKey: string;
+  reference: string;
+  amountFen: number;
+  currency: 'CNY';
+  bankCode: string;
+  cardLast4: string;
+  settledAt: string;
+}
+
 export interface SmsMessage {
   messageId: string;
   providerMessageId: string;
@@ -133,6 +181,9 @@ type StateRecord =
   | { k: 'refund'; v: Refund }
   | { k: 'ledger'; v: LedgerEntry }
   | { k: 'sms'; v: SmsMessage }
+  | { k: 'mandate'; v: Mandate }
+  | { k: 'debit'; v: Debit }
+  | { k: 'wledger'; v: WithholdingEntry }
   | { k: 'idem'; v: IdempotencyRecord };
 
 export class SandboxStore {
@@ -142,6 +193,9 @@ export class SandboxStore {
   readonly refunds = new Map<string, Refund>();
   readonly ledger: LedgerEntry[] = [];
   readonly sms = new Map<string, SmsMessage>();
+  readonly mandates = new Map<string, Mandate>();
+  readonly debits = new Map<string, Debit>();
+  readonly withholdingLedger: WithholdingEntry[] = [];
   private readonly idempotency = new Map<string, IdempotencyRecord>();
 
   constructor(private readonly stateFile?: string) {
@@ -181,6 +235,21 @@ export class SandboxStore {
     this.append({ k: 'sms', v: m });
   }
 
+  putMandate(m: Mandate): void {
+    this.mandates.set(m.mandateId, m);
+    this.append({ k: 'mandate', v: m });
+  }
+
+  putDebit(d: Debit): void {
+    this.debits.set(d.debitId, d);
+    this.append({ k: 'debit', v: d });
+  }
+
+  addWithholdingEntry(e: WithholdingEntry): void {
+    this.withholdingLedger.push(e);
+    this.append({ k: 'wledger', v: e });
+  }
+
   getIdempotency(scope: string, key: string): IdempotencyRecord | undefined {
     return this.idempotency.get(`${scope}\u0000${key}`);
   }
@@ -198,6 +267,9 @@ export class SandboxStore {
     this.refunds.clear();
     this.ledger.length = 0;
     this.sms.clear();
+    this.mandates.clear();
+    this.debits.clear();
+    this.withholdingLedger.length = 0;
     this.idempotency.clear();
     if (this.stateFile) fs.writeFileSync(this.stateFile, '');
   }
@@ -236,6 +308,15 @@ export class SandboxStore {
           break;
         case 'sms':
           this.sms.set(rec.v.messageId, rec.v);
+          break;
+        case 'mandate':
+          this.mandates.set(rec.v.mandateId, rec.v);
+          break;
+        case 'debit':
+          this.debits.set(rec.v.debitId, rec.v);
+          break;
+        case 'wledger':
+          this.withholdingLedger.push(rec.v);
           break;
         case 'idem':
           this.idempotency.set(`${rec.v.scope}\u0000${rec.v.key}`, rec.v);

@@ -69,6 +69,27 @@ export const PAYMENTS_IRREVERSIBLE_ACCOUNT = '6217000000000000046';
 /** A single transfer above this amount is refused 422 `amount_exceeds_limit` (5,000,000 CNY). */
 export const PAYMENTS_SINGLE_TRANSFER_LIMIT_FEN = 500_000_000;
 
+// ---------------------------------------------------------------- bank cards (withholding, 代扣)
+
+/** The card is cancelled (已销户): registering a mandate is refused 422 `card_cancelled`. */
+export const WITHHOLDING_CANCELLED_CARD = '6228480000000000018';
+/** The holder's name or ID number does not match the bank's: a mandate is refused 422 `holder_mismatch`. */
+export const WITHHOLDING_HOLDER_MISMATCH_CARD = '6228480000000000026';
+/** Registers; its balance starts at 0, so debits answer `insufficient_funds` (余额不足) until a test funds it. */
+export const WITHHOLDING_INSUFFICIENT_FUNDS_CARD = '6228480000000000034';
+/** Registers; debits answer `account_frozen` (the account is frozen, 账户冻结). */
+export const WITHHOLDING_FROZEN_CARD = '6228480000000000042';
+/** Registers; the customer cancels it afterwards, so debits answer `card_cancelled`. */
+export const WITHHOLDING_CANCELLED_LATER_CARD = '6228480000000000059';
+/** Registers; debits answer `over_daily_limit` whatever the amount. */
+export const WITHHOLDING_OVER_LIMIT_CARD = '6228480000000000067';
+/** Registers; debits are accepted `pending` and succeed after `paymentPendingMs`, when they enter the settlement file. */
+export const WITHHOLDING_PENDING_CARD = '6228480000000000075';
+/** A bank the channel does not withhold from: a mandate is refused 422 `bank_not_supported`. */
+export const WITHHOLDING_UNSUPPORTED_BANK_CODE = 'ZZRCB';
+/** Debits of one card above this sum in one Asia/Shanghai day answer `over_daily_limit` (50,000 CNY). */
+export const WITHHOLDING_DAILY_LIMIT_FEN = 5_000_000;
+
 // ---------------------------------------------------------------- phone numbers
 
 /** Vacant number (空号): the SMS gateway refuses it 422 `number_not_in_service`. */
@@ -93,5 +114,14 @@ export const SANDBOX_TEST_VALUES = {
   ocrMarkers: { OCR_MARKER_BLURRY, OCR_MARKER_EXPIRED, OCR_MARKER_MISMATCH, OCR_MARKER_UNREADABLE },
   vins: { VALUATION_LOW_VIN, VALUATION_NOT_FOUND_VIN, VALUATION_STOLEN_VIN },
   accounts: { PAYMENTS_CLOSED_ACCOUNT, PAYMENTS_PENDING_ACCOUNT, PAYMENTS_NAME_MISMATCH_ACCOUNT, PAYMENTS_IRREVERSIBLE_ACCOUNT },
+  cards: {
+    WITHHOLDING_CANCELLED_CARD,
+    WITHHOLDING_HOLDER_MISMATCH_CARD,
+    WITHHOLDING_INSUFFICIENT_FUNDS_CARD,
+    WITHHOLDING_FROZEN_CARD,
+    WITHHOLDING_CANCELLED_LATER_CARD,
+    WITHHOLDING_OVER_LIMIT_CARD,
+    WITHHOLDING_PENDING_CARD,
+  },
   phones: { SMS_NOT_IN_SERVICE_PHONE, CALL_CENTRE_NOT_CALLABLE_PHONE },
 } as const;

@@ -24,6 +24,10 @@ it.each(Object.entries(SANDBOX_TEST_VALUES.accounts))('%s is a Luhn-valid accoun
   expect(luhnOk(account)).toBe(true);
 });
 
+it.each(Object.entries(SANDBOX_TEST_VALUES.cards))('%s is a Luhn-valid card number', (_name, card) => {
+  expect(luhnOk(card)).toBe(true);
+});
+
 it.each(Object.entries(SANDBOX_TEST_VALUES.phones))('%s is a valid mainland mobile number', (_name, phone) => {
   expect(phone).toMatch(/^1[3-9]\d{9}$/);
 });
@@ -33,6 +37,7 @@ it('uses every value once', () => {
     ...Object.values(SANDBOX_TEST_VALUES.idNumbers),
     ...Object.values(SANDBOX_TEST_VALUES.vins),
     ...Object.values(SANDBOX_TEST_VALUES.accounts),
+    ...Object.values(SANDBOX_TEST_VALUES.cards),
     ...Object.values(SANDBOX_TEST_VALUES.phones),
   ];
   expect(new Set(all).size).toBe(all.length);
