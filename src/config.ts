@@ -106,6 +106,7 @@ const schema = z.object({
   ESIGN_BASE_URL: optionalString,
   PAYMENTS_BASE_URL: optionalString,
   SMS_BASE_URL: optionalString,
+  WITHHOLDING_BASE_URL: optionalString,
   ESIGN_WEBHOOK_SECRET: z.string().min(16).default(DEV_ESIGN_SECRET),
   /** Where document URIs may point (see documentHosts); the default allows every S3 bucket and no https host. */
   DOCUMENT_URI_HOSTS: optionalString.transform((v) => v ?? 's3://*').pipe(documentHosts),
@@ -162,7 +163,7 @@ export interface Config extends Env {
   providers: Record<ProviderName, string>;
 }
 
-export const PROVIDERS = ['ocr', 'creditBureau', 'callCentre', 'valuation', 'esign', 'payments', 'sms'] as const;
+export const PROVIDERS = ['ocr', 'creditBureau', 'callCentre', 'valuation', 'esign', 'payments', 'sms', 'withholding'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
 export class ConfigError extends Error {
@@ -206,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       esign: e.ESIGN_BASE_URL ?? `${sandbox}/esign`,
       payments: e.PAYMENTS_BASE_URL ?? `${sandbox}/payments`,
       sms: e.SMS_BASE_URL ?? `${sandbox}/sms`,
+      withholding: e.WITHHOLDING_BASE_URL ?? `${sandbox}/withholding`,
     },
   };
 }

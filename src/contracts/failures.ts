@@ -19,6 +19,7 @@ export const FailureType = {
   EsignRefused: 'EsignRefused',
   PaymentRefused: 'PaymentRefused',
   SmsRefused: 'SmsRefused',
+  WithholdingRefused: 'WithholdingRefused',
   /** The same idempotency key was sent with another body: a bug in the caller, never retried. */
   IdempotencyKeyReused: 'IdempotencyKeyReused',
   /** The provider rejected the request as malformed (400): retrying the same request cannot help. */

@@ -26,6 +26,7 @@ const providers = createProviderClients({
   esign: 'http://127.0.0.1:9/e',
   payments: 'http://127.0.0.1:9/p',
   sms: 'http://127.0.0.1:9/s',
+  withholding: 'http://127.0.0.1:9/w',
 });
 
 describe('booking through the activities', () => {

@@ -40,6 +40,8 @@ export interface RequestSpec {
   /** Sent as the Idempotency-Key header. */
   idempotencyKey?: string;
   timeoutMs?: number;
+  /** What the answer is (default JSON); `text/csv` answers the body as text. */
+  accept?: 'application/json' | 'text/csv';
 }
 
 export interface ProviderResponse<T> {
@@ -74,7 +76,7 @@ export class ProviderHttpClient {
 
   async request<T>(spec: RequestSpec): Promise<ProviderResponse<T>> {
     const timeoutMs = spec.timeoutMs ?? this.opts.timeoutMs;
-    const headers: Record<string, string> = { accept: 'application/json', ...this.opts.headers };
+    const headers: Record<string, string> = { accept: spec.accept ?? 'application/json', ...this.opts.headers };
     if (spec.body !== undefined) headers['content-type'] = 'application/json';
     if (spec.idempotencyKey !== undefined) headers['idempotency-key'] = spec.idempotencyKey;
 
@@ -93,6 +95,7 @@ export class ProviderHttpClient {
     }
 
     if (res.status >= 200 && res.status < 300) {
+      if (spec.accept === 'text/csv') return { status: res.status, body: text as T, replayed: false };
       let body: T;
       try {
         body = (text ? JSON.parse(text) : null) as T;
@@ -115,6 +118,11 @@ export class ProviderHttpClient {
     }
     // 409, 422 and any other 4xx: the provider understood and said no.
     throw this.nonRetryable(spec, status, code || 'refused', this.refusalType);
+  }
+
+  /** A 2xx answer whose body is not what the provider documents: transient (a torn answer is asked again). */
+  malformed(operation: string, status: number, what: string): ProviderTransientError {
+    return new ProviderTransientError(`${this.provider} ${operation} ${what}`, this.provider, operation, status);
   }
 
   private transient(spec: RequestSpec, status: number | null, what: string): ProviderTransientError {

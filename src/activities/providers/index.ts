@@ -6,6 +6,7 @@ import { OcrClient } from './ocr';
 import { PaymentsClient } from './payments';
 import { SmsClient } from './sms';
 import { ValuationClient } from './valuation';
+import { WithholdingClient } from './withholding';
 
 export * from './callCentre';
 export * from './creditBureau';
@@ -16,9 +17,10 @@ export * from './options';
 export * from './payments';
 export * from './sms';
 export * from './valuation';
+export * from './withholding';
 
 export type ProviderBaseUrls = Record<
-  'ocr' | 'creditBureau' | 'callCentre' | 'valuation' | 'esign' | 'payments' | 'sms',
+  'ocr' | 'creditBureau' | 'callCentre' | 'valuation' | 'esign' | 'payments' | 'sms' | 'withholding',
   string
 >;
 
@@ -30,6 +32,7 @@ export interface ProviderClients {
   esign: EsignClient;
   payments: PaymentsClient;
   sms: SmsClient;
+  withholding: WithholdingClient;
 }
 
 /** Every client over its base URL (config.providers, or a running sandbox's `providers`). */
@@ -45,5 +48,6 @@ export function createProviderClients(
     esign: new EsignClient({ ...common, baseUrl: baseUrls.esign }),
     payments: new PaymentsClient({ ...common, baseUrl: baseUrls.payments }),
     sms: new SmsClient({ ...common, baseUrl: baseUrls.sms }),
+    withholding: new WithholdingClient({ ...common, baseUrl: baseUrls.withholding }),
   };
 }

@@ -17,6 +17,7 @@ export const PROVIDER_CALL_TIMEOUT_MS = {
   esign: 15_000,
   payments: 20_000,
   sms: 10_000,
+  withholding: 20_000,
 } as const;
 
 const neverRetried = (refusal: FailureType): string[] => [
@@ -99,6 +100,22 @@ export const paymentsActivityOptions: ActivityOptions = {
 export const transferSettlementActivityOptions: ActivityOptions = {
   ...paymentsActivityOptions,
   retry: { ...paymentsActivityOptions.retry, initialInterval: '5s', backoffCoefficient: 1, maximumInterval: '5s' },
+};
+
+/**
+ * Withholding (代扣): like payouts, no attempt limit, because every attempt of one debit carries the
+ * same idempotency key, so retrying until the channel answers can never debit twice. A bank's
+ * answer (insufficient funds, frozen …) is a result, not a failure: only the channel's refusals of
+ * the request are never retried.
+ */
+export const withholdingActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: neverRetried(FailureType.WithholdingRefused),
+  },
 };
 
 /** Reminders lose their point after a while: stop retrying after an hour. */

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseSettlementFile, ProviderTransientError, WithholdingClient } from '../../../src/activities/providers';
 import { SandboxAdminClient, startSandbox, type RunningSandbox } from '../../../src/sandbox';
 import * as tv from '../../../src/sandbox/test-values';
+import { expectRefusal, expectTransient } from './helpers';
 
 // The withholding channel of the sandbox (代扣, issue 19), over real HTTP: mandates checked by the
 // bank, debits answered with each documented answer, one debit per idempotency key whatever the
@@ -199,6 +201,68 @@ describe('the settlement file', () => {
     const empty = await fetch(`${base}/v1/settlements/2027-01-09`);
     expect((await empty.text()).trim().split('\n')).toHaveLength(1);
     expect((await fetch(`${base}/v1/settlements/2027-1-9`)).status).toBe(400);
+  });
+});
+
+describe('the client the activities use', () => {
+  const client = () => new WithholdingClient({ baseUrl: base });
+  const mandateReq = (cardNumber: string) => ({ reference: 'ln-c', bankCode: 'ICBC', cardNumber, ...HOLDER });
+
+  it('registers and debits, answering a bank refusal of a debit as a result, not an exception', async () => {
+    const c = client();
+    const m = await c.registerMandate(mandateReq(tv.WITHHOLDING_FROZEN_CARD), 'cm-1');
+    expect(m).toMatchObject({ status: 'active', cardLast4: '0042', replayed: false });
+    expect((await c.registerMandate(mandateReq(tv.WITHHOLDING_FROZEN_CARD), 'cm-1')).replayed).toBe(true);
+    const d = await c.requestDebit({ mandateId: m.mandateId, amountFen: 100, currency: 'CNY', reference: 'ln-c' }, 'cd-1');
+    expect(d).toMatchObject({ status: 'failed', failureCode: 'account_frozen', replayed: false });
+    expect(await c.getDebit(d.debitId)).toMatchObject({ debitId: d.debitId, failureCode: 'account_frozen' });
+    expect(await c.revokeMandate(m.mandateId)).toMatchObject({ status: 'revoked' });
+    expect(await c.getMandate(m.mandateId)).toMatchObject({ status: 'revoked' });
+  });
+
+  it('raises a refused mandate as WithholdingRefused with its code and no personal data', async () => {
+    await expectRefusal(client().registerMandate(mandateReq(tv.WITHHOLDING_HOLDER_MISMATCH_CARD), 'cm-2'), 'WithholdingRefused', 'holder_mismatch', [
+      tv.WITHHOLDING_HOLDER_MISMATCH_CARD,
+      HOLDER.holderName,
+      HOLDER.idNumber,
+    ]);
+    await expectRefusal(client().getMandate('md_nope'), 'ProviderResourceNotFound', 'mandate_not_found');
+  });
+
+  it('raises a channel outage as transient, and the retry with the same key debits once', async () => {
+    const c = client();
+    const m = await c.registerMandate(mandateReq(ORDINARY_CARD), 'cm-3');
+    await admin.setFault({ provider: 'withholding', mode: 'error_5xx', count: 1 });
+    const req = { mandateId: m.mandateId, amountFen: 9_900, currency: 'CNY' as const, reference: 'ln-c' };
+    await expectTransient(c.requestDebit(req, 'cd-3'));
+    expect(await c.requestDebit(req, 'cd-3')).toMatchObject({ status: 'succeeded', replayed: false });
+    await admin.setFault({ provider: 'withholding', mode: 'lost_response', count: 1 });
+    await expectTransient(c.requestDebit({ ...req, amountFen: 100 }, 'cd-4'));
+    expect(await c.requestDebit({ ...req, amountFen: 100 }, 'cd-4')).toMatchObject({ status: 'succeeded', replayed: true });
+    expect(await ledger('ln-c')).toMatchObject({ count: 2, totalFen: 10_000 });
+  });
+
+  it('reads the settlement file as lines, and answers settlement_not_ready before the day is over', async () => {
+    const c = client();
+    const m = await c.registerMandate(mandateReq(ORDINARY_CARD), 'cm-5');
+    const d = await c.requestDebit({ mandateId: m.mandateId, amountFen: 12_345, currency: 'CNY', reference: 'ln-c' }, 'auto-debit:ln-c:1:1');
+    await expectRefusal(c.settlementFile('2027-01-10'), 'WithholdingRefused', 'settlement_not_ready');
+    clock = Date.parse('2027-01-11T01:00:00Z');
+    expect(await c.settlementFile('2027-01-10')).toEqual([
+      { debitId: d.debitId, merchantReference: 'auto-debit:ln-c:1:1', reference: 'ln-c', mandateId: m.mandateId, amountFen: 12_345, currency: 'CNY', settledAt: d.settledAt },
+    ]);
+  });
+
+  it('treats a settlement file that is not as documented as a torn answer', () => {
+    const fail = (what: string) => new ProviderTransientError(what, 'withholding', 'settlementFile', 200);
+    const header = 'debit_id,merchant_reference,reference,mandate_id,amount_fen,currency,settled_at';
+    expect(parseSettlementFile(`${header}\n"db_1","k,1",ln,md,5,CNY,2027-01-10T01:00:00.000Z\n`, fail)).toEqual([
+      { debitId: 'db_1', merchantReference: 'k,1', reference: 'ln', mandateId: 'md', amountFen: 5, currency: 'CNY', settledAt: '2027-01-10T01:00:00.000Z' },
+    ]);
+    expect(() => parseSettlementFile('id,amount\n', fail)).toThrow(/header/);
+    expect(() => parseSettlementFile(`${header}\ndb_1,k,ln,md,5.5,CNY,2027-01-10T01:00:00.000Z\n`, fail)).toThrow(/line 2/);
+    expect(() => parseSettlementFile(`${header}\ndb_1,k,ln,md,5,CNY\n`, fail)).toThrow(/line 2/);
+    expect(() => parseSettlementFile(`${header}\n"db_1,k\n`, fail)).toThrow(/not CSV/);
   });
 });
 
