@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { SandboxStore } from './store';
 
 /** Every refusal the sandbox answers: `{ code, message }`, with validation issues for a 400. */
@@ -84,6 +84,32 @@ export function replayIdempotent(
   res.setHeader('Idempotent-Replayed', 'true');
   res.status(prior.status).json(prior.entityId ? render(prior.entityId) : prior.body);
   return true;
+}
+
+const idempotencyKeySchema = z.string().min(1).max(255);
+
+/**
+ * The request's `Idempotency-Key`, or undefined after answering 400 `idempotency_key_required`
+ * (absent, empty or over 255 characters), as the payment providers do.
+ */
+export function requireIdempotencyKey(req: Request, res: Response): string | undefined {
+  const v = req.get('idempotency-key');
+  if (v !== undefined && idempotencyKeySchema.safeParse(v).success) return v;
+  refuse(res, 400, 'idempotency_key_required', 'an Idempotency-Key header (1–255 characters) is required');
+  return undefined;
+}
+
+/** Answers a business refusal and remembers it under the key, so a retry of the request gets the same answer. */
+export function refuseRemembered(
+  store: SandboxStore,
+  req: { scope: string; key: string; hash: string; createdAt: string },
+  res: Response,
+  status: number,
+  code: string,
+  message: string,
+): void {
+  store.putIdempotency({ scope: req.scope, key: req.key, bodyHash: req.hash, status, entityId: null, body: { code, message }, createdAt: req.createdAt });
+  refuse(res, status, code, message);
 }
 
 /** 11-digit mainland mobile number. */

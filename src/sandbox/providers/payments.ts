@@ -1,7 +1,7 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { SandboxContext } from '../context';
-import { bodyHash, newId, parseBody, refuse, replayIdempotent } from '../http';
+import { bodyHash, refuseRemembered, requireIdempotencyKey, newId, parseBody, refuse, replayIdempotent } from '../http';
 import type { Refund, Transfer } from '../store';
 import {
   PAYMENTS_CLOSED_ACCOUNT,
@@ -31,7 +31,6 @@ const transferSchema = z.object({
 });
 const reversalSchema = z.object({ reason: z.string().max(200).optional() });
 const refundSchema = transferSchema.omit({ purpose: true }).extend({ reason: z.string().max(64).optional() });
-const idempotencyKeySchema = z.string().min(1).max(255);
 
 export function viewRefund(r: Refund) {
   const { toAccount, idempotencyKey: _key, ...rest } = r;
@@ -58,17 +57,12 @@ function find(ctx: SandboxContext, id: string | string[] | undefined): Transfer 
   return t && refresh(ctx, t);
 }
 
-function headerKey(req: Request): string | undefined {
-  const v = req.get('idempotency-key');
-  return idempotencyKeySchema.safeParse(v).success ? v : undefined;
-}
-
 export function paymentsRouter(ctx: SandboxContext): Router {
   const router = Router();
 
   router.post('/v1/transfers', (req, res) => {
-    const key = headerKey(req);
-    if (!key) return refuse(res, 400, 'idempotency_key_required', 'an Idempotency-Key header (1–255 characters) is required');
+    const key = requireIdempotencyKey(req, res);
+    if (!key) return;
     const body = parseBody(transferSchema, req, res);
     if (!body) return;
     const hash = bodyHash(body);
@@ -77,9 +71,8 @@ export function paymentsRouter(ctx: SandboxContext): Router {
 
     const now = ctx.now();
     const refusal = (status: number, code: string, message: string) => {
-      ctx.store.putIdempotency({ scope: 'payments', key, bodyHash: hash, status, entityId: null, body: { code, message }, createdAt: now.toISOString() });
       ctx.logger.info({ code }, 'payments: transfer refused');
-      refuse(res, status, code, message);
+      refuseRemembered(ctx.store, { scope: 'payments', key, hash, createdAt: now.toISOString() }, res, status, code, message);
     };
     if (body.currency !== 'CNY') return refusal(422, 'unsupported_currency', 'only CNY transfers are supported');
     if (body.amountFen > PAYMENTS_SINGLE_TRANSFER_LIMIT_FEN) {
@@ -174,17 +167,16 @@ export function paymentsRouter(ctx: SandboxContext): Router {
   });
 
   router.post('/v1/refunds', (req, res) => {
-    const key = headerKey(req);
-    if (!key) return refuse(res, 400, 'idempotency_key_required', 'an Idempotency-Key header (1–255 characters) is required');
+    const key = requireIdempotencyKey(req, res);
+    if (!key) return;
     const body = parseBody(refundSchema, req, res);
     if (!body) return;
     const hash = bodyHash(body);
     if (replayIdempotent(ctx.store, 'refunds', key, hash, res, (id) => viewRefund(ctx.store.refunds.get(id)!))) return;
     const now = ctx.now().toISOString();
     const refusal = (code: string, message: string) => {
-      ctx.store.putIdempotency({ scope: 'refunds', key, bodyHash: hash, status: 422, entityId: null, body: { code, message }, createdAt: now });
       ctx.logger.info({ code }, 'payments: refund refused');
-      refuse(res, 422, code, message);
+      refuseRemembered(ctx.store, { scope: 'refunds', key, hash, createdAt: now }, res, 422, code, message);
     };
     if (body.currency !== 'CNY') return refusal('unsupported_currency', 'only CNY refunds are supported');
     if (body.toAccount.accountNumber === PAYMENTS_CLOSED_ACCOUNT) return refusal('account_closed', 'the beneficiary account is closed');

@@ -1,8 +1,8 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { shanghaiDate } from '../../domain/dates';
 import type { SandboxContext } from '../context';
-import { bodyHash, isValidResidentId, newId, parseBody, refuse, replayIdempotent } from '../http';
+import { bodyHash, refuseRemembered, requireIdempotencyKey, isValidResidentId, newId, parseBody, refuse, replayIdempotent } from '../http';
 import type { Debit, Mandate } from '../store';
 import {
   WITHHOLDING_CANCELLED_CARD,
@@ -42,7 +42,6 @@ const debitSchema = z.object({
   reference: z.string().min(1).max(140),
 });
 const balanceSchema = z.object({ balanceFen: z.number().int().min(0).nullable() });
-const idempotencyKeySchema = z.string().min(1).max(255);
 const dateParam = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 
 /** The bank's answer to a debit from the card's test value (docs/sandbox.md), or null: it succeeds. */
@@ -67,11 +66,6 @@ export function viewMandate(m: Mandate) {
 export function viewDebit(d: Debit) {
   const { idempotencyKey: _key, settlesAt: _settles, ...rest } = d;
   return rest;
-}
-
-function headerKey(req: Request): string | undefined {
-  const v = req.get('idempotency-key');
-  return idempotencyKeySchema.safeParse(v).success ? v : undefined;
 }
 
 /** A pending debit whose settlement time has come succeeds and enters the ledger (applied when read). */
@@ -120,17 +114,16 @@ export function withholdingRouter(ctx: SandboxContext): Router {
   const router = Router();
 
   router.post('/v1/mandates', (req, res) => {
-    const key = headerKey(req);
-    if (!key) return refuse(res, 400, 'idempotency_key_required', 'an Idempotency-Key header (1–255 characters) is required');
+    const key = requireIdempotencyKey(req, res);
+    if (!key) return;
     const body = parseBody(mandateSchema, req, res);
     if (!body) return;
     const hash = bodyHash(body);
     if (replayIdempotent(ctx.store, 'mandates', key, hash, res, (id) => viewMandate(ctx.store.mandates.get(id)!))) return;
     const now = ctx.now().toISOString();
     const refusal = (code: string, message: string) => {
-      ctx.store.putIdempotency({ scope: 'mandates', key, bodyHash: hash, status: 422, entityId: null, body: { code, message }, createdAt: now });
       ctx.logger.info({ code }, 'withholding: mandate refused');
-      refuse(res, 422, code, message);
+      refuseRemembered(ctx.store, { scope: 'mandates', key, hash, createdAt: now }, res, 422, code, message);
     };
     if (body.bankCode === WITHHOLDING_UNSUPPORTED_BANK_CODE) return refusal('bank_not_supported', 'the channel does not withhold from this bank');
     if (body.cardNumber === WITHHOLDING_CANCELLED_CARD) return refusal('card_cancelled', 'the card is cancelled');
@@ -178,8 +171,8 @@ export function withholdingRouter(ctx: SandboxContext): Router {
   });
 
   router.post('/v1/debits', (req, res) => {
-    const key = headerKey(req);
-    if (!key) return refuse(res, 400, 'idempotency_key_required', 'an Idempotency-Key header (1–255 characters) is required');
+    const key = requireIdempotencyKey(req, res);
+    if (!key) return;
     const body = parseBody(debitSchema, req, res);
     if (!body) return;
     const hash = bodyHash(body);
@@ -187,16 +180,8 @@ export function withholdingRouter(ctx: SandboxContext): Router {
     if (replayIdempotent(ctx.store, 'debits', key, hash, res, render)) return;
     const now = ctx.now();
     if (body.currency !== 'CNY') {
-      ctx.store.putIdempotency({
-        scope: 'debits',
-        key,
-        bodyHash: hash,
-        status: 422,
-        entityId: null,
-        body: { code: 'unsupported_currency', message: 'only CNY debits are supported' },
-        createdAt: now.toISOString(),
-      });
-      return refuse(res, 422, 'unsupported_currency', 'only CNY debits are supported');
+      const remembered = { scope: 'debits', key, hash, createdAt: now.toISOString() };
+      return refuseRemembered(ctx.store, remembered, res, 422, 'unsupported_currency', 'only CNY debits are supported');
     }
     // An unknown mandate is the caller's error, not a bank answer: nothing is remembered under the key.
     const mandate = ctx.store.mandates.get(body.mandateId);
