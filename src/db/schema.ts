@@ -439,3 +439,65 @@ export const reminders = pgTable(
     index('reminders_pending_idx').on(t.remindOn).where(sql`status = 'pending'`),
   ],
 );
+
+// ---------------------------------------------------------------------------------------------
+// Auto-debit (代扣, issue 19): the withholding mandate of a loan's repayment card and every debit
+// asked under it. The card number is personal data: encrypted, with a keyed hash to find it and
+// the last four digits to show.
+
+/** A mandate the channel registered for a loan; at most one `active` per loan. */
+export const loanMandates = pgTable(
+  'loan_mandates',
+  {
+    /** The channel's mandate id. */
+    mandateId: text('mandate_id').primaryKey(),
+    loanId: text('loan_id')
+      .notNull()
+      .references(() => loans.id),
+    bankCode: text('bank_code').notNull(),
+    cardLast4: text('card_last4').notNull(),
+    cardNumberEnc: text('card_number_enc').notNull(),
+    cardNumberHash: text('card_number_hash').notNull(),
+    /** active | replaced | revoked */
+    status: text('status').notNull().default('active'),
+    registeredBy: text('registered_by').notNull(),
+    createdAt: createdAt(),
+    endedAt: timestamp('ended_at', tz),
+    endedBy: text('ended_by'),
+  },
+  (t) => [
+    uniqueIndex('loan_mandates_one_active_idx').on(t.loanId).where(sql`status = 'active'`),
+    index('loan_mandates_card_hash_idx').on(t.cardNumberHash),
+  ],
+);
+
+/** One debit attempt of one instalment, keyed as the channel knows it (src/domain/autoDebit.ts). */
+export const debitAttempts = pgTable(
+  'debit_attempts',
+  {
+    /** `auto-debit:<loanId>:<seq>:<attempt>`, the channel's idempotency key. */
+    idempotencyKey: text('idempotency_key').primaryKey(),
+    loanId: text('loan_id')
+      .notNull()
+      .references(() => loans.id),
+    seq: integer('seq').notNull(),
+    attempt: integer('attempt').notNull(),
+    /** The Asia/Shanghai date the attempt was made for. */
+    onDate: date('on_date', { mode: 'string' }).notNull(),
+    mandateId: text('mandate_id')
+      .notNull()
+      .references(() => loanMandates.mandateId),
+    amountFen: fen('amount_fen').notNull(),
+    /** requested (no answer yet) | succeeded | pending | failed */
+    status: text('status').notNull().default('requested'),
+    /** The bank's answer when failed (insufficient_funds, account_frozen …). */
+    failureCode: text('failure_code'),
+    debitId: text('debit_id'),
+    createdAt: createdAt(),
+    answeredAt: timestamp('answered_at', tz),
+  },
+  (t) => [
+    uniqueIndex('debit_attempts_once_idx').on(t.loanId, t.seq, t.attempt),
+    index('debit_attempts_open_idx').on(t.onDate).where(sql`status in ('requested', 'pending')`),
+  ],
+);
