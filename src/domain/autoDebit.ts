@@ -15,6 +15,7 @@
  *   debit instead of making a second one.
  */
 import { addDays, compareDates, isValidDate, type IsoDate } from './dates';
+import type { LedgerPosition } from './ledger';
 import { DomainValueError, type Fen } from './money';
 
 /** What the bank answers a debit request (the sandbox's documented answers, docs/sandbox.md). */
@@ -119,4 +120,25 @@ export function decideDebit(state: InstalmentDebitState, today: IsoDate, policy:
     return { action: 'wait', until: addDays(last.onDate, 1), reason: 'next_attempt_day' };
   }
   return { action: 'debit', attempt: next, amountFen: state.owedFen, idempotencyKey: key(next), onDate: today };
+}
+
+/**
+ * What the debit run collects from a loan on a day, read from its ledger position as of that day:
+ * everything fallen due and unpaid (the latest instalment due, any arrears of earlier ones and
+ * their penalties), under the key series of the latest instalment due that is not paid. Earlier
+ * instalments' attempts end when a later one falls due: its debits take their arrears with it, so
+ * one loan has one series of attempts at a time and never two debits for the same money. Null when
+ * nothing due is unpaid.
+ */
+export function debitTarget(position: Pick<LedgerPosition, 'asOfDate' | 'lines'>): { seq: number; dueDate: IsoDate; owedFen: Fen } | null {
+  let owedFen = 0;
+  let latest: { seq: number; dueDate: IsoDate } | null = null;
+  for (const line of position.lines) {
+    if (compareDates(line.dueDate, position.asOfDate) > 0) continue;
+    const o = line.outstanding.principalFen + line.outstanding.interestFen + line.outstanding.penaltyFen;
+    if (o <= 0) continue;
+    owedFen += o;
+    if (!latest || line.seq > latest.seq) latest = { seq: line.seq, dueDate: line.dueDate };
+  }
+  return latest ? { ...latest, owedFen } : null;
 }

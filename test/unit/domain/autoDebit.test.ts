@@ -10,6 +10,8 @@ import {
   FINAL_DEBIT_ANSWERS,
 } from '../../../src/domain/autoDebit';
 import { addDays } from '../../../src/domain/dates';
+import { computeLedger, DEFAULT_POLICY, type LedgerTransaction, type LoanContract } from '../../../src/domain';
+import { debitTarget } from '../../../src/domain/autoDebit';
 import { DomainValueError } from '../../../src/domain/money';
 
 // The debit run's policy for one instalment, as a pure function of due date, owed amount, attempts
@@ -171,5 +173,40 @@ describe('decideDebit over random runs', () => {
         expect(decideDebit(state, today)).toEqual(decideDebit(state, today, DEFAULT_DEBIT_POLICY));
       }),
     );
+  });
+});
+
+describe('debitTarget', () => {
+  // The ledger test's loan (test/unit/domain/ledger.test.ts): 12,000 CNY over 12 months, 等额本金 at
+  // 7.20% from 15 January 2026; instalment 1 (15 February) is 1,072.00, instalment 2 (15 March)
+  // 1,066.00; overdue principal costs 0.03% a day (0.30 a day on 1,000.00), after 3 grace days.
+  const contract: LoanContract = {
+    principalFen: 1_200_000,
+    annualRateBps: 720,
+    termMonths: 12,
+    method: 'equal_principal',
+    disbursementDate: '2026-01-15',
+    terms: DEFAULT_POLICY.servicing.terms,
+  };
+  const pay = (id: string, valueDate: string, amountFen: number): LedgerTransaction => ({ kind: 'repayment', id, valueDate, amountFen });
+
+  it('owes nothing before the first due date', () => {
+    expect(debitTarget(computeLedger(contract, [], '2026-02-14'))).toBeNull();
+  });
+
+  it('collects the instalment on its due date', () => {
+    expect(debitTarget(computeLedger(contract, [], '2026-02-15'))).toEqual({ seq: 1, dueDate: '2026-02-15', owedFen: 107_200 });
+  });
+
+  it('takes the arrears and their penalty with the next instalment, under its key series', () => {
+    const p = computeLedger(contract, [], '2026-03-15');
+    const penalty = p.lines[0]!.outstanding.penaltyFen;
+    expect(penalty).toBeGreaterThan(0);
+    expect(debitTarget(p)).toEqual({ seq: 2, dueDate: '2026-03-15', owedFen: 107_200 + penalty + 106_600 });
+  });
+
+  it('owes nothing once it is paid, and only the rest after a part payment', () => {
+    expect(debitTarget(computeLedger(contract, [pay('b1', '2026-02-15', 107_200)], '2026-02-20'))).toBeNull();
+    expect(debitTarget(computeLedger(contract, [pay('b1', '2026-02-15', 7_200)], '2026-02-15'))).toEqual({ seq: 1, dueDate: '2026-02-15', owedFen: 100_000 });
   });
 });
