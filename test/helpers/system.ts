@@ -7,10 +7,12 @@ import { createLogger } from '../../src/logger';
 import { startSystem, type RunningSystem } from '../../src/system';
 import { freePort } from '../../src/temporal/devServer';
 import type { StaffRole } from '../../src/workflows/messages';
+import { ownDatabaseEnv } from './db';
 
 /**
  * The system exactly as `npm start` runs it (dev server with its Web UI and the codec endpoint,
- * worker, API, sandbox, payloads encrypted), on free ports of 127.0.0.1 and a temporary DATA_DIR.
+ * worker, API, sandbox, payloads encrypted), on free ports of 127.0.0.1 and a temporary DATA_DIR,
+ * with a database of its own on the DATABASE_URL server when there is one.
  */
 export interface TestSystem {
   system: RunningSystem;
@@ -25,6 +27,7 @@ export interface TestSystem {
 
 export async function startTestSystem(extra: Record<string, string> = {}): Promise<TestSystem> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-test-system-'));
+  const database = await ownDatabaseEnv('system');
   const config = loadConfig({
     DATA_DIR: dataDir,
     HOST: '127.0.0.1',
@@ -34,7 +37,7 @@ export async function startTestSystem(extra: Record<string, string> = {}): Promi
     SANDBOX_PORT: String(await freePort()),
     WORKER_METRICS_PORT: '0',
     LOG_LEVEL: 'warn',
-    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    ...database.env,
     ...(process.env.TEMPORAL_CLI_PATH ? { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH } : {}),
     ...extra,
   });
@@ -57,6 +60,7 @@ export async function startTestSystem(extra: Record<string, string> = {}): Promi
     },
     async stop() {
       await system.stop();
+      await database.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

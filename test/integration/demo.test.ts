@@ -14,6 +14,7 @@ import { freePort } from '../../src/temporal/devServer';
 import { LoanStage } from '../../src/workflows/searchAttributes';
 import { ROOT, runCommand } from '../helpers/cli';
 import { API_PATIENCE, PATIENCE_MS, sleep } from '../helpers/wait';
+import { ownDatabaseEnv } from '../helpers/db';
 
 /**
  * `npm run demo` against the whole system as `npm start` runs it (dev server, worker, API, sandbox,
@@ -33,7 +34,10 @@ describe('npm run demo', () => {
   let system: RunningSystem;
   let env: Record<string, string>;
 
+  let database: Awaited<ReturnType<typeof ownDatabaseEnv>> | undefined;
+
   beforeAll(async () => {
+    database = await ownDatabaseEnv('system');
     env = {
       DATA_DIR: dataDir,
       PORT: String(await freePort()),
@@ -43,13 +47,14 @@ describe('npm run demo', () => {
       WORKER_METRICS_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
       ...API_PATIENCE,
-      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+      ...database.env,
     };
     system = await startSystem(loadConfig(env), createLogger('warn'));
   });
 
   afterAll(async () => {
     await system?.stop();
+    await database?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { freePort } from '../../src/temporal/devServer';
 import { API_PATIENCE, PATIENCE_MS, sleep } from '../helpers/wait';
+import { ownDatabaseEnv } from '../helpers/db';
 
 /**
  * What the people who run the system see, on the whole system as `npm start` runs it: JSON log
@@ -52,7 +53,10 @@ describe('logs and metrics of the running system', () => {
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
   };
 
+  let database: Awaited<ReturnType<typeof ownDatabaseEnv>> | undefined;
+
   beforeAll(async () => {
+    database = await ownDatabaseEnv('system');
     workerMetricsPort = await freePort();
     const env = {
       DATA_DIR: dataDir,
@@ -62,7 +66,7 @@ describe('logs and metrics of the running system', () => {
       SANDBOX_PORT: String(await freePort()),
       WORKER_METRICS_PORT: String(workerMetricsPort),
       ...API_PATIENCE,
-      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+      ...database.env,
     };
     const sink = new Writable({
       write(chunk, _enc, done) {
@@ -76,6 +80,7 @@ describe('logs and metrics of the running system', () => {
 
   afterAll(async () => {
     await system?.stop();
+    await database?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -133,8 +138,7 @@ describe('logs and metrics of the running system', () => {
     expect(text).not.toContain(applicationId);
     expect(text).not.toContain('no-such-application');
 
-    // Every stage has a series, counted from the applications table (which, on a shared
-    // DATABASE_URL, also holds other suites' applications); this test's one is withdrawn.
+    // Every stage has a series, counted from the applications table; this test's one is withdrawn.
     const stages = Object.fromEntries([...text.matchAll(/^car_loans_applications\{stage="([a-z_]+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
     const rows = await system.db.db.select({ stage: applications.stage, n: count() }).from(applications).groupBy(applications.stage);
     const expected: Record<string, number> = Object.fromEntries(STAGES.map((st) => [st, 0]));

@@ -11,6 +11,7 @@ import { loanApplication } from '../../src/workflows/loanApplication';
 import { loanApplicationStartOptions, withdrawSignal } from '../../src/workflows/messages';
 import { seedApplication } from '../helpers/seed';
 import { PATIENCE_MS, sleep } from '../helpers/wait';
+import { ownDatabaseEnv } from '../helpers/db';
 import { signAct } from '../helpers/acts';
 
 /**
@@ -23,7 +24,10 @@ describe('the whole system as npm start runs it', () => {
   let system: RunningSystem | undefined;
   let env: Record<string, string>;
 
+  let database: Awaited<ReturnType<typeof ownDatabaseEnv>> | undefined;
+
   beforeAll(async () => {
+    database = await ownDatabaseEnv('system');
     env = {
       DATA_DIR: dataDir,
       PORT: String(await freePort()),
@@ -32,12 +36,13 @@ describe('the whole system as npm start runs it', () => {
       SANDBOX_PORT: String(await freePort()),
       WORKER_METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
-      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+      ...database.env,
     };
   });
 
   afterAll(async () => {
     await system?.stop();
+    await database?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 

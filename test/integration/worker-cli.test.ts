@@ -16,6 +16,7 @@ import { loanApplicationStartOptions } from '../../src/workflows/messages';
 import { LOAN_SEARCH_ATTRIBUTES } from '../../src/workflows/searchAttributes';
 import { PATIENCE_MS } from '../helpers/wait';
 import { seedApplication } from '../helpers/seed';
+import { ownDatabaseEnv } from '../helpers/db';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -30,8 +31,10 @@ describe('npm run worker against a fresh cluster', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-worker-'));
   let env: TestWorkflowEnvironment;
   let child: ChildProcess | undefined;
+  let database: Awaited<ReturnType<typeof ownDatabaseEnv>>;
 
   beforeAll(async () => {
+    database = await ownDatabaseEnv('worker');
     // A dev server without the loan search attributes, as a new Temporal cluster starts.
     env = await startTestServer(() => TestWorkflowEnvironment.createLocal({ server: { executable: temporalCli(), ip: '127.0.0.1', log: { format: 'pretty', level: 'error' } } }));
   });
@@ -39,6 +42,7 @@ describe('npm run worker against a fresh cluster', () => {
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await env?.teardown();
+    await database?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -58,7 +62,7 @@ describe('npm run worker against a fresh cluster', () => {
         SANDBOX_PORT: String(await freePort()),
         LOG_LEVEL: 'info',
         BUILD_ID: 'cli-test-build-1',
-        ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+        ...database.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -97,9 +101,9 @@ describe('npm run worker against a fresh cluster', () => {
   });
 
   it('SIGTERM with activities in flight: each attempt completes and is reported before the worker exits 0', async () => {
-    // The application the workflow reads, stored where the worker will look (PGlite in DATA_DIR, or DATABASE_URL).
+    // The application the workflow reads, stored where the worker will look (PGlite in DATA_DIR, or the file's database).
     const drainDir = fs.mkdtempSync(path.join(os.tmpdir(), 'car-loans-drain-'));
-    const store = await openDb(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : { dataDir: path.join(drainDir, 'pglite') });
+    const store = await openDb(database.env.DATABASE_URL ? { databaseUrl: database.env.DATABASE_URL } : { dataDir: path.join(drainDir, 'pglite') });
     const seeded = await seedApplication(store.db);
     await store.close();
     // OCR answers after 12 s (under the OCR call's 20 s timeout): the attempts are surely in flight when the signal lands.
@@ -118,7 +122,7 @@ describe('npm run worker against a fresh cluster', () => {
         LOG_LEVEL: 'debug',
         // The build the first test made current: a worker of it restarted (another build would wait to be promoted).
         BUILD_ID: 'cli-test-build-1',
-        ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+        ...database.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
