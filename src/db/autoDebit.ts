@@ -126,3 +126,9 @@ export async function instalmentDebitAttempts(db: Pick<Db, 'select'>, loanId: st
     return { attempt: r.attempt, onDate: r.onDate, amountFen: r.amountFen, ...(answer ? { answer } : {}) };
   });
 }
+
+/** The attempt stored under a key: the body an attempt asked again must repeat exactly. */
+export async function debitAttemptByKey(db: Pick<Db, 'select'>, idempotencyKey: string) {
+  const [row] = await db.select().from(debitAttempts).where(eq(debitAttempts.idempotencyKey, idempotencyKey));
+  return row ?? null;
+}
